@@ -1,0 +1,122 @@
+"""The `FeedbackStore` protocol every backend (SQLite, Elasticsearch) implements, and its value types.
+
+Contract, shared by the contract tests in tests/indexer/ (run against every backend):
+- `upsert(batch)` is idempotent by `Feedback.id`: the same batch twice stores each record once;
+  a later version of a record replaces the earlier one.
+- `search(query, filters, page, size)` finds `query` as a Chinese substring (one character such as
+  `贷` included) in title or text; an empty query lists by `created_at` descending.
+- `counts(start, end, interval, group_by, filters)` counts records with start <= created_at < end.
+  `interval=None` gives one bucket per key (bucket = start); otherwise buckets are aligned to the
+  display timezone (hours and days in Asia/Shanghai). Multi-valued fields (topic, risk, entity)
+  count a record once per value; a record without a value counts under "(none)".
+  `filters.distinct_clusters=True` counts a near-duplicate cluster once (records with
+  `duplicate_of` set are left out).
+- `samples(filters, n)`: up to n records matching, most negative first, then newest.
+- `state`: small JSON documents by (namespace, key) that survive restarts: crawl cursors
+  (namespace "cursor"), alert state, silences, the send journal.
+- `add_alert`/`alerts`: the alert history, newest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from voc.record import Feedback
+
+GROUP_FIELDS = ("source", "kind", "sentiment", "topic", "risk", "entity")
+NONE_KEY = "(none)"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Conjunction of conditions; an empty tuple means "any". Values within one field are OR-ed.
+
+    `topics=("信用卡",)` also matches sub-topics (`信用卡/催收`). `entities` match canonical names.
+    `since`/`until` bound `created_at` (since <= t < until), tz-aware."""
+
+    sources: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    sentiment: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    risk: tuple[str, ...] = ()
+    min_severity: str | None = None
+    entities: tuple[str, ...] = ()
+    ours: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    distinct_clusters: bool = False
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    total: int
+    items: list[Feedback]
+    page: int = 1
+    size: int = 20
+
+
+@dataclass(frozen=True)
+class CountRow:
+    """One bucket of `counts`: `key` maps each group_by field to its value (or NONE_KEY)."""
+
+    bucket: datetime
+    key: dict[str, str]
+    count: int
+
+    def key_str(self) -> str:
+        """The shared alert group key form: `source=appstore,topic=手机银行` ("" when ungrouped)."""
+        return ",".join(f"{k}={v}" for k, v in self.key.items())
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    received: int
+    stored: int
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (record id, reason)
+
+
+@runtime_checkable
+class FeedbackStore(Protocol):
+    def upsert(self, batch: Sequence[Feedback]) -> UpsertResult: ...
+
+    def get(self, record_id: str) -> Feedback | None: ...
+
+    def search(self, query: str = "", filters: Filters = Filters(), page: int = 1,
+               size: int = 20) -> SearchPage: ...
+
+    def counts(self, start: datetime, end: datetime, interval: timedelta | None = None,
+               group_by: Sequence[str] = (), filters: Filters = Filters()) -> list[CountRow]: ...
+
+    def total(self, filters: Filters = Filters()) -> int: ...
+
+    def samples(self, filters: Filters = Filters(), n: int = 5) -> list[Feedback]: ...
+
+    def get_state(self, namespace: str, key: str) -> dict[str, Any] | None: ...
+
+    def put_state(self, namespace: str, key: str, value: dict[str, Any]) -> None: ...
+
+    def delete_state(self, namespace: str, key: str) -> None: ...
+
+    def list_state(self, namespace: str) -> dict[str, dict[str, Any]]: ...
+
+    def add_alert(self, alert: dict[str, Any]) -> None: ...
+
+    def alerts(self, since: datetime | None = None, rule: str | None = None,
+               limit: int = 100) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def iter_batches(records: Iterable[Feedback], size: int) -> Iterable[list[Feedback]]:
+    """Split an iterable of records into lists of at most `size`."""
+    batch: list[Feedback] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

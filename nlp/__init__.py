@@ -1,0 +1,1 @@
+"""Text understanding: normalization, the sentiment model, topic/risk/entity tagging, near-duplicates."""
