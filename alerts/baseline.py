@@ -1,0 +1,114 @@
+"""Seasonal baselines: what a window's count "normally" is, per group key.
+
+The expectation for the window [start, end) is the mean count of the same hour-of-week window over
+the last `weeks` weeks (daily and weekly seasonality: Monday 9:00 is not Sunday 3:00), blended with
+the trailing `days` mean of windows of the same length while history is short:
+
+    baseline = w * seasonal + (1 - w) * trailing,   w = weeks with data / weeks
+
+A week "has data" when the store holds any record at all (unfiltered) on the Asia/Shanghai day that
+week's window starts in, so a quiet group in a running system counts as a real zero while days
+before the system ran do not. The trailing mean divides by the covered time only, for the same
+reason. With no covered week and under one covered trailing window there is no baseline (None):
+a rule must not fire on an empty history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from indexer.store import CountRow, FeedbackStore, Filters
+from voc.record import DISPLAY_TZ
+
+WEEK = timedelta(days=7)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    expected: dict[str, float]  # group key string -> expected count in one window
+    seasonal: dict[str, float] = field(default_factory=dict)
+    trailing: dict[str, float] = field(default_factory=dict)
+    weeks_with_data: int = 0
+    weeks: int = 0
+    trailing_windows: float = 0.0  # how many windows of data the trailing mean rests on
+    keys: dict[str, dict[str, str]] = field(default_factory=dict)  # every key seen in the baseline
+
+    @property
+    def weight(self) -> float:
+        """The seasonal part's share of the blend."""
+        if not self.weeks_with_data:
+            return 0.0
+        if self.trailing_windows < 1:
+            return 1.0
+        return self.weeks_with_data / self.weeks
+
+    def get(self, key: str) -> float:
+        return self.expected.get(key, 0.0)
+
+
+def seasonal_baseline(store: FeedbackStore, start: datetime, end: datetime, group_by: tuple[str, ...],
+                      filters: Filters, weeks: int, days: int) -> Baseline | None:
+    """The blended baseline for the window [start, end), per group key (see the module docstring)."""
+    window = end - start
+    history_start = min(start - weeks * WEEK, start - days * DAY) - DAY
+    covered_days = _days_with_data(store, history_start, start)
+    keys: dict[str, dict[str, str]] = {}
+
+    seasonal_total: dict[str, float] = {}
+    weeks_with_data = 0
+    for k in range(1, weeks + 1):
+        week_start = start - k * WEEK
+        if _day_start(week_start) not in covered_days:
+            continue
+        weeks_with_data += 1
+        _add(seasonal_total, store.counts(week_start, week_start + window, None, group_by, filters), keys)
+    seasonal = {key: total / weeks_with_data for key, total in seasonal_total.items()} \
+        if weeks_with_data else {}
+
+    trailing: dict[str, float] = {}
+    trailing_windows = 0.0
+    if days:
+        trailing_start = start - days * DAY
+        covered = _covered_time(covered_days, trailing_start, start)
+        trailing_windows = covered / window
+        if trailing_windows >= 1:
+            totals: dict[str, float] = {}
+            _add(totals, store.counts(trailing_start, start, None, group_by, filters), keys)
+            trailing = {key: total / trailing_windows for key, total in totals.items()}
+
+    if not weeks_with_data and trailing_windows < 1:
+        return None
+    result = Baseline({}, seasonal, trailing, weeks_with_data, weeks, trailing_windows, keys)
+    w = result.weight
+    expected = {key: w * seasonal.get(key, 0.0) + (1 - w) * trailing.get(key, 0.0) for key in keys}
+    return Baseline(expected, seasonal, trailing, weeks_with_data, weeks, trailing_windows, keys)
+
+
+def _add(totals: dict[str, float], rows: list[CountRow], keys: dict[str, dict[str, str]]) -> None:
+    for row in rows:
+        key = row.key_str()
+        keys.setdefault(key, dict(row.key))
+        totals[key] = totals.get(key, 0.0) + row.count
+
+
+def _day_start(moment: datetime) -> datetime:
+    """Start of the Asia/Shanghai day holding `moment`, in UTC (the store's day buckets)."""
+    local = moment.astimezone(DISPLAY_TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _days_with_data(store: FeedbackStore, start: datetime, end: datetime) -> set[datetime]:
+    rows = store.counts(_day_start(start), end, DAY, (), Filters())
+    return {_day_start(row.bucket) for row in rows if row.count > 0}
+
+
+def _covered_time(covered_days: set[datetime], start: datetime, end: datetime) -> timedelta:
+    total = timedelta(0)
+    day = _day_start(start)
+    while day < end:
+        if day in covered_days:
+            total += min(day + DAY, end) - max(day, start)
+        day += DAY
+    return total

@@ -1,0 +1,179 @@
+"""`negative_spike`: more negative feedback in the last window than the seasonal baseline explains.
+
+Per group (overall, or by any of source/topic/entity/kind) it counts negative records in
+[now - window, now), near-duplicate clusters once, and compares with `alerts.baseline`. A group
+fires only when all three hold, so "3 vs 1" never pages anyone:
+
+- count >= min_count                              (a volume floor)
+- P(X >= count | Poisson(baseline)) <= alpha / m  (Bonferroni over the m groups tested: every key
+                                                   seen in the window or its baseline)
+- count >= min_ratio * baseline                   (a rise people care about, not just a significant one)
+
+The baseline is floored at `baseline_floor` so a group that was silent so far needs real volume.
+
+    [[alerts.rules]]
+    name = "negative_by_topic"
+    type = "negative_spike"
+    group_by = ["topic"]      # [] = overall; any of source, topic, entity, kind
+    window = "1h"             # "30m", "1h", "2d"
+    severity = "warning"
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from alerts.alert import Alert
+from alerts.baseline import Baseline, seasonal_baseline
+from alerts.duration import describe_duration, parse_duration
+from alerts.errors import RuleConfigError
+from alerts.rule import Option, Rule, at_least, between_open, one_of
+from alerts.stats import poisson_sf
+from indexer.store import NONE_KEY, FeedbackStore, Filters
+from voc.record import Feedback, as_utc
+
+log = logging.getLogger(__name__)
+
+GROUPABLE = ("source", "topic", "entity", "kind")
+RAW_SAMPLE_CAP = 2000  # records read to measure cluster sizes; larger clusters are shown as ">= size"
+
+
+class NegativeSpike(Rule):
+    type_name = "negative_spike"
+    OPTIONS = {
+        "window": Option(str, "1h", parse_duration, "length of the window that ends now"),
+        "group_by": Option(list, [], one_of(*GROUPABLE), "fields to group by; [] = overall"),
+        "baseline_weeks": Option(int, 4, at_least(0), "weeks of same hour-of-week history"),
+        "baseline_days": Option(int, 7, at_least(0), "days of trailing history for short histories"),
+        "min_count": Option(int, 10, at_least(1), "volume floor"),
+        "alpha": Option(float, 0.01, between_open(0.0, 1.0), "family-wise false-alarm level"),
+        "min_ratio": Option(float, 2.0, at_least(1.0), "count must be at least this times the baseline"),
+        "baseline_floor": Option(float, 0.5, at_least(0.01), "smallest baseline used in the tests"),
+        "samples": Option(int, 5, at_least(0), "comments shown in the alert"),
+        "sources": Option(list, [], None, "only these sources ([] = all)"),
+        "kinds": Option(list, [], None, "only these kinds ([] = all)"),
+        "topics": Option(list, [], None, "only these topics and their sub-topics ([] = all)"),
+    }
+
+    def __init__(self, name: str, severity: str, options: dict) -> None:
+        super().__init__(name, severity, options)
+        if not options["baseline_weeks"] and not options["baseline_days"]:
+            raise RuleConfigError(name, "baseline_weeks", "baseline_weeks and baseline_days are both 0")
+        self.window = options["window"]
+        self.group_by = tuple(options["group_by"])
+        self.filters = Filters(sentiment=("negative",), sources=tuple(options["sources"]),
+                               kinds=tuple(options["kinds"]), topics=tuple(options["topics"]),
+                               distinct_clusters=True)
+
+    def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
+        end = as_utc(now)
+        start = end - self.window
+        current = store.counts(start, end, None, self.group_by, self.filters)
+        baseline = seasonal_baseline(store, start, end, self.group_by, self.filters,
+                                     self.options["baseline_weeks"], self.options["baseline_days"])
+        if baseline is None:
+            log.info("rule=%s at=%s skipped=no_history", self.name, end.isoformat())
+            return []
+        keys = {row.key_str() for row in current} | set(baseline.keys)
+        tested = max(1, len(keys))
+        threshold = self.options["alpha"] / tested
+        alerts = []
+        for row in current:
+            key = row.key_str()
+            expected = baseline.get(key)
+            lam = max(expected, self.options["baseline_floor"])
+            p_value = poisson_sf(row.count, lam)
+            ratio = row.count / lam
+            fires = (row.count >= self.options["min_count"] and p_value <= threshold
+                     and ratio >= self.options["min_ratio"])
+            if not fires:
+                continue
+            details = _details(baseline, key, tested, threshold)
+            alerts.append(self._alert(store, dict(row.key), key, start, end, row.count, expected,
+                                      ratio, p_value, details))
+        log.info("rule=%s at=%s groups=%d fired=%d", self.name, end.isoformat(), tested, len(alerts))
+        return sorted(alerts, key=lambda a: a.p_value)
+
+    def _alert(self, store: FeedbackStore, group: dict[str, str], key: str, start: datetime,
+               end: datetime, count: int, expected: float, ratio: float, p_value: float,
+               details: dict) -> Alert:
+        samples, sizes, capped = self._samples(store, group, start, end)
+        if capped:
+            details["cluster_sizes_capped_at"] = RAW_SAMPLE_CAP
+        label = " · ".join(group.values()) or "全部"
+        title = (f"{label} 负面 {describe_duration(self.window)} {count} 条，"
+                 f"基线 {format_baseline(expected)}")
+        return Alert(rule=self.name, key=key, severity=self.severity, window_start=start,
+                     window_end=end, count=count, baseline=expected, ratio=ratio, p_value=p_value,
+                     title=title, fired_at=end, samples=samples, cluster_sizes=sizes, group=group,
+                     details=details)
+
+    def _samples(self, store: FeedbackStore, group: dict[str, str], start: datetime,
+                 end: datetime) -> tuple[list[Feedback], dict[str, int], bool]:
+        """The group's cluster heads, biggest cluster first (then most negative, newest), and each
+        one's cluster size in the window. Duplicates whose head lies outside the window were not
+        counted, so they are not shown either."""
+        n = self.options["samples"]
+        if n == 0:
+            return [], {}, False
+        filters = replace(self.filters, since=start, until=end, **_group_filters(group))
+        # the store cannot express "(none)" or an exact topic, so read more and filter here
+        raw = [r for r in store.samples(replace(filters, distinct_clusters=False), RAW_SAMPLE_CAP)
+               if _in_group(r, group)]
+        sizes: dict[str, int] = {}
+        for r in raw:
+            root = r.duplicate_of or r.id
+            sizes[root] = sizes.get(root, 0) + 1
+        heads = {r.id: r for r in raw if r.duplicate_of is None}
+        for r in store.samples(filters, n * 4):  # heads the capped read may have missed
+            if _in_group(r, group):
+                heads.setdefault(r.id, r)
+
+        def rank(r: Feedback) -> tuple:
+            negative = r.sentiment.scores.get("negative", 0.0) if r.sentiment else 0.0
+            return (-sizes.get(r.id, 1), -negative, -r.created_at.timestamp())
+
+        chosen = sorted(heads.values(), key=rank)[:n]
+        return chosen, {r.id: sizes.get(r.id, 1) for r in chosen}, len(raw) >= RAW_SAMPLE_CAP
+
+
+def format_baseline(value: float) -> str:
+    """4.0 -> "4", 3.46 -> "3.5", 12.4 -> "12"."""
+    if value >= 10:
+        return f"{value:.0f}"
+    return f"{value:.1f}".rstrip("0").rstrip(".") or "0"
+
+
+def _details(baseline: Baseline, key: str, tested: int, threshold: float) -> dict:
+    return {
+        "seasonal": baseline.seasonal.get(key, 0.0),
+        "trailing": baseline.trailing.get(key, 0.0),
+        "seasonal_weight": baseline.weight,
+        "weeks_with_data": baseline.weeks_with_data,
+        "trailing_windows": baseline.trailing_windows,
+        "groups_tested": tested,
+        "p_threshold": threshold,
+    }
+
+
+def _group_filters(group: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    field_names = {"source": "sources", "kind": "kinds", "topic": "topics", "entity": "entities"}
+    return {field_names[f]: (v,) for f, v in group.items() if v != NONE_KEY}
+
+
+def _in_group(record: Feedback, group: dict[str, str]) -> bool:
+    for f, value in group.items():
+        if f == "source":
+            ok = record.source == value
+        elif f == "kind":
+            ok = record.kind == value
+        elif f == "topic":
+            ok = not record.topics if value == NONE_KEY else value in record.topics
+        else:  # entity, by canonical name
+            names = {e.get("canonical") or e.get("text") for e in record.entities}
+            ok = not names if value == NONE_KEY else value in names
+        if not ok:
+            return False
+    return True

@@ -1,0 +1,146 @@
+"""The base of every rule type: options declared once, validated once, then `evaluate(store, now)`.
+
+A rule type is a small class (ElastAlert's shape) that declares its `OPTIONS`, each an `Option` with a
+type, an optional default (no default = required) and an optional check. `Rule.from_table(table)`
+validates a `[[alerts.rules]]` table against them; an unknown key, a missing required key, a wrong
+type or a failed check raises `RuleConfigError` naming the rule and the key. Subclasses read their
+options from `self.options` after validation and implement `evaluate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from alerts.alert import Alert
+from alerts.errors import RuleConfigError
+from indexer.store import FeedbackStore
+from voc.record import SEVERITIES
+
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Option:
+    """One rule option: `kind` is str, int, float, bool or list (of str); `check` converts or raises
+    ValueError with a short reason (e.g. parse a duration); `help` is shown in error messages."""
+
+    kind: type
+    default: Any = _REQUIRED
+    check: Callable[[Any], Any] | None = None
+    help: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+def one_of(*allowed: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if item not in allowed:
+                raise ValueError(f"{item!r} is not one of {list(allowed)}")
+        return value
+    return check
+
+
+def at_least(low: float) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value < low:
+            raise ValueError(f"must be >= {low}, got {value}")
+        return value
+    return check
+
+
+def between_open(low: float, high: float) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not low < value < high:
+            raise ValueError(f"must be strictly between {low} and {high}, got {value}")
+        return value
+    return check
+
+
+class Rule:
+    """Base of all rule types. `name`, `type` and `severity` are common to every rule."""
+
+    type_name: ClassVar[str] = ""
+    OPTIONS: ClassVar[dict[str, Option]] = {}
+    COMMON: ClassVar[dict[str, Option]] = {
+        "name": Option(str, help="unique rule name, used in alert keys and silences"),
+        "type": Option(str, help="rule type"),
+        "severity": Option(str, "warning", one_of(*SEVERITIES), help="info | warning | critical"),
+    }
+
+    def __init__(self, name: str, severity: str, options: Mapping[str, Any]) -> None:
+        self.name = name
+        self.severity = severity
+        self.options = dict(options)
+
+    @classmethod
+    def all_options(cls) -> dict[str, Option]:
+        return {**cls.COMMON, **cls.OPTIONS}
+
+    @classmethod
+    def required_options(cls) -> frozenset[str]:
+        return frozenset(key for key, opt in cls.all_options().items() if opt.required)
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], label: str | None = None) -> Rule:
+        """Validate a settings table and build the rule; errors name the rule and the key."""
+        rule = str(table.get("name") or label or "?")
+        spec = cls.all_options()
+        for key in table:
+            if key not in spec:
+                raise RuleConfigError(rule, key, f"unknown option for type {cls.type_name!r}; "
+                                                 f"known: {sorted(spec)}")
+        values: dict[str, Any] = {}
+        for key, opt in spec.items():
+            if key not in table:
+                if opt.required:
+                    raise RuleConfigError(rule, key, f"required ({opt.help})" if opt.help else "required")
+                values[key] = list(opt.default) if isinstance(opt.default, list) else opt.default
+                if opt.check is not None and values[key] is not None:
+                    values[key] = opt.check(values[key])
+                continue
+            values[key] = _validate(rule, key, opt, table[key])
+        if not values["name"].strip():
+            raise RuleConfigError(rule, "name", "must not be empty")
+        name = values.pop("name")
+        values.pop("type")
+        severity = values.pop("severity")
+        return cls(name, severity, values)
+
+    def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
+        """Look at the store as of `now` (every window ends there) and return the alerts that fire."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, severity={self.severity!r})"
+
+
+def _validate(rule: str, key: str, opt: Option, value: Any) -> Any:
+    if opt.kind is list:
+        # settings may hand arrays over as tuples (read-only); a bare string is a common slip
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise RuleConfigError(rule, key, f"expected a list of strings, got {value!r}")
+        if not all(isinstance(item, str) for item in value):
+            raise RuleConfigError(rule, key, f"expected a list of strings, got {value!r}")
+        value = list(value)
+    elif opt.kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RuleConfigError(rule, key, f"expected a number, got {value!r}")
+        value = float(value)
+    elif opt.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RuleConfigError(rule, key, f"expected an integer, got {value!r}")
+    elif not isinstance(value, opt.kind):
+        raise RuleConfigError(rule, key, f"expected {opt.kind.__name__}, got {value!r}")
+    if opt.check is not None:
+        try:
+            value = opt.check(value)
+        except ValueError as exc:
+            raise RuleConfigError(rule, key, str(exc)) from exc
+    return value

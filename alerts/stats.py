@@ -1,0 +1,64 @@
+"""The statistics the rules need, with `math` only (no scipy in the runtime dependencies).
+
+`poisson_sf(k, lam)` is P(X >= k) for X ~ Poisson(lam). It equals the regularized lower incomplete
+gamma function P(k, lam), computed in log space by its power series when lam < k + 1 (the spike
+case, where the tail is tiny and must stay accurate) and as 1 - Q(k, lam) by Lentz's continued
+fraction otherwise (where the tail is large and absolute accuracy is what matters).
+"""
+
+from __future__ import annotations
+
+import math
+
+_EPS = 1e-15
+_MAX_ITER = 10_000
+_TINY = 1e-300
+
+
+def poisson_sf(k: int, lam: float) -> float:
+    """P(X >= k) for X ~ Poisson(lam)."""
+    if k <= 0:
+        return 1.0
+    if lam < 0 or math.isnan(lam):
+        raise ValueError(f"Poisson mean must be >= 0, got {lam}")
+    if lam == 0:
+        return 0.0
+    if lam < k + 1:
+        return _lower_gamma_series(k, lam)
+    return max(0.0, 1.0 - _upper_gamma_fraction(k, lam))
+
+
+def _lower_gamma_series(a: float, x: float) -> float:
+    """Regularized P(a, x) = x^a e^-x / Gamma(a+1) * sum_n x^n / ((a+1)...(a+n))."""
+    term = 1.0
+    total = 1.0
+    n = 0
+    while n < _MAX_ITER:
+        n += 1
+        term *= x / (a + n)
+        total += term
+        if term < total * _EPS:
+            break
+    log_prefix = a * math.log(x) - x - math.lgamma(a + 1)
+    return min(1.0, math.exp(log_prefix + math.log(total)))
+
+
+def _upper_gamma_fraction(a: float, x: float) -> float:
+    """Regularized Q(a, x) by the modified Lentz continued fraction (valid for x >= a + 1)."""
+    b = x + 1.0 - a
+    c = 1.0 / _TINY
+    d = 1.0 / b
+    h = d
+    for i in range(1, _MAX_ITER):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        d = _TINY if abs(d) < _TINY else d
+        c = b + an / c
+        c = _TINY if abs(c) < _TINY else c
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < _EPS:
+            break
+    return math.exp(a * math.log(x) - x - math.lgamma(a)) * h

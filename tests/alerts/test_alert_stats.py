@@ -1,0 +1,58 @@
+"""The Poisson tail and duration parsing the rules rest on."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+
+from alerts.duration import describe_duration, parse_duration
+from alerts.stats import poisson_sf
+
+
+def direct_sf(k: int, lam: float) -> float:
+    """1 - sum of the pmf below k, summed in log space (fine for the moderate values tested)."""
+    below = math.fsum(math.exp(i * math.log(lam) - lam - math.lgamma(i + 1)) for i in range(k))
+    return 1.0 - below
+
+
+@pytest.mark.parametrize("k,lam", [(1, 0.5), (3, 1.0), (5, 4.0), (12, 4.0), (20, 25.0), (40, 30.0),
+                                   (100, 100.0), (7, 15.0), (2, 30.0)])
+def test_poisson_sf_matches_direct_sum(k, lam):
+    assert poisson_sf(k, lam) == pytest.approx(direct_sf(k, lam), rel=1e-9, abs=1e-13)
+
+
+def test_poisson_sf_tiny_tail_stays_accurate():
+    # 37 when 4 are expected: the direct 1 - sum cancels to 0, the series does not
+    p = poisson_sf(37, 4.0)
+    upper = math.fsum(math.exp(i * math.log(4.0) - 4.0 - math.lgamma(i + 1)) for i in range(37, 200))
+    assert 0 < p < 1e-15
+    assert p == pytest.approx(upper, rel=1e-9)
+
+
+def test_poisson_sf_edges():
+    assert poisson_sf(0, 3.0) == 1.0
+    assert poisson_sf(1, 0.0) == 0.0
+    assert poisson_sf(3, 1.0) == pytest.approx(1 - math.exp(-1) * 2.5)
+    with pytest.raises(ValueError):
+        poisson_sf(3, -1.0)
+
+
+@pytest.mark.parametrize("text,expected", [("30m", timedelta(minutes=30)), ("1h", timedelta(hours=1)),
+                                           ("2d", timedelta(days=2)), (" 1.5H ", timedelta(minutes=90)),
+                                           ("1w", timedelta(days=7))])
+def test_parse_duration(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "1", "h", "1x", "-1h", "0h", 60])
+def test_parse_duration_rejects(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_describe_duration():
+    assert describe_duration(timedelta(hours=1)) == "1 小时"
+    assert describe_duration(timedelta(minutes=30)) == "30 分钟"
+    assert describe_duration(timedelta(days=2)) == "2 天"
