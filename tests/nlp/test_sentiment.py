@@ -1,0 +1,120 @@
+"""The sentiment classifier: the shipped model on plain cases, the API contract, odd input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from nlp.errors import ModelError
+from nlp.sentiment import DEFAULT_PATH, SentimentClassifier, build_tiny_model, head_tail
+from voc.record import SENTIMENT_LABELS
+
+
+@pytest.fixture(scope="module")
+def shipped() -> SentimentClassifier:
+    # The model ships in the repo; a missing model is a failure, not a skip.
+    return SentimentClassifier.load()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> SentimentClassifier:
+    return SentimentClassifier.load(build_tiny_model(tmp_path_factory.mktemp("tiny")))
+
+
+ODD_INPUTS = [
+    "",
+    "   \n\t ",
+    "贷" * 5000,
+    "😡😡😡👍",
+    "手機銀行又閃退了，轉賬一直失敗，客服電話打不通",
+    "The app keeps crashing when I try to transfer money.",
+    "app闪退 again，transfer失败了!!! 😤 #江南银行#",
+    "<span>html</span> &amp; 12345",
+]
+
+
+def test_shipped_model_on_unambiguous_sentences(shipped):
+    cases = {
+        "服务态度太差了，排了两个小时的队，再也不来这家银行了": "negative",
+        "手机银行又闪退了，转账失败，投诉无门": "negative",
+        "客服小姐姐非常耐心，帮我解决了问题，非常满意，点赞！": "positive",
+        "这个酒店环境很好，干净整洁，早餐丰富，下次还会再来": "positive",
+    }
+    labels = [s.label for s in shipped.predict(list(cases))]
+    assert labels == list(cases.values())
+
+
+def test_shipped_model_sees_neutral_questions(shipped):
+    # Neutral is the majority of real bank feedback; plain questions must not read as negative.
+    results = shipped.predict(["请问信用卡的账单日可以修改吗？", "建行的房贷利率现在是多少"])
+    assert all(r.label != "negative" for r in results)
+
+
+def test_contract_shapes(shipped):
+    results = shipped.predict(["还可以吧", "太差了"])
+    assert len(results) == 2
+    for r in results:
+        assert r.label in SENTIMENT_LABELS
+        assert set(r.scores) == set(SENTIMENT_LABELS)
+        assert math.isclose(sum(r.scores.values()), 1.0, abs_tol=1e-5)
+        assert r.label == max(r.scores, key=r.scores.__getitem__)
+        assert r.model == shipped.version
+        with pytest.raises(TypeError):
+            r.scores["negative"] = 1.0  # read-only mapping
+    assert isinstance(shipped.version, str) and shipped.version
+
+
+def test_bare_string_is_a_type_error(tiny):
+    with pytest.raises(TypeError):
+        tiny.predict("一句话")
+    with pytest.raises(TypeError):
+        tiny.predict(["ok", None])
+
+
+def test_empty_and_whitespace_are_neutral_without_the_model(tiny):
+    results = tiny.predict(["", "  \t\n"])
+    for r in results:
+        assert r.label == "neutral" and r.scores["neutral"] == 1.0
+    assert tiny.predict([]) == []
+
+
+@pytest.mark.parametrize("text", ODD_INPUTS)
+def test_odd_input_does_not_crash(shipped, text):
+    [result] = shipped.predict([text])
+    assert result.label in SENTIMENT_LABELS
+
+
+def test_batch_and_single_agree(shipped):
+    texts = ODD_INPUTS + ["还行", "利息太高了，被坑了", "今天去网点办了张卡，很快"] * 3
+    batch = shipped.predict(texts, batch_size=7)
+    for text, b in zip(texts, batch, strict=True):
+        [single] = shipped.predict([text])
+        assert single.label == b.label
+        for label in SENTIMENT_LABELS:
+            assert abs(single.scores[label] - b.scores[label]) < 1e-4
+
+
+def test_deterministic(shipped):
+    texts = ["银行卡被冻结了，怎么办", "理财收益还不错"]
+    assert [s.scores for s in shipped.predict(texts)] == [s.scores for s in shipped.predict(texts)]
+
+
+def test_long_text_keeps_head_and_tail():
+    ids = list(range(300))
+    kept = head_tail(ids, 126)
+    assert len(kept) == 126 and kept[0] == 0 and kept[-1] == 299
+    assert head_tail([1, 2, 3], 126) == [1, 2, 3]
+
+
+def test_missing_model_directory_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(ModelError, match="no sentiment model"):
+        SentimentClassifier.load(tmp_path / "nothing")
+
+
+def test_shipped_model_is_small_and_offline_loadable():
+    size = sum(f.stat().st_size for f in DEFAULT_PATH.iterdir())
+    assert size < 60 * 1024 * 1024
+    assert (DEFAULT_PATH / "MODEL_CARD.md").exists()
+    assert (DEFAULT_PATH / "model.safetensors").exists()
