@@ -1,0 +1,80 @@
+"""How a `Feedback` record maps to the SQLite store's rows, and back (see `_sqlite_schema`).
+
+The record is kept whole as JSON (`doc`, without title/text, which live once in `body`) next to
+the columns and side-table rows that filters, counts and search use; `load` rebuilds exactly the
+record that was stored.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from indexer import _sqlite_query as q
+from voc.record import Feedback, RecordError
+
+RECORD_COLS = "f.doc, b.title, b.text"  # what `load` expects, from feedback f JOIN body b
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                      default=_json_default)
+
+
+def from_micros(value: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+
+
+class Prepared:
+    """One record turned into the rows it is stored as."""
+
+    __slots__ = ("id", "row", "title", "text", "topics", "risks", "entities")
+
+    def __init__(self, record: Feedback) -> None:
+        if not isinstance(record, Feedback):
+            raise TypeError(f"expected a Feedback record, got {type(record).__name__}")
+        doc = record.to_dict()
+        self.text = doc.pop("text")
+        # A title of None stays in the document, so `get` gives None back rather than "".
+        self.title = doc.pop("title") if record.title is not None else ""
+        sentiment = record.sentiment
+        neg = float(sentiment.scores.get("negative", 0.0)) if sentiment is not None else None
+        self.id = record.id
+        self.row = (record.source, record.kind, q.to_micros(record.created_at, "created_at"),
+                    sentiment.label if sentiment is not None else None, neg,
+                    record.duplicate_of, dumps(doc))
+        self.topics = sorted({_name(t, "topics") for t in record.topics})
+        risks: dict[str, int] = {}
+        for i, item in enumerate(record.risk):
+            flag = _name(item.get("flag"), f"risk[{i}].flag")
+            rank = q.severity_rank(item.get("severity"), f"risk[{i}].severity")
+            risks[flag] = max(rank, risks.get(flag, 0))
+        self.risks = sorted(risks.items())
+        entities: dict[str, int] = {}
+        for i, item in enumerate(record.entities):
+            canonical = _name(item.get("canonical") or item.get("text"), f"entities[{i}].canonical")
+            entities[canonical] = max(int(bool(item.get("ours"))), entities.get(canonical, 0))
+        self.entities = sorted(entities.items())
+
+
+def _name(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"{field} must be a non-empty string, got {value!r}")
+    return value
+
+
+
+def load(row: tuple[str, str, str]) -> Feedback:
+    """The stored record from (doc, title, text); RecordError/ValueError when it is unreadable."""
+    doc_text, title, text = row
+    doc = json.loads(doc_text)
+    doc["text"] = text
+    doc.setdefault("title", title)
+    return Feedback.from_dict(doc)

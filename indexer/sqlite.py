@@ -1,0 +1,292 @@
+"""`SqliteStore`: the embedded default `FeedbackStore` — one SQLite file, WAL mode, FTS5 trigram.
+
+Usage::
+
+    store = SqliteStore("var/voc.db")          # creates the file (and its folder) when missing
+    store.upsert(records)                      # idempotent by id; a later version replaces
+    store.search("闪退", Filters(sources=("appstore",)))
+
+Search terms of three or more characters use the FTS5 trigram index; one- and two-character terms
+(`贷`, `闪退`) scan the narrow `body` table (bench/store.py measures both at 1M records). Counts
+bucket by the display timezone's UTC offset at `start` (exact for Asia/Shanghai, which has no DST).
+One connection per store object, shared between threads under a lock. Schema: `_sqlite_schema`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from indexer import _sqlite_query as q
+from indexer._sqlite_rows import RECORD_COLS, Prepared, dumps, from_micros, load
+from indexer._sqlite_schema import connect
+from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
+from indexer.store import CountRow, Filters, SearchPage, UpsertResult
+from voc.record import Feedback, RecordError, parse_time
+
+_CHUNK = 500  # ids per `IN (...)` lookup
+_ANY = Filters()  # frozen, so one shared default is safe
+
+
+class SqliteStore:
+    """`FeedbackStore` over one SQLite file; `timezone` aligns count buckets (hours, days)."""
+
+    def __init__(self, path: str | Path, timezone: str = "Asia/Shanghai") -> None:
+        self.path = str(path)
+        try:
+            self._tz = ZoneInfo(timezone)
+        except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise StoreQueryError(f"unknown timezone {timezone!r}") from exc
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = connect(path)
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _db(self, what: str, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock; a write runs in one IMMEDIATE transaction."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreUnavailable(f"SQLite store path={self.path} is closed")
+            conn = self._conn
+            try:
+                if write:
+                    conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                if write:
+                    conn.execute("COMMIT")
+            except BaseException as exc:
+                if write and conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreUnavailable(f"SQLite {what} failed path={self.path}: {exc}") from exc
+                raise
+
+    # -- records -------------------------------------------------------------------------------
+
+    def upsert(self, batch: Sequence[Feedback]) -> UpsertResult:
+        """Store a batch in one transaction; a record that cannot be stored is listed in `failed`."""
+        prepared: dict[str, Prepared] = {}
+        failed: list[tuple[str, str]] = []
+        for record in batch:
+            try:
+                p = Prepared(record)
+            except (TypeError, ValueError, AttributeError) as exc:
+                failed.append((str(getattr(record, "id", "?")), str(exc)))
+                continue
+            prepared.pop(p.id, None)  # the later copy of an id in one batch wins
+            prepared[p.id] = p
+        if prepared:
+            with self._db("upsert", write=True) as conn:
+                self._write(conn, list(prepared.values()))
+        return UpsertResult(received=len(batch), stored=len(prepared), failed=failed)
+
+    def _write(self, conn: sqlite3.Connection, items: list[Prepared]) -> None:
+        old: dict[str, tuple[int, str, str]] = {}
+        ids = [p.id for p in items]
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i:i + _CHUNK]
+            rows = conn.execute(
+                "SELECT f.id, f.rid, b.title, b.text FROM feedback f JOIN body b ON b.rid = f.rid "
+                f"WHERE f.id IN ({','.join('?' * len(chunk))})", chunk)
+            old.update((r[0], (r[1], r[2], r[3])) for r in rows)
+        next_rid = conn.execute("SELECT COALESCE(MAX(rid), 0) + 1 FROM feedback").fetchone()[0]
+        new_rows, new_body, upd_rows, upd_body, side = [], [], [], [], ([], [], [])
+        for p in items:
+            if p.id in old:
+                rid, title, text = old[p.id]
+                upd_rows.append((*p.row, rid))
+                if (title, text) != (p.title, p.text):  # re-indexing text is the costly part
+                    upd_body.append((p.title, p.text, rid))
+            else:
+                rid, next_rid = next_rid, next_rid + 1
+                new_rows.append((rid, p.id, *p.row))
+                new_body.append((rid, p.title, p.text))
+            side[0].extend((rid, t) for t in p.topics)
+            side[1].extend((rid, f, s) for f, s in p.risks)
+            side[2].extend((rid, c, o) for c, o in p.entities)
+        if upd_rows:
+            conn.executemany(
+                "UPDATE feedback SET source=?, kind=?, created_at=?, sentiment=?, neg=?, "
+                "duplicate_of=?, doc=? WHERE rid=?", upd_rows)
+            conn.executemany("UPDATE body SET title=?, text=? WHERE rid=?", upd_body)
+            rids = [(r[-1],) for r in upd_rows]
+            for table in ("topic", "risk", "entity"):
+                conn.executemany(f"DELETE FROM {table} WHERE rid=?", rids)
+        conn.executemany(
+            "INSERT INTO feedback (rid, id, source, kind, created_at, sentiment, neg, duplicate_of,"
+            " doc) VALUES (?,?,?,?,?,?,?,?,?)", new_rows)
+        conn.executemany("INSERT INTO body (rid, title, text) VALUES (?,?,?)", new_body)
+        conn.executemany("INSERT INTO topic (rid, topic) VALUES (?,?)", side[0])
+        conn.executemany("INSERT INTO risk (rid, flag, severity) VALUES (?,?,?)", side[1])
+        conn.executemany("INSERT INTO entity (rid, canonical, ours) VALUES (?,?,?)", side[2])
+
+    def _record(self, row: tuple[str, str, str]) -> Feedback:
+        try:
+            return load(row)
+        except (ValueError, RecordError) as exc:
+            raise StoreError(f"stored record unreadable path={self.path}: {exc}") from exc
+
+    def get(self, record_id: str) -> Feedback | None:
+        with self._db("get") as conn:
+            row = conn.execute(f"SELECT {RECORD_COLS} FROM feedback f JOIN body b ON b.rid = f.rid "
+                               "WHERE f.id = ?", (record_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def search(self, query: str = "", filters: Filters = _ANY, page: int = 1,
+               size: int = 20) -> SearchPage:
+        """Records whose title or text contains every whitespace-separated term, newest first."""
+        if not isinstance(page, int) or page < 1 or not isinstance(size, int) or size < 1:
+            raise StoreQueryError(f"page and size must be integers >= 1, got page={page} size={size}")
+        terms = q.split_query(query)
+        clause, params = q.where(filters, terms)
+        skip = (page - 1) * size
+        with self._db("search") as conn:
+            if not terms:  # newest first straight off the created_at index
+                total = conn.execute(f"SELECT COUNT(*) FROM feedback f WHERE {clause}", params).fetchone()[0]
+                rows = conn.execute(
+                    f"SELECT {RECORD_COLS} FROM feedback f JOIN body b ON b.rid = f.rid WHERE {clause} "
+                    "ORDER BY f.created_at DESC, f.rid DESC LIMIT ? OFFSET ?", [*params, size, skip]
+                ).fetchall()
+            else:
+                # One pass over the matches gives both the total and the page; counting and paging
+                # in SQL would run the text match (a scan for short terms) twice.
+                hits = conn.execute(f"SELECT f.created_at, f.rid FROM feedback f WHERE {clause}",
+                                    params).fetchall()
+                total = len(hits)
+                wanted = [rid for _, rid in heapq.nlargest(skip + size, hits)[skip:]]
+                marks = ",".join("?" * len(wanted))
+                found = {r[0]: r[1:] for r in conn.execute(
+                    f"SELECT f.rid, {RECORD_COLS} FROM feedback f JOIN body b ON b.rid = f.rid "
+                    f"WHERE f.rid IN ({marks})", wanted)} if wanted else {}
+                rows = [found[rid] for rid in wanted]
+        return SearchPage(total=total, items=[self._record(r) for r in rows], page=page, size=size)
+
+    def counts(self, start: datetime, end: datetime, interval: timedelta | None = None,
+               group_by: Sequence[str] = (), filters: Filters = _ANY) -> list[CountRow]:
+        """Counts per bucket and group key for start <= created_at < end; empty buckets are absent."""
+        lo, hi = q.to_micros(start, "start"), q.to_micros(end, "end")
+        exprs, joins = q.group_parts(group_by)
+        if interval is None:
+            bucket_sql, bucket_params = "?", [lo]
+        else:
+            if not isinstance(interval, timedelta) or interval <= timedelta(0):
+                raise StoreQueryError(f"interval must be a positive timedelta, got {interval!r}")
+            step = interval // timedelta(microseconds=1)
+            # Shift to local wall time, floor to the step, shift back: days start at local midnight.
+            offset = start.astimezone(self._tz).utcoffset() // timedelta(microseconds=1)
+            bucket_sql, bucket_params = "((f.created_at + ?) / ?) * ? - ?", [offset, step, step, offset]
+        clause, params = q.where(filters, window=True)
+        keys = [f"k{i}" for i in range(len(exprs))]
+        columns = [f"{e} AS {k}" for e, k in zip(exprs, keys, strict=True)]
+        select = ", ".join([f"{bucket_sql} AS bucket", *columns])
+        sql = (f"SELECT {select}, COUNT(*) AS n FROM feedback f {' '.join(joins)} "
+               f"WHERE f.created_at >= ? AND f.created_at < ? AND {clause} "
+               f"GROUP BY {', '.join(['bucket', *keys])} ORDER BY bucket, n DESC, {', '.join(['1', *keys])}")
+        with self._db("counts") as conn:
+            rows = conn.execute(sql, [*bucket_params, lo, hi, *params]).fetchall()
+        names = list(group_by) if not isinstance(group_by, str) else [group_by]
+        return [CountRow(bucket=from_micros(r[0]), key=dict(zip(names, r[1:-1], strict=True)), count=r[-1])
+                for r in rows]
+
+    def total(self, filters: Filters = _ANY) -> int:
+        clause, params = q.where(filters)
+        with self._db("total") as conn:
+            return conn.execute(f"SELECT COUNT(*) FROM feedback f WHERE {clause}", params).fetchone()[0]
+
+    def samples(self, filters: Filters = _ANY, n: int = 5) -> list[Feedback]:
+        """Up to n matching records: highest negative score first (unclassified last), then newest."""
+        clause, params = q.where(filters)
+        with self._db("samples") as conn:
+            rows = conn.execute(
+                f"SELECT {RECORD_COLS} FROM feedback f JOIN body b ON b.rid = f.rid WHERE {clause} "
+                "ORDER BY f.neg DESC, f.created_at DESC, f.rid DESC LIMIT ?", [*params, n]).fetchall()
+        return [self._record(r) for r in rows]
+
+    # -- state and alert history ---------------------------------------------------------------
+
+    def get_state(self, namespace: str, key: str) -> dict[str, Any] | None:
+        with self._db("get_state") as conn:
+            row = conn.execute("SELECT value FROM state WHERE namespace = ? AND key = ?",
+                               (namespace, key)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_state(self, namespace: str, key: str, value: dict[str, Any]) -> None:
+        """Replace one state document; datetimes inside are stored as ISO 8601 strings."""
+        if not isinstance(value, dict):
+            raise StoreQueryError(f"state {namespace}/{key}: value must be a dict")
+        try:
+            text = dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise StoreQueryError(f"state {namespace}/{key}: {exc}") from exc
+        now = q.to_micros(datetime.now(UTC), "now")
+        with self._db("put_state") as conn:
+            conn.execute("INSERT INTO state (namespace, key, value, updated_at) VALUES (?,?,?,?) "
+                         "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
+                         "updated_at = excluded.updated_at", (namespace, key, text, now))
+
+    def delete_state(self, namespace: str, key: str) -> None:
+        with self._db("delete_state") as conn:
+            conn.execute("DELETE FROM state WHERE namespace = ? AND key = ?", (namespace, key))
+
+    def list_state(self, namespace: str) -> dict[str, dict[str, Any]]:
+        with self._db("list_state") as conn:
+            rows = conn.execute("SELECT key, value FROM state WHERE namespace = ? ORDER BY key",
+                                (namespace,)).fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
+    def add_alert(self, alert: dict[str, Any]) -> None:
+        """Append to the alert history. Needs `rule`; `created_at` (datetime or ISO text, naive =
+        display timezone) defaults to now. Read back as JSON: datetimes become ISO 8601 strings."""
+        if not isinstance(alert, dict) or not isinstance(alert.get("rule"), str) or not alert["rule"]:
+            raise StoreQueryError("alert must be a dict with a non-empty 'rule'")
+        try:
+            created = parse_time(alert.get("created_at") or datetime.now(UTC), naive_tz=self._tz)
+            doc = dumps({**alert, "created_at": created.isoformat()})
+        except (TypeError, ValueError) as exc:
+            raise StoreQueryError(f"alert rule={alert['rule']}: {exc}") from exc
+        with self._db("add_alert") as conn:
+            conn.execute("INSERT INTO alerts (rule, created_at, doc) VALUES (?,?,?)",
+                         (alert["rule"], q.to_micros(created, "created_at"), doc))
+
+    def alerts(self, since: datetime | None = None, rule: str | None = None,
+               limit: int = 100) -> list[dict[str, Any]]:
+        """Alert history, newest first."""
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("created_at >= ?")
+            params.append(q.to_micros(since, "since"))
+        if rule is not None:
+            clauses.append("rule = ?")
+            params.append(rule)
+        sql = (f"SELECT doc FROM alerts WHERE {' AND '.join(clauses) or '1'} "
+               "ORDER BY created_at DESC, id DESC LIMIT ?")
+        with self._db("alerts") as conn:
+            rows = conn.execute(sql, [*params, limit]).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass  # only a planner hint; closing must still happen
+            self._conn.close()
+            self._conn = None
