@@ -43,10 +43,10 @@ def _run(which: str, texts: list[str], device: str, queue) -> None:
     if which == "snownlp":
         from snownlp import SnowNLP
 
-        SnowNLP("预热").sentiments
+        _ = SnowNLP("预热").sentiments
         start = time.perf_counter()
         for text in texts:
-            SnowNLP(text).sentiments
+            _ = SnowNLP(text).sentiments
     else:
         import torch
 
@@ -58,7 +58,8 @@ def _run(which: str, texts: list[str], device: str, queue) -> None:
         start = time.perf_counter()
         clf.predict(texts)
     seconds = time.perf_counter() - start
-    queue.put({"per_s": len(texts) / seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put({"per_s": len(texts) / seconds, "peak_rss_mb": peak_mb})
 
 
 def measure(which: str, texts: list[str], device: str = "cpu") -> dict:

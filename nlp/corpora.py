@@ -80,9 +80,11 @@ def load(data_dir: Path, seed: int = SEED) -> tuple[dict[str, list[Example]], di
     train_raw["chnsenticorp"] = [r for r in csc if r["split"] != "dev"]
     train_raw["bank"], dev_raw["bank"] = _split(raw["bank_bdci2021"], 0.30, rng)
     smp = raw["smp2020_ewect"]
-    usual_rest, dev_raw["smp2020_usual"] = _split([r for r in smp if r["split"] == "usual_eval_labeled"], 0.5, rng)
+    usual = [r for r in smp if r["split"] == "usual_eval_labeled"]
+    usual_rest, dev_raw["smp2020_usual"] = _split(usual, 0.5, rng)
     dev_raw["smp2020_virus"] = [r for r in smp if r["split"] == "virus_eval_labeled"]
-    train_raw["smp2020"] = usual_rest + [r for r in smp if r["split"] in ("virus_train", "virus_test_labeled")]
+    virus = [r for r in smp if r["split"] in ("virus_train", "virus_test_labeled")]
+    train_raw["smp2020"] = usual_rest + virus
     ff = raw["finfe"]
     dev_raw["finfe"] = [r for r in ff if r["split"] == "eval"]
     train_raw["finfe"] = [r for r in ff if r["split"] != "eval"]

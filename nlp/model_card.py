@@ -29,7 +29,8 @@ def evaluate(clf, dev: dict[str, list[Example]]) -> dict:
         present = sorted(set(gold))
         confusion = [[sum(1 for g, p in zip(gold, pred, strict=True) if g == a and p == b) for b in range(3)]
                      for a in range(3)]
-        entry = {"n": len(gold), "accuracy": sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold),
+        correct = sum(g == p for g, p in zip(gold, pred, strict=True))
+        entry = {"n": len(gold), "accuracy": correct / len(gold),
                  "macro_f1": macro_f1(gold, pred, present), "confusion": confusion}
         if name == "bank":
             rng = random.Random(0)
@@ -50,7 +51,8 @@ def results_table(report: dict) -> str:
         if "macro_f1_bootstrap_95" in e:
             lo, hi = e["macro_f1_bootstrap_95"]
             extra = f" (95% bootstrap {lo:.3f}–{hi:.3f})"
-        rows.append(f"| {name} | {e['n']} | {e['accuracy']:.3f} | {e['macro_f1']:.3f}{extra} | {DEV_SETS[name]} |")
+        scores = f"{e['accuracy']:.3f} | {e['macro_f1']:.3f}{extra}"
+        rows.append(f"| {name} | {e['n']} | {scores} | {DEV_SETS[name]} |")
     return "\n".join(rows)
 
 

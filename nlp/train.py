@@ -43,7 +43,8 @@ def prune_ffn(sd: dict[str, np.ndarray], n_layers: int, keep: int) -> None:
         score = np.linalg.norm(w_in, axis=1) * np.linalg.norm(w_out, axis=0)
         idx = np.sort(np.argsort(-score)[:keep])
         sd[f"encoder.layer.{i}.intermediate.dense.weight"] = w_in[idx]
-        sd[f"encoder.layer.{i}.intermediate.dense.bias"] = sd[f"encoder.layer.{i}.intermediate.dense.bias"][idx]
+        bias = f"encoder.layer.{i}.intermediate.dense.bias"
+        sd[bias] = sd[bias][idx]
         sd[f"encoder.layer.{i}.output.dense.weight"] = w_out[:, idx]
 
 
@@ -60,7 +61,8 @@ def build_student(e5: pretrained.E5Weights, kept: list[int], layers: int, ffn: i
     config.voc_model_version = version
     model = BertForSequenceClassification(config)
     sd["embeddings.position_embeddings.weight"] = sd["embeddings.position_embeddings.weight"][:MAX_LENGTH]
-    missing, unexpected = model.bert.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=False)
+    tensors = {k: torch.from_numpy(v) for k, v in sd.items()}
+    missing, unexpected = model.bert.load_state_dict(tensors, strict=False)
     if unexpected or any(not k.startswith("pooler") and "position_ids" not in k for k in missing):
         raise RuntimeError(f"weight mapping mismatch: missing={missing} unexpected={unexpected}")
     return model
@@ -111,7 +113,8 @@ def prepare(args) -> tuple[Path, dict, dict]:
                                        eos_token="</s>", cls_token="<s>", sep_token="</s>",
                                        pad_token="<pad>", unk_token="<unk>", model_max_length=MAX_LENGTH)
         fast.save_pretrained(tmp)
-        build_student(pretrained.read_e5(bin_path), kept, args.layers, args.ffn, args.version).save_pretrained(tmp)
+        student = build_student(pretrained.read_e5(bin_path), kept, args.layers, args.ffn, args.version)
+        student.save_pretrained(tmp)
         tmp.rename(init)
     return init, train, dev
 
@@ -190,7 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         if step % 50 == 0 or step == total:
             rate = seen / (time.monotonic() - started)
             eta = (total - step) * args.batch_size / rate / 60
-            log.info("step=%d/%d loss=%.4f samples_per_s=%.1f eta_min=%.1f", step, total, loss_sum / 50, rate, eta)
+            log.info("step=%d/%d loss=%.4f samples_per_s=%.1f eta_min=%.1f",
+                     step, total, loss_sum / 50, rate, eta)
             loss_sum = 0.0
         if step % args.save_every == 0 or step == total:
             torch.save({"model": model.state_dict(), "optim": optim.state_dict(),
