@@ -1,0 +1,43 @@
+# voc-monitor in one container, on the embedded SQLite store (the Elasticsearch issue adds compose).
+#
+#   docker build -t voc-monitor .
+#   docker run --rm voc-monitor                      # the demo (default)
+#   docker run --rm -v voc-var:/app/var voc-monitor voc stats
+#
+# Settings: /app/settings.toml, or VOC_SETTINGS / VOC_<SECTION>__<KEY> with `docker run -e`.
+# Secrets (VOC_SMTP_PASSWORD, ...) only as environment variables, never baked in.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN useradd --create-home --uid 10001 voc
+WORKDIR /app
+
+# torch first, the CPU build from the PyTorch index: the default wheel pulls in ~3 GB of CUDA.
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+
+# The packages, with the shipped sentiment model (nlp/model/) baked into the image.
+COPY pyproject.toml README.md ./
+COPY voc ./voc
+COPY nlp ./nlp
+COPY crawlers ./crawlers
+COPY indexer ./indexer
+COPY alerts ./alerts
+RUN pip install . && rm -rf build *.egg-info
+
+COPY settings.toml ./
+COPY demo ./demo
+RUN mkdir -p var && chown voc:voc var
+
+USER voc
+ENV VOC_SETTINGS=/app/settings.toml
+VOLUME ["/app/var"]
+
+# Healthy when settings load and the store answers a query.
+HEALTHCHECK --interval=60s --timeout=30s --start-period=60s --retries=3 \
+    CMD voc stats --json > /dev/null || exit 1
+
+CMD ["voc", "demo"]

@@ -1,0 +1,50 @@
+# voc-monitor — the commands a new user, a developer and CI run (see README.md).
+#
+#   make demo    the whole pipeline offline on bundled data into var/demo/ (alert emails in var/demo/outbox/)
+#   make test    the test suite
+#   make model   retrain the sentiment model into nlp/model/ (slow on a CPU)
+#   make bench   the benchmarks in bench/
+#   make lint    ruff
+#
+# Each target first makes .venv in the repo root when it is missing or when pyproject.toml changed
+# (the stamp file's name carries a hash of pyproject.toml, so an unchanged file never reinstalls).
+# torch is installed first, pinned, so pip never picks another build while resolving the project.
+# Extra pip options for torch (e.g. the CPU-only index) go in TORCH_PIP_ARGS:
+#   make test TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_VERSION := 2.13.0
+TORCH_PIP_ARGS ?=
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install demo test model bench lint clean
+
+install: $(STAMP)
+
+$(STAMP):
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install torch==$(TORCH_VERSION) $(TORCH_PIP_ARGS)
+	$(BIN)/python -m pip install -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/voc demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+model: $(STAMP)
+	$(BIN)/python -m nlp.train
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install -e '.[bench]'
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf var/demo .pytest_cache .ruff_cache

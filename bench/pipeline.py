@@ -1,0 +1,93 @@
+"""Benchmark: import → normalize → classify → tag → dedup → store on synthetic comments.
+
+    .venv/bin/python bench/pipeline.py            # 10,000 comments
+    .venv/bin/python bench/pipeline.py -n 2000
+
+The comments come from demo/make_posts.py's generator (same templates as the demo, a different
+seed); they are written to a temporary JSONL, imported with the records importer, and run through
+the real pipeline with the shipped sentiment model (or `--model DIR`) into a temporary SQLite
+file. Prints records/s, each stage's share of the time, the share of everything but the model, and
+peak RSS. Exits 1 when the model is not there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere in a checkout
+
+from crawlers.importers import import_file  # noqa: E402
+from indexer import SqliteStore  # noqa: E402
+from nlp.dedup import Deduper  # noqa: E402
+from nlp.tagging import Tagger  # noqa: E402
+from voc.pipeline import STAGES, Pipeline  # noqa: E402
+
+MODEL_DIR = ROOT / "nlp" / "model"
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location("make_posts", ROOT / "demo" / "make_posts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.generate_posts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=10_000, help="number of comments (default 10000)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--model", type=Path, default=MODEL_DIR,
+                        help="model directory (default: the shipped nlp/model/)")
+    args = parser.parse_args(argv)
+    if not (args.model / "config.json").is_file():
+        print(f"bench/pipeline.py: no model in {args.model}; build the shipped one with `make model`",
+              file=sys.stderr)
+        return 1
+    from nlp.sentiment import SentimentClassifier
+
+    t = time.perf_counter()
+    classifier = SentimentClassifier.load(args.model)
+    tagger = Tagger.from_file(None, bank_name="江南银行", bank_aliases=("江南行",))
+    load_s = time.perf_counter() - t
+    posts = load_generator()(args.n, seed=7)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "comments.jsonl"
+        src.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in posts), "utf-8")
+        t = time.perf_counter()
+        imported = import_file(src, platform="records")
+        import_s = time.perf_counter() - t
+        with SqliteStore(Path(tmp) / "bench.db") as store:
+            pipeline = Pipeline(classifier, tagger, Deduper(), store, batch_size=args.batch_size,
+                                progress=False, spool_dir=Path(tmp) / "spool")
+            t = time.perf_counter()
+            report = pipeline.run(imported.records)
+            run_s = time.perf_counter() - t
+            stored = store.total()
+
+    seconds = {"import": import_s, **report.seconds}
+    total = import_s + run_s
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"pipeline bench: {len(imported.records)} comments, stored {stored}, "
+          f"duplicates {report.duplicates}, rejected {len(report.rejected)}")
+    print(f"model {classifier.version}; load (model + taxonomy) {load_s:.1f} s, not counted below")
+    print(f"total {total:.1f} s  ->  {len(imported.records) / total:.0f} records/s "
+          f"(batch size {args.batch_size})")
+    for stage in ("import", *STAGES):
+        print(f"  {stage:<10} {seconds[stage]:7.2f} s  {100 * seconds[stage] / total:5.1f} %")
+    other = total - seconds["classify"]
+    print(f"  everything but the model: {100 * other / total:.1f} % of the time")
+    print(f"peak RSS {peak_mb:.0f} MiB")
+    return 0 if stored == len(imported.records) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

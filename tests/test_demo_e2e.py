@@ -1,0 +1,67 @@
+"""`voc demo` end to end with the REAL shipped sentiment model, in a fresh working directory:
+bundled data → importers → pipeline → SQLite → alert rules → .eml in the outbox → summary."""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.policy
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "nlp" / "model"
+
+pytestmark = pytest.mark.skipif(
+    not (MODEL / "config.json").is_file(),
+    reason="the shipped sentiment model (nlp/model/) is not there yet: make model")
+
+
+def test_demo_runs_end_to_end_and_fires_the_incident_alert(tmp_path, monkeypatch, capsys) -> None:
+    from indexer import SqliteStore
+    from indexer.store import Filters
+    from voc.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("VOC_SETTINGS", "VOC_STORE__PATH", "VOC_NLP__MODEL_PATH", "VOC_NOTIFY__OUTBOX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VOC_STORE__PATH", str(tmp_path / "elsewhere.db"))  # the demo ignores it
+    stale = tmp_path / "var" / "demo" / "voc.db"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an old demo store that must be replaced")
+
+    code = main(["demo", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["store"] == "var/demo/voc.db" and not (tmp_path / "elsewhere.db").exists()
+
+    # The alert for the 手机银行 incident was written as an email into the demo outbox.
+    emls = sorted((tmp_path / "var" / "demo" / "outbox").glob("*.eml"))
+    assert emls, f"no alert email; alerts={summary['alerts']} errors={summary['alert_errors']}"
+    assert {Path(a["eml"]).name for a in summary["alerts"]} == {p.name for p in emls}
+    subjects = []
+    for path in emls:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        subjects.append(str(msg["Subject"]))
+    assert any("手机银行" in s for s in subjects), subjects
+
+    # The summary agrees with the store it describes.
+    with SqliteStore(tmp_path / "var" / "demo" / "voc.db") as store:
+        total = store.total()
+        assert summary["by_source"]["total"] == total == summary["pipeline"]["stored"]
+        imported = summary["imported"]
+        assert total == imported["survey"]["records"] + imported["posts"]["records"]
+        assert sum(g["count"] for g in summary["by_source"]["groups"]) == total
+        sources = {g["key"] for g in summary["by_source"]["groups"]}
+        assert sources >= {"appstore", "weibo", "tousu", "survey:wjx"}
+        sentiment = {g["key"]: g["count"] for g in summary["sentiment"]["groups"]}
+        assert sum(sentiment.values()) == total
+        assert sentiment["negative"] == store.total(Filters(sentiment=("negative",)))
+        assert sentiment["neutral"] > 0 and sentiment["positive"] > 0
+        assert summary["pipeline"]["duplicates"] == total - store.total(Filters(distinct_clusters=True))
+        assert summary["pipeline"]["duplicates"] > 0  # the reposted angry post
+        assert len(store.alerts()) == len(summary["alerts"])
+

@@ -1,0 +1,157 @@
+"""The pipeline over real parts: a tiny random transformers model, the shipped taxonomy, the real
+Deduper and a real SQLite file. Store failures are real too: a closed SqliteStore refuses writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer import SqliteStore
+from nlp.dedup import Deduper
+from voc.config import load_settings
+from voc.errors import PipelineError
+from voc.pipeline import STAGES, Pipeline, build_pipeline, seed_deduper
+from voc.record import SENTIMENT_LABELS
+from voc.spool import retry_spool
+
+ANGRY = "江南银行手机银行今晚转账失败三次，钱被扣了对方没收到，客服电话一直打不进去，必须给个说法！"
+
+
+def make_pipeline(classifier: Any, tagger: Any, store: Any, tmp_path: Path, **kw: Any) -> Pipeline:
+    return Pipeline(classifier, tagger, Deduper(window_hours=72), store, progress=False,
+                    spool_dir=tmp_path / "spool", **kw)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    store = SqliteStore(tmp_path / "voc.db")
+    yield store
+    store.close()
+
+
+def test_records_are_classified_tagged_and_stored(classifier, tagger, store, record, tmp_path) -> None:
+    html = '在江南银行办了信用卡 <span class="url-icon"><img alt="[怒]" src="//x/d.png"></span>'
+    records = [record(html, "1"), record("江南行的手机银行总是闪退", "2"),
+               record("招商银行的理财还不错", "3")]
+    report = make_pipeline(classifier, tagger, store, tmp_path, batch_size=2).run(records)
+
+    assert (report.received, report.stored, report.rejected, report.spooled) == (3, 3, [], [])
+    assert set(report.seconds) == set(STAGES) and all(v >= 0 for v in report.seconds.values())
+    stored = store.get(records[0].id)
+    assert stored is not None
+    assert stored.text == html  # the original text is kept; only the models see the normalized one
+    assert stored.sentiment is not None and stored.sentiment.label in SENTIMENT_LABELS
+    assert stored.sentiment.model == classifier.version
+    assert abs(sum(stored.sentiment.scores.values()) - 1) < 1e-4
+    assert stored.fingerprint is not None and len(stored.fingerprint) == 16
+    banks = [e for e in stored.entities if e["type"] == "bank"]
+    assert banks and banks[0]["ours"] is True
+    for entity in stored.entities:  # offsets point into the original text
+        assert stored.text[entity["start"]:entity["end"]] == entity["text"]
+    alias = store.get(records[1].id)
+    assert alias is not None and any(e["canonical"] == "江南银行" and e["ours"] for e in alias.entities)
+    assert alias.topics, "the shipped taxonomy tags 手机银行 闪退"
+
+
+def test_invalid_records_are_rejected_with_reasons_and_the_batch_goes_on(
+        classifier, tagger, store, record, tmp_path) -> None:
+    good = record("网点排队两个小时，只开了一个窗口", "good")
+    empty = record('<a href="https://t.cn/x"></a>   ', "empty")
+    bad_kind = record("正常的一条", "bad-kind")
+    bad_kind.kind = "tweet"  # mutated after construction, as a careless spider might
+    report = make_pipeline(classifier, tagger, store, tmp_path).run([empty, good, {"text": "x"}, bad_kind])
+
+    assert report.received == 4 and report.stored == 1
+    reasons = dict(report.rejected)
+    assert set(reasons) == {empty.id, "#3", bad_kind.id}
+    assert "empty" in reasons[empty.id]
+    assert "not a Feedback" in reasons["#3"]
+    assert "tweet" in reasons[bad_kind.id]
+    assert store.get(good.id) is not None and store.get(empty.id) is None
+
+
+def test_near_duplicates_are_counted_and_linked(classifier, tagger, store, record, tmp_path) -> None:
+    tails = ["", "！", " 转发"]
+    copies = [record(ANGRY + tail, f"c{i}", hours_ago=1 - i / 60) for i, tail in enumerate(tails)]
+    other = record("请问江南银行周六营业吗，想去办一张借记卡", "other")
+    report = make_pipeline(classifier, tagger, store, tmp_path).run(copies + [other])
+
+    assert report.duplicates == 2
+    assert store.get(copies[2].id).duplicate_of == copies[0].id
+    assert store.get(other.id).duplicate_of is None
+
+
+def test_running_twice_stores_each_record_once(classifier, tagger, store, record, tmp_path) -> None:
+    records = [record(f"第{i}条：江南银行信用卡额度调整了", str(i)) for i in range(5)]
+    pipeline = make_pipeline(classifier, tagger, store, tmp_path)
+    pipeline.run(records)
+    pipeline.run(records)
+    assert store.total() == 5
+
+
+def test_a_failing_store_spools_the_batch_and_retry_replays_it(
+        classifier, tagger, record, tmp_path) -> None:
+    db = tmp_path / "voc.db"
+    broken = SqliteStore(db)
+    broken.close()  # a real failure: every upsert now raises StoreUnavailable
+    records = [record(f"江南银行手机银行第{i}次登录失败", str(i)) for i in range(3)]
+    report = make_pipeline(classifier, tagger, broken, tmp_path, batch_size=2).run(records)
+
+    assert report.stored == 0 and len(report.spooled) == 3 and len(report.spool_files) == 2
+    assert all("closed" in reason for _, reason in report.spooled)
+    lines = [json.loads(line) for f in report.spool_files for line in Path(f).read_text("utf-8").splitlines()]
+    assert {line["record"]["id"] for line in lines} == {r.id for r in records}
+    assert all(line["record"]["sentiment"]["label"] in SENTIMENT_LABELS and line["error"] for line in lines)
+
+    still_down = retry_spool(broken, tmp_path / "spool")
+    assert (still_down.replayed, still_down.remaining) == (0, 3)
+    assert len(list((tmp_path / "spool").glob("*.jsonl"))) >= 1  # kept for the next try
+
+    with SqliteStore(db) as store:
+        replay = retry_spool(store, tmp_path / "spool")
+        assert (replay.replayed, replay.remaining, replay.errors) == (3, 0, [])
+        assert store.total() == 3
+        assert store.get(records[0].id).sentiment is not None  # the understanding came along
+    assert list((tmp_path / "spool").glob("*.jsonl")) == []
+
+
+def test_unreadable_spool_lines_are_kept_aside(tmp_path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "x.jsonl").write_text("{not json\n", encoding="utf-8")
+    with SqliteStore(tmp_path / "voc.db") as store:
+        report = retry_spool(store, spool)
+    assert report.errors and "unreadable" in report.errors[0]
+    assert (spool / "x.bad").read_text("utf-8") == "{not json\n"
+
+
+def test_seeded_deduper_sees_copies_of_stored_records(classifier, tagger, store, record, tmp_path) -> None:
+    first = record(ANGRY, "first", hours_ago=3)
+    make_pipeline(classifier, tagger, store, tmp_path).run([first])
+    deduper = Deduper(window_hours=72)
+    assert seed_deduper(deduper, store, window_hours=72) == 1
+    later = Pipeline(classifier, tagger, deduper, store, progress=False, spool_dir=tmp_path / "spool")
+    copy = record(ANGRY + "！！", "copy", hours_ago=1)
+    assert later.run([copy]).duplicates == 1
+    assert store.get(copy.id).duplicate_of == first.id
+
+
+def test_build_pipeline_from_settings(tiny_model_dir, record, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env={"VOC_NLP__MODEL_PATH": str(tiny_model_dir),
+                                  "VOC_STORE__PATH": str(tmp_path / "s.db")})
+    pipeline = build_pipeline(settings, progress=False)
+    try:
+        report = pipeline.run([record("江南银行的客服态度很好", "a")])
+        assert report.stored == 1 and pipeline.store.total() == 1
+    finally:
+        pipeline.store.close()
+    assert (tmp_path / "s.db").exists()
+
+
+def test_batch_size_must_be_positive(classifier, tagger, store, tmp_path) -> None:
+    with pytest.raises(PipelineError):
+        make_pipeline(classifier, tagger, store, tmp_path, batch_size=0)

@@ -1,0 +1,163 @@
+"""`voc demo`: the whole pipeline, offline, on the data bundled in demo/, into a fresh var/demo/.
+
+It imports the bundled 问卷星 export (GBK, text layout) and ~3 weeks of crawled posts
+(demo/posts.jsonl, written by demo/make_posts.py), shifted in time so the posts' 手机银行 incident
+ends now; runs them through the pipeline with the shipped sentiment model into var/demo/voc.db
+(deleted first, whatever the store settings say); runs the configured alert rules with the alert
+emails written to var/demo/outbox/; and prints what it found and where to look next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alerts import build_rules
+from crawlers.importers import import_file
+from indexer import open_store
+from indexer.store import NONE_KEY, Filters
+from voc.alerting import describe_fired, rules_from_settings, run_configured_rules
+from voc.cli_query import stats
+from voc.config import load_settings
+from voc.credentials import pseudonym_salt
+from voc.errors import VocError
+from voc.pipeline import build_pipeline
+from voc.record import DISPLAY_TZ, Feedback
+
+DEMO_DIR = Path("var/demo")
+SURVEY_FILE = Path("survey/331954276_按文本_江南银行手机银行满意度调查_60_60.csv")
+POSTS_FILE = Path("posts.jsonl")
+# Used only when the settings define no rule, so the demo always has its incident check.
+FALLBACK_RULES = ({"name": "negative_spike_topic", "type": "negative_spike", "window": "1h",
+                   "group_by": ["topic"], "min_count": 10, "min_ratio": 3.0, "severity": "warning"},)
+
+
+def demo_data_dir() -> Path:
+    """demo/ beside the package (a checkout), else ./demo (the Docker image's working dir)."""
+    for candidate in (Path(__file__).resolve().parents[1] / "demo", Path.cwd() / "demo"):
+        if (candidate / POSTS_FILE).is_file():
+            return candidate
+    raise VocError("demo data not found (demo/posts.jsonl beside the voc package or in the "
+                   "working directory); run `python demo/make_posts.py` in a checkout")
+
+
+def shift(records: Sequence[Feedback], latest: datetime) -> timedelta:
+    """Move all records by one offset so the newest is at `latest`; returns the offset."""
+    if not records:
+        return timedelta(0)
+    delta = latest - max(r.created_at for r in records)
+    for record in records:
+        record.created_at += delta
+    return delta
+
+
+def _fresh(base: Path) -> tuple[Path, Path, Path]:
+    base.mkdir(parents=True, exist_ok=True)
+    db = base / "voc.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    outbox, spool = base / "outbox", base / "spool"
+    for folder in (outbox, spool):
+        shutil.rmtree(folder, ignore_errors=True)
+    return db, outbox, spool
+
+
+def run_demo(base: Path = DEMO_DIR, *, settings: Any = None, now: datetime | None = None,
+             progress: bool = True) -> dict[str, Any]:
+    """Run the demo; returns the summary document that `voc demo --json` prints."""
+    started = time.perf_counter()
+    conf = settings if settings is not None else load_settings()
+    now = now or datetime.now(UTC)
+    data = demo_data_dir()
+    db, outbox, spool = _fresh(base)
+    survey = import_file(data / SURVEY_FILE, platform="wjx", salt=pseudonym_salt(base, env=os.environ))
+    posts = import_file(data / POSTS_FILE, platform="records")
+    # The posts' incident ends a minute ago; the survey closed the day before.
+    shift(posts.records, now - timedelta(minutes=1))
+    shift(survey.records, now - timedelta(days=1))
+    records = sorted(survey.records + posts.records, key=lambda r: r.created_at)
+    rules = rules_from_settings(conf) or build_rules(FALLBACK_RULES)
+    store = open_store("sqlite", path=str(db), timezone=conf.app.timezone)
+    try:
+        pipeline = build_pipeline(conf, store=store, progress=progress, spool_dir=spool)
+        report = pipeline.run(records)
+        alert_report = run_configured_rules(conf, store, now=now, outbox=outbox, rules=rules)
+        tz = conf.display_tz
+        summary = {
+            "store": str(db), "outbox": str(outbox),
+            "imported": {"survey": {"file": str(data / SURVEY_FILE), "rows": survey.rows_read,
+                                    "records": len(survey.records),
+                                    "row_errors": [str(e) for e in survey.errors]},
+                         "posts": {"file": str(data / POSTS_FILE), "rows": posts.rows_read,
+                                   "records": len(posts.records),
+                                   "row_errors": [str(e) for e in posts.errors]}},
+            "pipeline": report.to_dict(),
+            "by_source": stats(store, Filters(), "source", tz),
+            "sentiment": stats(store, Filters(), "sentiment", tz),
+            "topics": stats(store, Filters(), "topic", tz),
+            "risk": stats(store, Filters(), "risk", tz),
+            "alerts": describe_fired(alert_report, outbox),
+            "alert_errors": list(alert_report.errors),
+        }
+    finally:
+        store.close()
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    return summary
+
+
+def _line(doc: dict[str, Any], top: int | None = None, total: int | None = None,
+          skip_none: bool = False) -> str:
+    groups = [g for g in doc["groups"] if not (skip_none and g["key"] == NONE_KEY)]
+    groups = groups[:top] if top else groups
+    if total:
+        return " · ".join(f"{g['key']} {g['count']} ({100 * g['count'] / total:.0f}%)" for g in groups)
+    return " · ".join(f"{g['key']} {g['count']}" for g in groups) or "-"
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    total = s["by_source"]["total"]
+    imp, rep = s["imported"], s["pipeline"]
+    print(f"voc demo: {total} records in {s['store']} ({s['seconds']} s)")
+    print(f"  imported     survey {imp['survey']['records']} answers from {imp['survey']['rows']} responses; "
+          f"posts {imp['posts']['records']}; row errors "
+          f"{len(imp['survey']['row_errors']) + len(imp['posts']['row_errors'])}")
+    print(f"  pipeline     stored {rep['stored']}, near-duplicates {rep['duplicates']}, "
+          f"rejected {len(rep['rejected'])}, spooled {len(rep['spooled'])}")
+    print(f"  by source    {_line(s['by_source'])}")
+    print(f"  sentiment    {_line(s['sentiment'], total=total)}")
+    print(f"  top topics   {_line(s['topics'], top=8, skip_none=True)}")
+    print(f"  risk flags   {_line(s['risk'], top=6, skip_none=True)}")
+    print(f"  alerts fired {len(s['alerts'])}")
+    for alert in s["alerts"]:
+        print(f"    [{alert['severity']}] {alert['title']}")
+        print(f"        {alert['eml'] or '(delivery queued)'}")
+    for err in s["alert_errors"]:
+        print(f"    rule error: {err}")
+    env = f"VOC_STORE__PATH={s['store']}"
+    print("  look next")
+    print(f"    {env} voc search 转账失败 --sentiment negative")
+    print(f"    {env} voc stats --by topic      (or --by day, --by sentiment, --json)")
+    print(f"    {env} voc search --source tousu --since {_since_hint()}")
+    print(f"    the alert emails: {s['outbox']}/*.eml (open them in any mail client)")
+
+
+def _since_hint() -> str:
+    return (datetime.now(UTC) - timedelta(days=1)).astimezone(DISPLAY_TZ).strftime("%Y-%m-%d")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from voc.cli import print_json
+
+    summary = run_demo(progress=not args.json)
+    if args.json:
+        print_json(summary)
+    else:
+        print_summary(summary)
+    failed = summary["pipeline"]["rejected"] or summary["pipeline"]["spooled"] or summary["alert_errors"]
+    return 1 if failed else 0

@@ -1,0 +1,246 @@
+"""Take batches of `Feedback` records through normalize → classify → tag → dedup → store.
+
+    pipeline = build_pipeline(load_settings())
+    report = pipeline.run(records)        # any iterable; batches of `batch_size`
+    print(report.summary())
+
+Per batch: the text is normalized (the original `text` is kept; the models see the normalized
+copy), classified with the shipped sentiment model, tagged (topics, risk, entities — on the
+original text, so entity offsets point into `record.text`), given a near-duplicate fingerprint,
+and upserted. A record that fails validation is rejected with its reason and the batch goes on.
+A batch the store cannot take is spooled to `var/spool/*.jsonl` and `retry_spool()` replays it
+later (`voc index --retry-spool`): nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from indexer.store import FeedbackStore, Filters, iter_batches
+from nlp.normalize import normalize
+from voc.errors import PipelineError
+from voc.record import KINDS, Feedback, RecordError, Sentiment
+from voc.spool import DEFAULT_SPOOL, retry_spool, write_spool
+
+__all__ = ["Pipeline", "PipelineReport", "build_pipeline", "retry_spool", "seed_deduper",
+           "load_classifier", "load_tagger", "open_settings_store"]
+
+log = logging.getLogger(__name__)
+
+STAGES = ("normalize", "classify", "tag", "dedup", "store")
+PROGRESS_MIN = 200  # a shorter input finishes before a bar would help
+
+
+class Classifier(Protocol):
+    version: str
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Sentiment]: ...
+
+
+@dataclass
+class PipelineReport:
+    """What one `Pipeline.run` did. `rejected` and `spooled` hold (record id, reason)."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    spooled: list[tuple[str, str]] = field(default_factory=list)
+    spool_files: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    def summary(self) -> str:
+        line = (f"received={self.received} stored={self.stored} duplicates={self.duplicates} "
+                f"rejected={len(self.rejected)} spooled={len(self.spooled)}")
+        total = sum(self.seconds.values())
+        if total > 0:
+            line += " seconds=" + ",".join(f"{k}:{v:.2f}" for k, v in self.seconds.items())
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates,
+                "rejected": [{"id": i, "reason": r} for i, r in self.rejected],
+                "spooled": [{"id": i, "reason": r} for i, r in self.spooled],
+                "spool_files": list(self.spool_files),
+                "seconds": {k: round(v, 4) for k, v in self.seconds.items()}}
+
+
+class Pipeline:
+    """Runs records through the stages. Components are built by the caller (`build_pipeline`)."""
+
+    def __init__(self, classifier: Classifier, tagger: Any, deduper: Any, store: FeedbackStore,
+                 batch_size: int = 64, progress: bool = True,
+                 spool_dir: str | Path = DEFAULT_SPOOL) -> None:
+        if batch_size < 1:
+            raise PipelineError(f"batch_size must be >= 1, got {batch_size}")
+        self.classifier = classifier
+        self.tagger = tagger
+        self.deduper = deduper
+        self.store = store
+        self.batch_size = batch_size
+        self.progress = progress
+        self.spool_dir = Path(spool_dir)
+
+    def run(self, records: Iterable[Feedback]) -> PipelineReport:
+        report = PipelineReport()
+        total = len(records) if hasattr(records, "__len__") else None  # type: ignore[arg-type]
+        bar = self._progress_bar(total)
+        try:
+            for batch in iter_batches(records, self.batch_size):
+                self._run_batch(batch, report)
+                if bar is not None:
+                    bar.update(len(batch))
+        finally:
+            if bar is not None:
+                bar.close()
+        log.info("pipeline %s", report.summary())
+        return report
+
+    def _progress_bar(self, total: int | None) -> Any:
+        if not self.progress or not sys.stderr.isatty():
+            return None
+        if total is not None and total < PROGRESS_MIN:
+            return None
+        from tqdm import tqdm  # only needed on a terminal
+
+        return tqdm(total=total, unit="rec", desc="pipeline", file=sys.stderr)
+
+    def _run_batch(self, batch: list[Feedback], report: PipelineReport) -> None:
+        report.received += len(batch)
+        clock = time.perf_counter()
+        good: list[Feedback] = []
+        texts: list[str] = []
+        for position, record in enumerate(batch, start=report.received - len(batch) + 1):
+            try:
+                text = _validated_text(record)
+            except RecordError as exc:
+                rid = record.id if isinstance(record, Feedback) and record.id else f"#{position}"
+                report.rejected.append((rid, str(exc)))
+                log.warning("pipeline rejected id=%s reason=%s", rid, exc)
+                continue
+            good.append(record)
+            texts.append(text)
+        clock = _lap(report, "normalize", clock)
+        if not good:
+            return
+        for record, sentiment in zip(good, self.classifier.predict(texts, batch_size=self.batch_size),
+                                     strict=True):
+            record.sentiment = sentiment
+        clock = _lap(report, "classify", clock)
+        for record, tags in zip(good, self.tagger.tag_many([r.text for r in good]), strict=True):
+            record.topics = list(tags.topics)
+            record.risk = [dict(item) for item in tags.risk]
+            record.entities = [dict(item) for item in tags.entities]
+        clock = _lap(report, "tag", clock)
+        self.deduper.assign(good, texts)  # the normalized texts: no second normalize
+        report.duplicates += sum(1 for r in good if r.duplicate_of is not None)
+        clock = _lap(report, "dedup", clock)
+        self._store(good, report)
+        _lap(report, "store", clock)
+
+    def _store(self, batch: list[Feedback], report: PipelineReport) -> None:
+        try:
+            result = self.store.upsert(batch)
+        except Exception as exc:  # any store failure: keep the batch on disk, go on with the next
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("pipeline store failed records=%d reason=%s", len(batch), reason)
+            self._spool(batch, dict.fromkeys((r.id for r in batch), reason), report)
+            return
+        report.stored += result.stored
+        if result.failed:
+            reasons = dict(result.failed)
+            self._spool([r for r in batch if r.id in reasons], reasons, report)
+
+    def _spool(self, records: list[Feedback], reasons: dict[str, str], report: PipelineReport) -> None:
+        path = write_spool(self.spool_dir, records, reasons)
+        report.spooled.extend((r.id, reasons.get(r.id, "")) for r in records)
+        report.spool_files.append(str(path))
+
+
+def _validated_text(record: Any) -> str:
+    """The normalized text the models see; RecordError says why a record cannot go on."""
+    if not isinstance(record, Feedback):
+        raise RecordError(f"not a Feedback record: {type(record).__name__}")
+    if record.kind not in KINDS:
+        raise RecordError(f"kind {record.kind!r} not in {KINDS}")
+    if not isinstance(record.created_at, datetime) or record.created_at.utcoffset() is None:
+        raise RecordError("created_at must be a tz-aware datetime")
+    if not isinstance(record.text, str):
+        raise RecordError("text must be a string")
+    text = normalize(record.text)
+    if not text.strip():
+        raise RecordError("text is empty after normalization")
+    return text
+
+
+def _lap(report: PipelineReport, stage: str, since: float) -> float:
+    now = time.perf_counter()
+    report.seconds[stage] += now - since
+    return now
+
+
+# --- building one from settings ------------------------------------------------------------
+
+def load_classifier(settings: Any) -> Classifier:
+    """The shipped sentiment model (settings.nlp.model_path, or the package default), loaded once."""
+    from nlp.sentiment import SentimentClassifier
+
+    path = settings.nlp.model_path or None
+    return SentimentClassifier.load(path, device=settings.nlp.device or None)
+
+
+def load_tagger(settings: Any) -> Any:
+    from nlp.tagging import Tagger
+
+    return Tagger.from_file(settings.nlp.taxonomy or None, bank_name=settings.bank.name,
+                            bank_aliases=tuple(settings.bank.aliases))
+
+
+def open_settings_store(settings: Any) -> FeedbackStore:
+    """The store the settings choose, given plain options only."""
+    from indexer import open_store
+
+    backend = settings.store.backend
+    if backend == "sqlite":
+        return open_store(backend, path=str(settings.store.path), timezone=settings.app.timezone)
+    es = settings.elasticsearch
+    return open_store(backend, hosts=list(es.hosts), ca_certs=es.ca_certs, index_prefix=es.index_prefix)
+
+
+def seed_deduper(deduper: Any, store: FeedbackStore, window_hours: float, limit: int = 5000) -> int:
+    """Give the deduper the fingerprints of the store's recent records, so a re-post of something
+    stored yesterday is still seen as a copy. Returns how many were seeded."""
+    since = datetime.now(UTC) - timedelta(hours=window_hours)
+    pairs: list[tuple[str, str, datetime, str | None]] = []
+    page, size = 1, 500
+    while len(pairs) < limit:
+        found = store.search("", Filters(since=since), page=page, size=size)
+        pairs.extend((r.id, r.fingerprint, r.created_at, r.duplicate_of)
+                     for r in found.items if r.fingerprint)
+        if len(found.items) < size:
+            break
+        page += 1
+    if pairs:
+        deduper.seed(pairs)
+    return len(pairs)
+
+
+def build_pipeline(settings: Any, *, store: FeedbackStore | None = None, progress: bool = True,
+                   spool_dir: str | Path | None = None) -> Pipeline:
+    """Everything from settings: classifier, tagger, deduper (seeded from the store), store; the
+    spool goes under `[app] var_dir` unless `spool_dir` says otherwise."""
+    from nlp.dedup import Deduper
+
+    store = store if store is not None else open_settings_store(settings)
+    deduper = Deduper(window_hours=settings.nlp.dedup_window_hours)
+    seed_deduper(deduper, store, settings.nlp.dedup_window_hours)
+    return Pipeline(load_classifier(settings), load_tagger(settings), deduper, store,
+                    batch_size=settings.nlp.batch_size, progress=progress,
+                    spool_dir=spool_dir or Path(settings.app.var_dir) / "spool")
