@@ -155,3 +155,15 @@ def test_build_pipeline_from_settings(tiny_model_dir, record, tmp_path, monkeypa
 def test_batch_size_must_be_positive(classifier, tagger, store, tmp_path) -> None:
     with pytest.raises(PipelineError):
         make_pipeline(classifier, tagger, store, tmp_path, batch_size=0)
+
+
+def test_bank_sources_read_short_bank_names_as_banks(tagger):
+    from voc.pipeline import about_banking
+
+    text = "民生这次做得不错"
+    assert about_banking("appstore") and about_banking("survey:wjx")
+    assert not about_banking("weibo") and not about_banking("rss:jrj")
+    in_app = tagger.tag(text, banking=about_banking("appstore"))
+    on_weibo = tagger.tag(text, banking=about_banking("weibo"))
+    assert [e["canonical"] for e in in_app.entities if e["type"] == "bank"] == ["民生银行"]
+    assert not [e for e in on_weibo.entities if e["type"] == "bank"]
