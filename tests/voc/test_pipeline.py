@@ -167,3 +167,20 @@ def test_bank_sources_read_short_bank_names_as_banks(tagger):
     on_weibo = tagger.tag(text, banking=about_banking("weibo"))
     assert [e["canonical"] for e in in_app.entities if e["type"] == "bank"] == ["民生银行"]
     assert not [e for e in on_weibo.entities if e["type"] == "bank"]
+
+
+def test_edited_taxonomy_from_settings_reaches_the_tagger(tmp_path, monkeypatch):
+    """A PR team edits a copy of the taxonomy and points `[nlp] taxonomy` at it: no code change."""
+    import nlp.tagging
+    from voc.pipeline import load_tagger
+
+    shipped = Path(nlp.tagging.__file__).with_name("taxonomy.toml")
+    edited = tmp_path / "taxonomy.toml"
+    edited.write_text(
+        shipped.read_text(encoding="utf-8")
+        + '\n[topics."数字人民币"]\nkeywords = ["数字人民币", "数币钱包"]\n', encoding="utf-8")
+    monkeypatch.setenv("VOC_NLP__TAXONOMY", str(edited))
+    text = "数币钱包开不了，客服说等通知"
+    assert "数字人民币" in load_tagger(load_settings()).tag(text).topics
+    monkeypatch.delenv("VOC_NLP__TAXONOMY")
+    assert "数字人民币" not in load_tagger(load_settings()).tag(text).topics
