@@ -1,7 +1,7 @@
 """Take batches of `Feedback` records through normalize → classify → tag → dedup → store.
 
     pipeline = build_pipeline(load_settings())
-    report = pipeline.run(records)        # any iterable; batches of `batch_size`
+    report = pipeline.run(records)        # any iterable; chunks of `chunk_size`
     print(report.summary())
 
 Per batch: the text is normalized (the original `text` is kept; the models see the normalized
@@ -77,14 +77,17 @@ class Pipeline:
 
     def __init__(self, classifier: Classifier, tagger: Any, deduper: Any, store: FeedbackStore,
                  batch_size: int = 64, progress: bool = True,
-                 spool_dir: str | Path = DEFAULT_SPOOL) -> None:
-        if batch_size < 1:
-            raise PipelineError(f"batch_size must be >= 1, got {batch_size}")
+                 spool_dir: str | Path = DEFAULT_SPOOL, chunk_size: int = 512) -> None:
+        if batch_size < 1 or chunk_size < 1:
+            raise PipelineError(f"batch_size and chunk_size must be >= 1, got {batch_size}, {chunk_size}")
         self.classifier = classifier
         self.tagger = tagger
         self.deduper = deduper
         self.store = store
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # texts per model call
+        # Records per pass through the stages: the classifier sorts a whole chunk by length before
+        # batching, so a larger chunk means less padding; one store transaction per chunk.
+        self.chunk_size = max(chunk_size, batch_size)
         self.progress = progress
         self.spool_dir = Path(spool_dir)
 
@@ -93,7 +96,7 @@ class Pipeline:
         total = len(records) if hasattr(records, "__len__") else None  # type: ignore[arg-type]
         bar = self._progress_bar(total)
         try:
-            for batch in iter_batches(records, self.batch_size):
+            for batch in iter_batches(records, self.chunk_size):
                 self._run_batch(batch, report)
                 if bar is not None:
                     bar.update(len(batch))

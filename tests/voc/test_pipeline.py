@@ -98,7 +98,7 @@ def test_a_failing_store_spools_the_batch_and_retry_replays_it(
     broken = SqliteStore(db)
     broken.close()  # a real failure: every upsert now raises StoreUnavailable
     records = [record(f"江南银行手机银行第{i}次登录失败", str(i)) for i in range(3)]
-    report = make_pipeline(classifier, tagger, broken, tmp_path, batch_size=2).run(records)
+    report = make_pipeline(classifier, tagger, broken, tmp_path, batch_size=2, chunk_size=2).run(records)
 
     assert report.stored == 0 and len(report.spooled) == 3 and len(report.spool_files) == 2
     assert all("closed" in reason for _, reason in report.spooled)
