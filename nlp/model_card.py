@@ -70,4 +70,19 @@ def write(path: Path, report: dict) -> None:
     text = text.replace("{{BANK_CONFUSION}}", confusion_table(report["sets"]["bank"]))
     text = text.replace("{{TRAIN_SIZES}}", ", ".join(f"{k} {v:,}" for k, v in report["train_sizes"].items()))
     text = text.replace("{{MODEL}}", report["model"])
+    args = report.get("args", {})
+    for key in ("layers", "ffn", "epochs"):
+        text = text.replace("{{" + key.upper() + "}}", str(args.get(key, "?")))
+    text = text.replace("{{TRAIN_MINUTES}}", str(round(report.get("train_seconds_this_run", 0) / 60)))
     path.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    # Re-render a model directory's card from its metrics.json after the template changed:
+    #   python -m nlp.model_card nlp/model
+    import json
+    import sys
+
+    model_dir = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "model")
+    write(model_dir / "MODEL_CARD.md", json.loads((model_dir / "metrics.json").read_text(encoding="utf-8")))
+    print(f"wrote {model_dir / 'MODEL_CARD.md'}")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from nlp.errors import ModelError
 from voc.record import SENTIMENT_LABELS, Sentiment
@@ -64,6 +65,7 @@ class SentimentClassifier:
         path = Path(path) if path else DEFAULT_PATH
         if not (path / "config.json").exists():
             raise ModelError(f"no sentiment model at {path} (expected config.json; run `make model`)")
+        hf_logging.disable_progress_bar()  # a load bar on every CLI call is noise
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             model = AutoModelForSequenceClassification.from_pretrained(
