@@ -18,6 +18,7 @@ from email.utils import format_datetime
 from html import escape
 
 from alerts.alert import Alert
+from nlp.normalize import strip_html
 from voc.record import DISPLAY_TZ, Feedback, to_display
 
 MAX_SAMPLE_CHARS = 400
@@ -71,7 +72,9 @@ def _figures(alert: Alert) -> list[tuple[str, str]]:
 
 
 def _clip(text: str) -> str:
-    text = " ".join(text.split())
+    # People read the comment as text: Weibo HTML becomes its emoji alt text and topic names
+    # (the HTML part escapes the result again; nothing from the internet is rendered as markup).
+    text = " ".join(strip_html(text).split())
     return text if len(text) <= MAX_SAMPLE_CHARS else text[:MAX_SAMPLE_CHARS] + "…"
 
 

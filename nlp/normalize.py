@@ -43,7 +43,7 @@ _PLACEHOLDER_LINK = re.compile(
     r"<a\b[^>]*>(?:\s*<[^>]*>)*\s*(?:网页链接|查看图片|展开全文|收起全文|全文|原图|评论配图)\s*(?:<[^>]*>\s*)*</a>",
     re.IGNORECASE)
 _BREAK = re.compile(r"<br\s*/?>|</p\s*>|</div\s*>|</li\s*>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")  # a tag starts with a letter: "利率<3%，收益>2%" is text
 _URL = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE)
 _MENTION = re.compile(r"(?://)?@[\w\-·]{1,30}(?=[\s:：,，)）])[:：]?")
 _SPACE = re.compile(r"\s+")

@@ -74,3 +74,8 @@ def test_fold_for_matching_keeps_length(text):
 def test_fold_for_matching_folds():
     assert fold_for_matching("手機銀行ＡＰＰ") == "手机银行app"
     assert fold_for_matching("<b>工行</b>") == "   工行    "
+
+
+def test_angle_brackets_that_are_not_tags_survive():
+    assert normalize("利率<3%，收益>2%") == "利率<3%，收益>2%"
+    assert normalize("<b>江南银行</b> <script>x()</script>") == "江南银行 x()"
