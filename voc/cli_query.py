@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from indexer.store import FeedbackStore, Filters
+from nlp.normalize import strip_html
 from voc.cli import UsageError, cli_time, print_json, settings
 from voc.record import Feedback, to_display
 
@@ -63,7 +64,7 @@ def _search(store: FeedbackStore, filters: Filters, args: argparse.Namespace, tz
 def _search_line(record: Feedback, tz: Any) -> str:
     label = record.sentiment.label if record.sentiment else "-"
     topics = ",".join(record.topics) or "-"
-    text = " ".join(record.text.split())
+    text = " ".join(strip_html(record.text).split())  # Weibo HTML read as text
     text = text if len(text) <= 60 else text[:59] + "…"
     dup = " (copy)" if record.duplicate_of else ""
     return f"{to_display(record.created_at, tz)}  {record.source:<10} {label:<8} {topics:<16} {text}{dup}"
