@@ -31,7 +31,7 @@ def bench_texts(data: Path, n: int) -> list[str]:
 
     _train, dev = corpora.load(data)
     rng = random.Random(7)
-    mix = {"bank": 0.25, "smp2020_usual": 0.2, "smp2020_virus": 0.15, "finfe": 0.1, "chnsenticorp": 0.3}
+    mix = {"bank": 0.2, "smp2020_usual": 0.2, "smp2020_virus": 0.15, "finfe": 0.05, "chnsenticorp": 0.4}
     out: list[str] = []
     for name, share in mix.items():
         out += [e.text[:400] for e in rng.sample(dev[name], round(n * share))]

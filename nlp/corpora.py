@@ -23,7 +23,7 @@ LABELS = ("negative", "neutral", "positive")
 SEED = 20261128
 EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")
 DEV_SETS = {
-    "chnsenticorp": "ChnSentiCorp's own dev split (1,161 after dedup; hotel/laptop/book reviews, 2 classes)",
+    "chnsenticorp": "ChnSentiCorp's own dev split (hotel/laptop/book reviews, 2 classes)",
     "bank": "bank_bdci2021, a stratified 30% (3 classes; the only real bank set)",
     "smp2020_usual": "SMP2020-EWECT usual_eval_labeled, a stratified 50% (general Weibo, 3 classes)",
     "smp2020_virus": "SMP2020-EWECT virus_eval_labeled (COVID Weibo, 3 classes)",
