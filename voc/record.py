@@ -53,6 +53,8 @@ def canonical_url(url: str) -> str:
 
 def as_utc(value: datetime) -> datetime:
     """A tz-aware datetime in UTC; a naive one is refused (callers decide what naive means)."""
+    if value.tzinfo is UTC:  # the common case on the hot path: nothing to convert
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise RecordError(f"naive datetime {value.isoformat()} (a timezone is required)")
     return value.astimezone(UTC)
@@ -151,14 +153,12 @@ class Feedback:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (times as ISO 8601 UTC strings)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, datetime):
-                value = value.isoformat()
-            elif isinstance(value, Sentiment):
-                value = value.to_dict()
-            out[f.name] = value
+        out = dict(self.__dict__)  # every field, in declaration order (a plain dataclass)
+        out["created_at"] = self.created_at.isoformat()
+        if self.fetched_at is not None:
+            out["fetched_at"] = self.fetched_at.isoformat()
+        if self.sentiment is not None:
+            out["sentiment"] = self.sentiment.to_dict()
         return out
 
     @classmethod
