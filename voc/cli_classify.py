@@ -20,15 +20,19 @@ from typing import IO, Any
 
 from nlp.normalize import normalize
 from voc.cli import UsageError, print_json, settings
-from voc.pipeline import load_classifier, load_tagger
+from voc.pipeline import about_banking, load_classifier, load_tagger
 
 CHUNK = 256  # lines classified together when streaming a file
 
 
-def annotate(classifier: Any, tagger: Any, texts: Sequence[str], batch_size: int) -> list[dict[str, Any]]:
-    """{"sentiment", "topics", "risk", "entities"} for each text, in order."""
+def annotate(classifier: Any, tagger: Any, texts: Sequence[str], batch_size: int,
+             sources: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    """{"sentiment", "topics", "risk", "entities"} for each text, in order; a line's `source`
+    gives banking context exactly as in the pipeline (`voc.pipeline.about_banking`)."""
     sentiments = classifier.predict([normalize(t) for t in texts], batch_size=batch_size)
-    tags = tagger.tag_many(list(texts))
+    sources = sources if sources is not None else [None] * len(texts)
+    tags = [tagger.tag(t, banking=isinstance(src, str) and about_banking(src))
+            for t, src in zip(texts, sources, strict=True)]
     return [{"sentiment": s.to_dict(), "topics": list(t.topics), "risk": [dict(r) for r in t.risk],
              "entities": [dict(e) for e in t.entities]} for s, t in zip(sentiments, tags, strict=True)]
 
@@ -113,7 +117,8 @@ def _flush(pending: list[dict[str, Any]], dst: IO[str], classifier: Any, tagger:
            batch_size: int) -> int:
     if not pending:
         return 0
-    results = annotate(classifier, tagger, [item["text"] for item in pending], batch_size)
+    results = annotate(classifier, tagger, [item["text"] for item in pending], batch_size,
+                       [item.get("source") for item in pending])
     for item, result in zip(pending, results, strict=True):
         dst.write(json.dumps({**item, **result}, ensure_ascii=False) + "\n")
     count = len(pending)

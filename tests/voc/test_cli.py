@@ -178,3 +178,15 @@ def test_import_generic_csv_with_a_column_map(tmp_path, capsys) -> None:
     assert found["total"] == 1 and found["items"][0]["rating"] == 2.0
     code, _, err = run(capsys, "import", str(path), "--platform", "csv", "--map", "text")
     assert code == 2 and "--map" in err
+
+
+def test_classify_jsonl_uses_the_line_source_for_bank_context(tmp_path, capsys) -> None:
+    # As in the pipeline: in our app's reviews a bare 民生 is a bank; on Weibo it is a common word.
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text('{"source": "appstore", "text": "民生这次做得不错"}\n'
+                   '{"source": "weibo", "text": "民生这次做得不错"}\n{"text": "民生这次做得不错"}\n', "utf-8")
+    code, _, _ = run(capsys, "classify", "--input", str(src), "--output", str(dst))
+    assert code == 0
+    banks = [[e["canonical"] for e in json.loads(line)["entities"] if e["type"] == "bank"]
+             for line in dst.read_text("utf-8").splitlines()]
+    assert banks == [["民生银行"], [], []]
