@@ -34,7 +34,7 @@ def severity_rank(value: str, name: str) -> int:
     return SEVERITIES.index(value)
 
 
-def _in(column: str, values: Sequence[Any], params: list[Any]) -> str:
+def in_list(column: str, values: Sequence[Any], params: list[Any]) -> str:
     params.extend(values)
     return f"{column} IN ({','.join('?' * len(values))})"
 
@@ -51,12 +51,12 @@ def where(filters: Filters, terms: Sequence[str] = (), window: bool = False) -> 
     clauses: list[str] = []
     params: list[Any] = []
     if filters.sources:
-        clauses.append(_in("f.source", filters.sources, params))
+        clauses.append(in_list("f.source", filters.sources, params))
     if filters.kinds:
-        clauses.append(_in("f.kind", filters.kinds, params))
+        clauses.append(in_list("f.kind", filters.kinds, params))
     if filters.sentiment:
         labels = [s for s in filters.sentiment if s != NONE_KEY]
-        parts = [_in("f.sentiment", labels, params)] if labels else []
+        parts = [in_list("f.sentiment", labels, params)] if labels else []
         if NONE_KEY in filters.sentiment:
             parts.append("f.sentiment IS NULL")
         clauses.append("(" + " OR ".join(parts) + ")")
@@ -68,12 +68,12 @@ def where(filters: Filters, terms: Sequence[str] = (), window: bool = False) -> 
             params.extend([name, name + "/", name + "0"])  # '0' is the code point after '/'
         clauses.append(sub("topic", " OR ".join(parts)))
     if filters.risk:
-        clauses.append(sub("risk", _in("flag", filters.risk, params)))
+        clauses.append(sub("risk", in_list("flag", filters.risk, params)))
     if filters.min_severity is not None:
         params.append(severity_rank(filters.min_severity, "min_severity"))
         clauses.append(sub("risk", "severity >= ?"))
     if filters.entities:
-        clauses.append(sub("entity", _in("canonical", filters.entities, params)))
+        clauses.append(sub("entity", in_list("canonical", filters.entities, params)))
     if filters.ours is not None:
         clauses.append(("" if filters.ours else "NOT ") + sub("entity", "ours = 1"))
     if filters.since is not None:

@@ -47,9 +47,6 @@ class Prepared:
         sentiment = record.sentiment
         neg = float(sentiment.scores.get("negative", 0.0)) if sentiment is not None else None
         self.id = record.id
-        self.row = (record.source, record.kind, q.to_micros(record.created_at, "created_at"),
-                    sentiment.label if sentiment is not None else None, neg,
-                    record.duplicate_of, dumps(doc))
         self.topics = sorted({_name(t, "topics") for t in record.topics})
         risks: dict[str, int] = {}
         for i, item in enumerate(record.risk):
@@ -62,6 +59,10 @@ class Prepared:
             canonical = _name(item.get("canonical") or item.get("text"), f"entities[{i}].canonical")
             entities[canonical] = max(int(bool(item.get("ours"))), entities.get(canonical, 0))
         self.entities = sorted(entities.items())
+        self.row = (record.source, record.kind, q.to_micros(record.created_at, "created_at"),
+                    sentiment.label if sentiment is not None else None, neg,
+                    record.duplicate_of, dumps(doc),
+                    int(bool(self.topics)), int(bool(self.risks)), int(bool(self.entities)))
 
 
 def _name(value: Any, field: str) -> str:

@@ -8,17 +8,29 @@ Layout, chosen for ~1M records in one file:
   by triggers).
 - `topic`, `risk`, `entity`: one row per (record, value) so multi-valued filters and group-by use
   indexes; each is keyed by (rid, value) for joins and has a (value, rid) index for filters.
+- `roll` and `roll_side`: hourly roll-ups kept by triggers on every write, so the alert rules'
+  counts over weeks read a few thousand rows instead of every record (`_sqlite_rollup`). `roll`
+  counts records per (UTC hour, source, kind, sentiment, is-duplicate, has topic/risk/entity);
+  `roll_side` counts (record, value) pairs per (field, hour, value, source, kind, sentiment,
+  is-duplicate). A missing sentiment is '' there (primary-key columns cannot be NULL).
 - `state` and `alerts`: small JSON documents that must survive restarts.
+
+Versions: 1 had no roll-ups; opening a version-1 file adds the `has_*` columns and builds the
+roll-ups from the records once (logged).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 from indexer.errors import StoreUnavailable
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+HOUR_MICROS = 3_600_000_000
 MIN_SQLITE = (3, 34, 0)  # the FTS5 trigram tokenizer arrived in 3.34
 
 DDL = """
@@ -31,7 +43,10 @@ CREATE TABLE IF NOT EXISTS feedback (
     sentiment    TEXT,                  -- label, NULL when not classified
     neg          REAL,                  -- negative score, for samples()
     duplicate_of TEXT,
-    doc          TEXT NOT NULL
+    doc          TEXT NOT NULL,
+    has_topic    INTEGER NOT NULL DEFAULT 0,  -- 1 when the record has a topic (roll-ups' "(none)")
+    has_risk     INTEGER NOT NULL DEFAULT 0,
+    has_entity   INTEGER NOT NULL DEFAULT 0
 );
 -- Covering index for time windows: counts() reads it without touching the wide rows.
 CREATE INDEX IF NOT EXISTS feedback_time
@@ -101,6 +116,78 @@ CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule, created_at);
 """
 
 
+SIDE_TABLES = (("topic", "topic"), ("risk", "flag"), ("entity", "canonical"))
+
+
+def _roll_key(row: str) -> str:
+    return (f"{row}.created_at / {HOUR_MICROS}, {row}.source, {row}.kind, "
+            f"COALESCE({row}.sentiment, ''), {row}.duplicate_of IS NOT NULL, "
+            f"{row}.has_topic, {row}.has_risk, {row}.has_entity")
+
+
+def _side_triggers(table: str, column: str) -> str:
+    # The record's own columns come from `feedback`: a side row is written after its record and
+    # deleted before its record changes (SqliteStore._write keeps that order).
+    key = (f"f.created_at / {HOUR_MICROS}, {{v}}, f.source, f.kind, COALESCE(f.sentiment, ''), "
+           "f.duplicate_of IS NOT NULL")
+    return f"""
+CREATE TRIGGER IF NOT EXISTS {table}_roll_ai AFTER INSERT ON {table} BEGIN
+    INSERT INTO roll_side (field, hour, value, source, kind, sentiment, dup, n)
+        SELECT '{table}', {key.format(v="new." + column)}, 1 FROM feedback f WHERE f.rid = new.rid
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS {table}_roll_ad AFTER DELETE ON {table} BEGIN
+    UPDATE roll_side SET n = n - 1
+        WHERE (field, hour, value, source, kind, sentiment, dup) =
+              (SELECT '{table}', {key.format(v="old." + column)} FROM feedback f WHERE f.rid = old.rid);
+END;"""
+
+
+ROLLUP_DDL = f"""
+CREATE TABLE IF NOT EXISTS roll (
+    hour INTEGER NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL, sentiment TEXT NOT NULL,
+    dup INTEGER NOT NULL, has_topic INTEGER NOT NULL, has_risk INTEGER NOT NULL,
+    has_entity INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (hour, source, kind, sentiment, dup, has_topic, has_risk, has_entity)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS roll_side (
+    field TEXT NOT NULL, hour INTEGER NOT NULL, value TEXT NOT NULL, source TEXT NOT NULL,
+    kind TEXT NOT NULL, sentiment TEXT NOT NULL, dup INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (field, hour, value, source, kind, sentiment, dup)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS feedback_roll_ai AFTER INSERT ON feedback BEGIN
+    INSERT INTO roll VALUES ({_roll_key("new")}, 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS feedback_roll_ad AFTER DELETE ON feedback BEGIN
+    UPDATE roll SET n = n - 1 WHERE (hour, source, kind, sentiment, dup, has_topic, has_risk,
+        has_entity) = ({_roll_key("old")});
+END;
+CREATE TRIGGER IF NOT EXISTS feedback_roll_au AFTER UPDATE ON feedback BEGIN
+    UPDATE roll SET n = n - 1 WHERE (hour, source, kind, sentiment, dup, has_topic, has_risk,
+        has_entity) = ({_roll_key("old")});
+    INSERT INTO roll VALUES ({_roll_key("new")}, 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+{"".join(_side_triggers(table, column) for table, column in SIDE_TABLES)}
+"""
+
+# Opening a version-1 file: the columns the roll-ups key on, then (after the DDL) the roll-ups.
+_V1_COLUMNS = [
+    statement
+    for table, _ in SIDE_TABLES
+    for statement in (
+        f"ALTER TABLE feedback ADD COLUMN has_{table} INTEGER NOT NULL DEFAULT 0",
+        f"UPDATE feedback SET has_{table} = EXISTS (SELECT 1 FROM {table} s WHERE s.rid = feedback.rid)")]
+_BACKFILL = [
+    "DELETE FROM roll",
+    "DELETE FROM roll_side",
+    f"INSERT INTO roll SELECT {_roll_key('f')}, COUNT(*) FROM feedback f GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+    *(f"INSERT INTO roll_side SELECT '{table}', f.created_at / {HOUR_MICROS}, s.{column}, f.source, "
+      f"f.kind, COALESCE(f.sentiment, ''), f.duplicate_of IS NOT NULL, COUNT(*) FROM {table} s "
+      f"JOIN feedback f ON f.rid = s.rid GROUP BY 1, 2, 3, 4, 5, 6, 7"
+      for table, column in SIDE_TABLES),
+]
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open (creating file, parent folders and schema as needed) a WAL-mode connection.
 
@@ -127,8 +214,8 @@ def connect(path: str | Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
-        conn.executescript(DDL)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if version < SCHEMA_VERSION:
+            _create(conn, target, upgrade=version == 1)
     except sqlite3.Error as exc:
         conn.close()
         raise StoreUnavailable(f"cannot set up SQLite store path={target}: {exc}") from exc
@@ -136,3 +223,36 @@ def connect(path: str | Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _create(conn: sqlite3.Connection, target: str, upgrade: bool) -> None:
+    """Create the schema, or bring a version-1 file up to date, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if upgrade:
+            log.warning("SQLite store path=%s: upgrading schema 1 -> %d (building hourly roll-ups "
+                        "once; this can take a minute on a large store)", target, SCHEMA_VERSION)
+            for statement in _V1_COLUMNS:
+                conn.execute(statement)
+        for statement in _statements(DDL + ROLLUP_DDL):
+            conn.execute(statement)
+        if upgrade:
+            for statement in _BACKFILL:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (the `;` inside a trigger body stays with its trigger)."""
+    out: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    return out

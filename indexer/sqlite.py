@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from indexer import _sqlite_query as q
+from indexer import _sqlite_rollup as rollup
 from indexer._sqlite_rows import RECORD_COLS, Prepared, dumps, from_micros, load
 from indexer._sqlite_schema import connect
 from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
@@ -121,16 +122,18 @@ class SqliteStore:
             side[1].extend((rid, f, s) for f, s in p.risks)
             side[2].extend((rid, c, o) for c, o in p.entities)
         if upd_rows:
-            conn.executemany(
-                "UPDATE feedback SET source=?, kind=?, created_at=?, sentiment=?, neg=?, "
-                "duplicate_of=?, doc=? WHERE rid=?", upd_rows)
-            conn.executemany("UPDATE body SET title=?, text=? WHERE rid=?", upd_body)
+            # Side rows go first and come back last: their roll-up triggers read the record's
+            # columns, so they must leave under the old values and return under the new ones.
             rids = [(r[-1],) for r in upd_rows]
             for table in ("topic", "risk", "entity"):
                 conn.executemany(f"DELETE FROM {table} WHERE rid=?", rids)
+            conn.executemany(
+                "UPDATE feedback SET source=?, kind=?, created_at=?, sentiment=?, neg=?, "
+                "duplicate_of=?, doc=?, has_topic=?, has_risk=?, has_entity=? WHERE rid=?", upd_rows)
+            conn.executemany("UPDATE body SET title=?, text=? WHERE rid=?", upd_body)
         conn.executemany(
             "INSERT INTO feedback (rid, id, source, kind, created_at, sentiment, neg, duplicate_of,"
-            " doc) VALUES (?,?,?,?,?,?,?,?,?)", new_rows)
+            " doc, has_topic, has_risk, has_entity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", new_rows)
         conn.executemany("INSERT INTO body (rid, title, text) VALUES (?,?,?)", new_body)
         conn.executemany("INSERT INTO topic (rid, topic) VALUES (?,?)", side[0])
         conn.executemany("INSERT INTO risk (rid, flag, severity) VALUES (?,?,?)", side[1])
@@ -179,28 +182,46 @@ class SqliteStore:
 
     def counts(self, start: datetime, end: datetime, interval: timedelta | None = None,
                group_by: Sequence[str] = (), filters: Filters = _ANY) -> list[CountRow]:
-        """Counts per bucket and group key for start <= created_at < end; empty buckets are absent."""
+        """Counts per bucket and group key for start <= created_at < end; empty buckets are absent.
+
+        Whole hours come from the roll-ups where they can answer (`_sqlite_rollup`), the rest
+        from the records."""
         lo, hi = q.to_micros(start, "start"), q.to_micros(end, "end")
-        exprs, joins = q.group_parts(group_by)
-        if interval is None:
-            bucket_sql, bucket_params = "?", [lo]
-        else:
+        names = [group_by] if isinstance(group_by, str) else list(group_by)
+        exprs, joins = q.group_parts(names)
+        step: int | None = None
+        offset = 0
+        if interval is not None:
             if not isinstance(interval, timedelta) or interval <= timedelta(0):
                 raise StoreQueryError(f"interval must be a positive timedelta, got {interval!r}")
             step = interval // timedelta(microseconds=1)
             # Shift to local wall time, floor to the step, shift back: days start at local midnight.
             offset = start.astimezone(self._tz).utcoffset() // timedelta(microseconds=1)
-            bucket_sql, bucket_params = "((f.created_at + ?) / ?) * ? - ?", [offset, step, step, offset]
+        bucket = (("?", [lo]) if step is None else
+                  ("((f.created_at + ?) / ?) * ? - ?", [offset, step, step, offset]))
         clause, params = q.where(filters, window=True)
         keys = [f"k{i}" for i in range(len(exprs))]
         columns = [f"{e} AS {k}" for e, k in zip(exprs, keys, strict=True)]
-        select = ", ".join([f"{bucket_sql} AS bucket", *columns])
-        sql = (f"SELECT {select}, COUNT(*) AS n FROM feedback f {' '.join(joins)} "
+        select = ", ".join([f"{bucket[0]} AS bucket", *columns])
+        raw = (f"SELECT {select}, COUNT(*) AS n FROM feedback f {' '.join(joins)} "
                f"WHERE f.created_at >= ? AND f.created_at < ? AND {clause} "
                f"GROUP BY {', '.join(['bucket', *keys])} ORDER BY bucket, n DESC, {', '.join(['1', *keys])}")
+        if filters.since is not None:  # the roll-ups need the effective window
+            lo = max(lo, q.to_micros(filters.since, "filters.since"))
+        if filters.until is not None:
+            hi = min(hi, q.to_micros(filters.until, "filters.until"))
+        middle = rollup.whole_hours(lo, hi, names, filters, step, offset)
         with self._db("counts") as conn:
-            rows = conn.execute(sql, [*bucket_params, lo, hi, *params]).fetchall()
-        names = list(group_by) if not isinstance(group_by, str) else [group_by]
+            def records(a: int, b: int) -> list[tuple]:
+                return conn.execute(raw, [*bucket[1], a, b, *params]).fetchall() if b > a else []
+
+            if middle is None:
+                rows = records(lo, hi)
+            else:
+                sql, roll_params = rollup.query(*middle, names, filters, q.to_micros(start, "start"),
+                                                step, offset)
+                rows = rollup.merge([records(lo, middle[0]), conn.execute(sql, roll_params).fetchall(),
+                                     records(middle[1], hi)])
         return [CountRow(bucket=from_micros(r[0]), key=dict(zip(names, r[1:-1], strict=True)), count=r[-1])
                 for r in rows]
 

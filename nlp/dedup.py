@@ -240,15 +240,16 @@ class Deduper:
         """The earliest-added entry in the window that is a near-copy of `new`."""
         buckets, best, fp, row = self._buckets, None, new.fp, new.row
         for key in keys:
-            for entry in buckets.get(key, ()):
+            for entry in buckets.get(key, ()):  # each bucket is in `seq` order (appended in order)
                 if best is not None and entry.seq >= best.seq:
-                    continue
-                if abs(entry.created - new.created) > self.window:
+                    break  # nothing later in this bucket can beat the match we have
+                if entry.dead or abs(entry.created - new.created) > self.window:
                     continue
                 if (entry.fp ^ fp).bit_count() <= self.threshold or (
                         entry.row is not None
                         and int(np.count_nonzero(entry.row == row)) >= self._need_equal):
                     best = entry
+                    break  # the earliest match of this bucket
         return best
 
     def _add(self, entry: _Entry) -> None:
@@ -269,29 +270,36 @@ class Deduper:
     def _expire(self) -> None:
         """Drop entries older than the window, measured from the newest time seen; records arrive
         roughly in time order, so popping from the left of the queue is enough (the time check
-        in `_match` covers stragglers)."""
+        in `_match` covers stragglers). Buckets are trimmed from the front, where the oldest
+        entries are, so dropping an entry is not a search through its bucket."""
         if self._newest is None:
             return
         horizon = self._newest - self.window
         order, buckets = self._order, self._buckets
         while order and order[0].created < horizon:
             entry = order.popleft()
+            entry.dead = True
             if self._by_id.get(entry.rid) is entry:
                 del self._by_id[entry.rid]
             if entry.row is None:
                 self._fingerprint_only -= 1
             for key in entry.keys:
                 bucket = buckets.get(key)
-                if bucket is not None:
-                    bucket.remove(entry)
-                    if not bucket:
-                        del buckets[key]
+                if bucket is None:
+                    continue
+                cut = 0
+                while cut < len(bucket) and bucket[cut].dead:
+                    cut += 1
+                if cut == len(bucket):
+                    del buckets[key]
+                elif cut:
+                    del bucket[:cut]
 
 
 class _Entry:
-    __slots__ = ("rid", "fp", "created", "root", "row", "keys", "seq")
+    __slots__ = ("rid", "fp", "created", "root", "row", "keys", "seq", "dead")
 
     def __init__(self, rid: str, fp: int, created: datetime, row: np.ndarray | None,
                  keys: list[int]) -> None:
         self.rid, self.fp, self.created, self.root = rid, fp, created, rid
-        self.row, self.keys, self.seq = row, keys, 0
+        self.row, self.keys, self.seq, self.dead = row, keys, 0, False
