@@ -1,14 +1,17 @@
-# voc-monitor in one container, on the embedded SQLite store (the Elasticsearch issue adds compose).
+# voc-monitor in one image: the demo on the embedded SQLite store, or (docker-compose.yml) the
+# scheduler and the one-shot setup against Elasticsearch + Kibana.
 #
 #   docker build -t voc-monitor .
 #   docker run --rm voc-monitor                      # the demo (default)
 #   docker run --rm -v voc-var:/app/var voc-monitor voc stats
+#   docker compose up -d                             # ES + Kibana + Mailpit + scheduler (see .env.example)
 #
 # Settings: /app/settings.toml, or VOC_SETTINGS / VOC_<SECTION>__<KEY> with `docker run -e`.
-# Secrets (VOC_SMTP_PASSWORD, ...) only as environment variables, never baked in.
+# Secrets (VOC_SMTP_PASSWORD, VOC_ES_PASSWORD, ...) only as environment variables, never baked in.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
+    MPLCONFIGDIR=/tmp/matplotlib \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -19,14 +22,18 @@ WORKDIR /app
 # torch first, the CPU build from the PyTorch index: the default wheel pulls in ~3 GB of CUDA.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
-# The packages, with the shipped sentiment model (nlp/model/) baked into the image.
+# The packages, with the shipped sentiment model (nlp/model/), the ES mappings (indexer/mappings/)
+# and the Kibana saved objects (indexer/kibana/) baked into the image.
 COPY pyproject.toml README.md ./
 COPY voc ./voc
 COPY nlp ./nlp
 COPY crawlers ./crawlers
 COPY indexer ./indexer
 COPY alerts ./alerts
-RUN pip install . && rm -rf build *.egg-info
+RUN pip install . && rm -rf build *.egg-info \
+    && python -c "import importlib.resources as r; assert r.files('nlp').joinpath('model').is_dir(); \
+assert r.files('indexer').joinpath('mappings/feedback.json').is_file(); \
+assert r.files('indexer').joinpath('kibana/voc-dashboard.ndjson').is_file()"
 
 COPY settings.toml ./
 COPY demo ./demo
@@ -36,7 +43,7 @@ USER voc
 ENV VOC_SETTINGS=/app/settings.toml
 VOLUME ["/app/var"]
 
-# Healthy when settings load and the store answers a query.
+# Healthy when settings load and the configured store (SQLite or Elasticsearch) answers a query.
 HEALTHCHECK --interval=60s --timeout=30s --start-period=60s --retries=3 \
     CMD voc stats --json > /dev/null || exit 1
 

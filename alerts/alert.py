@@ -17,9 +17,9 @@ from typing import Any
 from voc.record import Feedback, parse_time
 
 SEVERITY_LABELS = {"info": "提示", "warning": "警告", "critical": "严重"}
-# Why an alert was sent: a first alert for its key, or a repeat because the count at least doubled.
-# Later work adds "recovery" (back to normal) and "digest".
-KINDS = ("alert", "escalation")
+# Why an alert was sent: a first alert for its key, a repeat because the count at least doubled, or
+# a notice that a key which alerted is back to normal.
+KINDS = ("alert", "escalation", "recovery")
 
 
 @dataclass

@@ -1,16 +1,22 @@
-"""Notifiers: hand an `Alert` to people. Registered by name in `NOTIFIERS`.
+"""Notifiers: hand an `Alert` (or a daily `Digest`) to people. Registered by name in `NOTIFIERS`.
 
-Each notifier has a `name` (unique among those configured; the send journal records who already has
-an alert), `wants(alert)` (severity routing) and `send(alert)`, which raises `DeliveryError` when it
-cannot deliver, so the runner keeps the alert queued. Both build the same message (`alerts.message`).
+The base class and its contract (`name`, `wants`, `send`, `send_digest`, `DeliveryError` when it
+cannot deliver, so the runner keeps the alert queued) are in `alerts/notifier.py`. Email and outbox
+build the same message (`alerts.message`).
 
 - `OutboxNotifier(dir)`: one `.eml` file per alert, written atomically; re-sending the same alert
   rewrites the same file. Where email goes when no SMTP server is configured.
 - `EmailNotifier(host, port, sender, recipients_by_severity, security, username)`: SMTP with
   STARTTLS, SSL or none; the password comes only from the VOC_SMTP_PASSWORD environment variable,
   read at send time and never stored or logged.
+- `WeComNotifier`, `DingTalkNotifier`: chat robots (`alerts/webhooks.py`).
 
-WeCom/DingTalk webhooks are later work and register here.
+`link` (every notifier) is a URL to the data or `link_for(alert) -> URL | None`. Digests go to
+`digest_recipients` (default: everyone who gets any alert).
+
+Retries: `next_attempt(attempts, now)` is when a pending alert is tried again after its
+`attempts`-th failed delivery (1, 2, 4, ... minutes, capped at 60); `due(entry, now)` tells the
+runner whether a journal entry's `next_attempt_at` has come.
 """
 
 from __future__ import annotations
@@ -22,37 +28,52 @@ import smtplib
 import ssl
 import tempfile
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from alerts.alert import Alert
 from alerts.errors import DeliveryError, NotifierConfigError
 from alerts.message import build_message
-from voc.record import SEVERITIES
+from alerts.notifier import Link, Notifier
+from alerts.webhooks import DingTalkNotifier, WeComNotifier
+from voc.record import SEVERITIES, as_utc, parse_time
+
+if TYPE_CHECKING:
+    from alerts.digest import Digest
 
 log = logging.getLogger(__name__)
 
 PASSWORD_ENV = "VOC_SMTP_PASSWORD"
 SECURITY_MODES = ("starttls", "ssl", "none")
+BACKOFF_CAP = timedelta(minutes=60)
 
 
-class Notifier:
-    name = "notifier"
+def next_attempt(attempts: int, now: datetime) -> datetime:
+    """When to retry after the `attempts`-th failed delivery: 1, 2, 4, 8 ... minutes later, at most
+    60 (a robot or mail server that is down for an hour is not hammered every check)."""
+    if attempts <= 0:
+        return as_utc(now)
+    return as_utc(now) + min(timedelta(minutes=2 ** min(attempts - 1, 16)), BACKOFF_CAP)
 
-    def wants(self, alert: Alert) -> bool:
-        """Whether this notifier should get `alert` at all (e.g. has recipients for its severity)."""
-        return True
 
-    def send(self, alert: Alert) -> None:
-        raise NotImplementedError
+def due(entry: Mapping[str, Any], now: datetime) -> bool:
+    """Whether a send-journal entry may be tried at `now` (no `next_attempt_at` = at once)."""
+    when = entry.get("next_attempt_at")
+    return not when or parse_time(when, naive_tz=None) <= as_utc(now)
+
+
+OPERATORS = "operators"  # a route key beside the severities (see `_route`)
 
 
 def _check_recipients(recipients_by_severity: Mapping[str, Sequence[str]] | None,
                       required: bool) -> dict[str, tuple[str, ...]]:
     routes: dict[str, tuple[str, ...]] = {}
     for severity, addresses in (recipients_by_severity or {}).items():
-        if severity not in (*SEVERITIES, "default"):
+        if severity not in (*SEVERITIES, "default", OPERATORS):
             raise NotifierConfigError(f"recipients: unknown severity {severity!r}; "
-                                      f"use {list(SEVERITIES)} or 'default'")
+                                      f"use {list(SEVERITIES)}, 'default' or '{OPERATORS}'")
         if isinstance(addresses, str) or not all(isinstance(a, str) and "@" in a for a in addresses):
             raise NotifierConfigError(f"recipients.{severity}: expected a list of email addresses")
         routes[severity] = tuple(addresses)
@@ -61,8 +82,21 @@ def _check_recipients(recipients_by_severity: Mapping[str, Sequence[str]] | None
     return routes
 
 
-def _route(routes: Mapping[str, tuple[str, ...]], severity: str) -> tuple[str, ...]:
-    return routes.get(severity) or routes.get("default") or ()
+def _route(routes: Mapping[str, tuple[str, ...]], alert: Alert) -> tuple[str, ...]:
+    """Who gets `alert`: the operators for alerts meant for them (a source went silent or is
+    blocked) when operators are configured, else the recipients of its severity."""
+    if alert.details.get("audience") == OPERATORS and routes.get(OPERATORS):
+        return routes[OPERATORS]
+    return routes.get(alert.severity) or routes.get("default") or ()
+
+
+def _everyone(routes: Mapping[str, tuple[str, ...]], chosen: Sequence[str] | None) -> tuple[str, ...]:
+    """Digest recipients: `chosen`, else every address that gets some alert, each once."""
+    if chosen is not None:
+        if isinstance(chosen, str) or not all(isinstance(a, str) and "@" in a for a in chosen):
+            raise NotifierConfigError("digest_recipients: expected a list of email addresses")
+        return tuple(chosen)
+    return tuple(dict.fromkeys(a for addresses in routes.values() for a in addresses))
 
 
 class OutboxNotifier(Notifier):
@@ -70,10 +104,12 @@ class OutboxNotifier(Notifier):
 
     def __init__(self, directory: str | Path, sender: str = "voc-monitor@localhost",
                  recipients_by_severity: Mapping[str, Sequence[str]] | None = None,
-                 link: str | None = None, name: str = "outbox") -> None:
+                 link: Link = None, name: str = "outbox",
+                 digest_recipients: Sequence[str] | None = None) -> None:
         self.directory = Path(directory)
         self.sender = sender
         self.routes = _check_recipients(recipients_by_severity, required=False)
+        self.digest_recipients = _everyone(self.routes, digest_recipients)
         self.link = link
         self.name = name
 
@@ -81,9 +117,18 @@ class OutboxNotifier(Notifier):
         rule = re.sub(r"[^A-Za-z0-9_-]", "_", alert.rule)[:40] or "rule"
         return self.directory / f"{alert.fired_at:%Y%m%dT%H%M%SZ}-{rule}-{alert.id}.eml"
 
+    def digest_path_for(self, digest: Digest) -> Path:
+        return self.directory / f"digest-{digest.day:%Y%m%d}.eml"
+
     def send(self, alert: Alert) -> None:
-        msg = build_message(alert, self.sender, _route(self.routes, alert.severity), self.link)
-        path = self.path_for(alert)
+        msg = build_message(alert, self.sender, _route(self.routes, alert), self.link)
+        self._write(msg, self.path_for(alert), f"alert={alert.id}")
+
+    def send_digest(self, digest: Digest) -> None:
+        msg = digest.email(self.sender, self.digest_recipients)
+        self._write(msg, self.digest_path_for(digest), f"digest={digest.day}")
+
+    def _write(self, msg: EmailMessage, path: Path, what: str) -> None:
         tmp_name = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -98,7 +143,7 @@ class OutboxNotifier(Notifier):
             if tmp_name is not None:
                 Path(tmp_name).unlink(missing_ok=True)
             raise DeliveryError(f"notifier={self.name} path={path}: {exc}") from exc
-        log.info("notifier=%s alert=%s path=%s", self.name, alert.id, path)
+        log.info("notifier=%s %s path=%s", self.name, what, path)
 
 
 class EmailNotifier(Notifier):
@@ -106,8 +151,9 @@ class EmailNotifier(Notifier):
 
     def __init__(self, host: str, port: int, sender: str,
                  recipients_by_severity: Mapping[str, Sequence[str]], security: str = "starttls",
-                 username: str | None = None, timeout: float = 10, link: str | None = None,
-                 name: str = "email", ssl_context: ssl.SSLContext | None = None) -> None:
+                 username: str | None = None, timeout: float = 10, link: Link = None,
+                 name: str = "email", ssl_context: ssl.SSLContext | None = None,
+                 digest_recipients: Sequence[str] | None = None) -> None:
         if security not in SECURITY_MODES:
             raise NotifierConfigError(f"smtp_security {security!r} not in {list(SECURITY_MODES)}")
         if not host:
@@ -116,6 +162,7 @@ class EmailNotifier(Notifier):
             raise NotifierConfigError(f"smtp_user is set but {PASSWORD_ENV} is not in the environment")
         self.host, self.port, self.sender = host, int(port), sender
         self.routes = _check_recipients(recipients_by_severity, required=True)
+        self.digest_recipients = _everyone(self.routes, digest_recipients)
         self.security, self.username, self.timeout = security, username, timeout
         self.link = link
         self.name = name
@@ -126,13 +173,22 @@ class EmailNotifier(Notifier):
                 f"username={self.username!r})")
 
     def wants(self, alert: Alert) -> bool:
-        return bool(_route(self.routes, alert.severity))
+        return bool(_route(self.routes, alert))
 
     def send(self, alert: Alert) -> None:
-        recipients = _route(self.routes, alert.severity)
+        recipients = _route(self.routes, alert)
         if not recipients:
             raise DeliveryError(f"notifier={self.name} no recipients for severity={alert.severity}")
-        msg = build_message(alert, self.sender, recipients, self.link)
+        self._deliver(build_message(alert, self.sender, recipients, self.link), recipients,
+                      f"alert={alert.id}")
+
+    def send_digest(self, digest: Digest) -> None:
+        if not self.digest_recipients:
+            raise DeliveryError(f"notifier={self.name} no recipients for the digest")
+        self._deliver(digest.email(self.sender, self.digest_recipients), self.digest_recipients,
+                      f"digest={digest.day}")
+
+    def _deliver(self, msg: EmailMessage, recipients: Sequence[str], what: str) -> None:
         context = self.ssl_context or ssl.create_default_context()
         try:
             if self.security == "ssl":
@@ -149,12 +205,14 @@ class EmailNotifier(Notifier):
             raise DeliveryError(f"notifier={self.name} host={self.host} port={self.port}: "
                                 f"{type(exc).__name__}: {exc}") from exc
         for address, (code, _reply) in refused.items():
-            log.warning("notifier=%s alert=%s refused=%s code=%s", self.name, alert.id, address, code)
-        log.info("notifier=%s alert=%s host=%s recipients=%d", self.name, alert.id, self.host,
+            log.warning("notifier=%s %s refused=%s code=%s", self.name, what, address, code)
+        log.info("notifier=%s %s host=%s recipients=%d", self.name, what, self.host,
                  len(recipients) - len(refused))
 
 
 NOTIFIERS: dict[str, type[Notifier]] = {
     "outbox": OutboxNotifier,
     "email": EmailNotifier,
+    "wecom": WeComNotifier,
+    "dingtalk": DingTalkNotifier,
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from alerts.alert import Alert
@@ -112,6 +112,16 @@ class Rule:
         values.pop("type")
         severity = values.pop("severity")
         return cls(name, severity, values)
+
+    # Whether a key that alerted gets a recovery notice once it no longer fires (a level that came
+    # back down); rules that report events (risk_term, emerging_term) set this False.
+    recovers: ClassVar[bool] = True
+
+    def quiet_period(self) -> timedelta:
+        """How long a key must have been quiet after its last alert before it counts as recovered:
+        the rule's window (the alerting window has then fully passed), else one hour."""
+        window = self.options.get("window")
+        return window if isinstance(window, timedelta) else timedelta(hours=1)
 
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         """Look at the store as of `now` (every window ends there) and return the alerts that fire."""

@@ -10,10 +10,12 @@ leaves something the next run completes, never a lost or doubled alert):
    the last alert (then it goes out as an "escalation");
 4. journal the alert as pending, record it as the key's last alert and in the store's history;
 5. hand it to each notifier that wants it and does not have it yet; mark it sent when all have it.
-   A DeliveryError leaves it pending for the next run; after `max_attempts` runs it is marked failed.
+   A DeliveryError leaves it pending with `next_attempt_at` backing off (1, 2, 4 ... 60 min); after
+   `max_attempts` tries it is marked failed (shown by `voc alerts list`).
 
-Extension points for later work: recovery notices hook in where a key's last alert is looked up and
-the key did not fire this time; digests read the history the runner writes.
+Recovery: a key whose last message was an alert, that did not fire this check (not even held
+back) and has been quiet for the rule's window since, gets a "recovery" notice through the same
+journal; a later rise then alerts at once, whatever the realert window says.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.errors import AlertError, DeliveryError
-from alerts.notifiers import Notifier
+from alerts.notifiers import Notifier, due, next_attempt
 from alerts.rule import Rule
-from alerts.state import AlertState, SendJournal, silenced_until
+from alerts.state import AlertState, LastAlert, SendJournal, silenced_until
 from indexer.store import FeedbackStore
 from voc.record import as_utc
 
@@ -58,16 +60,17 @@ class RunReport:
 def decide(alert: Alert, state: AlertState, now: datetime, realert: timedelta) -> str:
     """"alert", "escalation" or "suppressed" for an alert given its key's last alert."""
     last = state.last(alert.state_key)
-    if last is None or as_utc(now) >= last.fired_at + realert:
+    if last is None or last.recovered or as_utc(now) >= last.fired_at + realert:
         return "alert"
     if alert.count >= 2 * last.count:
+        alert.details.setdefault("previous_count", last.count)
         return "escalation"
     return "suppressed"
 
 
 def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[Notifier],
               now: datetime, *, realert: timedelta = DEFAULT_REALERT, dry_run: bool = False,
-              max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> RunReport:
+              max_attempts: int = DEFAULT_MAX_ATTEMPTS, recovery: bool = True) -> RunReport:
     """Evaluate `rules` as of `now` and deliver what fires; `dry_run` decides but writes nothing."""
     now = as_utc(now)
     names = [n.name for n in notifiers]
@@ -78,6 +81,9 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
     journal = SendJournal(store)
     if not dry_run:
         for alert_id, entry in journal.pending().items():
+            if not due(entry, now):  # backing off after a failed delivery
+                report.pending.append(alert_id)
+                continue
             _deliver(alert_id, entry, store, state, journal, notifiers, now, max_attempts, report)
 
     for rule in rules:
@@ -87,7 +93,18 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
             log.exception("rule=%s at=%s error=%s", rule.name, now.isoformat(), type(exc).__name__)
             report.errors.append(f"{rule.name}: {type(exc).__name__}: {exc}")
             continue
+        if recovery and rule.recovers:
+            elevated = {a.state_key for a in alerts}
+            alerts = alerts + [_recovery(rule.name, last, now)
+                               for key, last in state.open_keys(rule.name).items()
+                               if key not in elevated and now >= last.fired_at + rule.quiet_period()]
         for alert in alerts:
+            if alert.kind == "recovery":
+                report.fired.append(alert)
+                log.info("rule=%s key=%s kind=recovery", alert.rule, alert.key)
+                if not dry_run:
+                    _journal_and_deliver(alert, store, state, journal, notifiers, now, max_attempts, report)
+                continue
             until = silenced_until(store, alert.state_key, now)
             if until is not None:
                 log.info("rule=%s key=%s silenced_until=%s", alert.rule, alert.key, until.isoformat())
@@ -104,12 +121,34 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
                      alert.kind, alert.count, alert.baseline, alert.p_value)
             if dry_run:
                 continue
-            entry = journal.get(alert.id) or journal.open(alert, now)
-            if entry["status"] == "pending":
-                _deliver(alert.id, entry, store, state, journal, notifiers, now, max_attempts, report)
+            _journal_and_deliver(alert, store, state, journal, notifiers, now, max_attempts, report)
     if not dry_run:
         journal.prune(now)
     return report
+
+
+def _recovery(rule: str, last: LastAlert, now: datetime) -> Alert:
+    """The notice that `rule:key` is back to normal, built from its last alert's state document."""
+    doc = last.doc or {}
+    key = doc.get("key", "")
+    window = timedelta(minutes=float(doc.get("window_minutes", 60)))
+    baseline = float(doc.get("baseline", 0.0))
+    title = doc.get("title", f"{rule} {key}")
+    return Alert(rule=rule, key=key, severity=doc.get("severity", "info"), window_start=now - window,
+                 window_end=now, count=last.count, baseline=baseline, ratio=0.0, p_value=1.0,
+                 title=f"已恢复正常：{title}", fired_at=now, group=dict(doc.get("group", {})),
+                 kind="recovery", details={"previous_count": last.count,
+                                           "alerted_at": last.fired_at.isoformat()})
+
+
+def _journal_and_deliver(alert: Alert, store: FeedbackStore, state: AlertState, journal: SendJournal,
+                         notifiers: Sequence[Notifier], now: datetime, max_attempts: int,
+                         report: RunReport) -> None:
+    entry = journal.get(alert.id) or journal.open(alert, now)
+    if entry["status"] == "pending" and due(entry, now):
+        _deliver(alert.id, entry, store, state, journal, notifiers, now, max_attempts, report)
+    elif entry["status"] == "pending":
+        report.pending.append(alert.id)
 
 
 def _deliver(alert_id: str, entry: dict[str, Any], store: FeedbackStore, state: AlertState,
@@ -145,6 +184,7 @@ def _deliver(alert_id: str, entry: dict[str, Any], store: FeedbackStore, state: 
     else:
         entry["attempts"] = int(entry.get("attempts", 0)) + 1
         entry["last_error"] = "; ".join(errors)
+        entry["next_attempt_at"] = next_attempt(entry["attempts"], now).isoformat()
         if entry["attempts"] >= max_attempts:
             entry["status"] = "failed"
             report.failed.append(alert_id)

@@ -33,6 +33,11 @@ class LastAlert:
     count: int
     alert_id: str
     kind: str = "alert"
+    doc: dict[str, Any] | None = None  # the whole state document (title, severity, baseline, ...)
+
+    @property
+    def recovered(self) -> bool:
+        return self.kind == "recovery"
 
 
 class AlertState:
@@ -46,7 +51,17 @@ class AlertState:
         if doc is None:
             return None
         return LastAlert(parse_time(doc["fired_at"], naive_tz=None), int(doc["count"]),
-                         doc.get("alert_id", ""), doc.get("kind", "alert"))
+                         doc.get("alert_id", ""), doc.get("kind", "alert"), doc)
+
+    def open_keys(self, rule: str) -> dict[str, LastAlert]:
+        """`rule:key` -> last alert, for the rule's keys whose last message was not a recovery."""
+        out = {}
+        for state_key in self.store.list_state(ALERT_STATE):
+            if state_key.startswith(f"{rule}:"):
+                last = self.last(state_key)
+                if last is not None and not last.recovered:
+                    out[state_key] = last
+        return out
 
     def record(self, alert: Alert) -> None:
         """Remember `alert` as the key's last one, unless a later one is already recorded
@@ -56,7 +71,9 @@ class AlertState:
             return
         self.store.put_state(ALERT_STATE, alert.state_key, {
             "fired_at": alert.fired_at.isoformat(), "count": alert.count, "alert_id": alert.id,
-            "kind": alert.kind, "severity": alert.severity,
+            "kind": alert.kind, "severity": alert.severity, "title": alert.title,
+            "baseline": alert.baseline, "group": dict(alert.group), "key": alert.key,
+            "window_minutes": (alert.window_end - alert.window_start) / timedelta(minutes=1),
         })
 
 

@@ -6,13 +6,22 @@ registered by its own issue and imported lazily there, so SQLite-only installs n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from indexer.errors import StoreError, StoreQueryError, StoreUnavailable, UnknownBackend
 from indexer.sqlite import SqliteStore
 from indexer.store import FeedbackStore, Filters
 
-STORES: dict[str, type] = {"sqlite": SqliteStore}
+
+def _elasticsearch(**options: Any) -> FeedbackStore:
+    """Imported on use: the elasticsearch client is not loaded by `voc --help` or SQLite runs."""
+    from indexer.elastic import ElasticStore
+
+    return ElasticStore(**options)
+
+
+STORES: dict[str, Callable[..., FeedbackStore]] = {"sqlite": SqliteStore, "elasticsearch": _elasticsearch}
 
 __all__ = ["STORES", "FeedbackStore", "Filters", "SqliteStore", "StoreError", "StoreQueryError",
            "StoreUnavailable", "UnknownBackend", "open_store"]

@@ -14,6 +14,7 @@ is grouped on, and when buckets are whole hours in a timezone whose offset is wh
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -100,3 +101,28 @@ def merge(parts: Iterable[Iterable[Row]]) -> list[Row]:
     merged = [(*key, n) for key, n in totals.items() if n > 0]
     merged.sort(key=lambda row: (row[0], -row[-1], *row[1:-1]))
     return merged
+
+
+ROLL_UPSERT = ("INSERT INTO roll VALUES (?,?,?,?,?,?,?,?,?) "
+               "ON CONFLICT DO UPDATE SET n = n + excluded.n")
+SIDE_UPSERT = ("INSERT INTO roll_side VALUES (?,?,?,?,?,?,?,?) "
+               "ON CONFLICT DO UPDATE SET n = n + excluded.n")
+
+
+def deltas(rows: Iterable[tuple[Any, ...]], sides: Iterable[tuple[str, Any, Iterable[str]]],
+           ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Roll-up increments for records written in one batch, summed per key.
+
+    `rows`: each new record's (source, kind, created_at, sentiment, neg, duplicate_of, doc,
+    has_topic, has_risk, has_entity) — `Prepared.row`; `sides`: (field, that row, values) for every
+    record whose side rows are (re)inserted."""
+    roll: Counter = Counter()
+    for source, kind, created, sentiment, _, dup, _, ht, hr, he in rows:
+        roll[(created // HOUR_MICROS, source, kind, sentiment or "", int(dup is not None), ht, hr, he)] += 1
+    side: Counter = Counter()
+    for name, row, values in sides:
+        source, kind, created, sentiment, dup = row[0], row[1], row[2], row[3] or "", int(row[5] is not None)
+        hour = created // HOUR_MICROS
+        for value in values:
+            side[(name, hour, value, source, kind, sentiment, dup)] += 1
+    return [(*k, n) for k, n in roll.items()], [(*k, n) for k, n in side.items()]

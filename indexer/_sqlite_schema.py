@@ -8,8 +8,10 @@ Layout, chosen for ~1M records in one file:
   by triggers).
 - `topic`, `risk`, `entity`: one row per (record, value) so multi-valued filters and group-by use
   indexes; each is keyed by (rid, value) for joins and has a (value, rid) index for filters.
-- `roll` and `roll_side`: hourly roll-ups kept by triggers on every write, so the alert rules'
-  counts over weeks read a few thousand rows instead of every record (`_sqlite_rollup`). `roll`
+- `roll` and `roll_side`: hourly roll-ups kept on every write, so the alert rules' counts over
+  weeks read a few thousand rows instead of every record (`_sqlite_rollup`). New rows are added up
+  per batch by the store (`_sqlite_rollup.deltas`: one upsert per distinct key, not per record);
+  updates and deletes are taken off by triggers, which see the old values. `roll`
   counts records per (UTC hour, source, kind, sentiment, is-duplicate, has topic/risk/entity);
   `roll_side` counts (record, value) pairs per (field, hour, value, source, kind, sentiment,
   is-duplicate). A missing sentiment is '' there (primary-key columns cannot be NULL).
@@ -126,16 +128,12 @@ def _roll_key(row: str) -> str:
 
 
 def _side_triggers(table: str, column: str) -> str:
-    # The record's own columns come from `feedback`: a side row is written after its record and
-    # deleted before its record changes (SqliteStore._write keeps that order).
+    # Deleting a side row takes it off the roll-up under the record's current columns, so a record's
+    # side rows are deleted before the record changes (SqliteStore._write keeps that order). Side
+    # rows are only inserted by `_write`, which adds them to the roll-up itself (`rollup.deltas`).
     key = (f"f.created_at / {HOUR_MICROS}, {{v}}, f.source, f.kind, COALESCE(f.sentiment, ''), "
            "f.duplicate_of IS NOT NULL")
     return f"""
-CREATE TRIGGER IF NOT EXISTS {table}_roll_ai AFTER INSERT ON {table} BEGIN
-    INSERT INTO roll_side (field, hour, value, source, kind, sentiment, dup, n)
-        SELECT '{table}', {key.format(v="new." + column)}, 1 FROM feedback f WHERE f.rid = new.rid
-        ON CONFLICT DO UPDATE SET n = n + 1;
-END;
 CREATE TRIGGER IF NOT EXISTS {table}_roll_ad AFTER DELETE ON {table} BEGIN
     UPDATE roll_side SET n = n - 1
         WHERE (field, hour, value, source, kind, sentiment, dup) =
@@ -155,9 +153,6 @@ CREATE TABLE IF NOT EXISTS roll_side (
     kind TEXT NOT NULL, sentiment TEXT NOT NULL, dup INTEGER NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (field, hour, value, source, kind, sentiment, dup)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS feedback_roll_ai AFTER INSERT ON feedback BEGIN
-    INSERT INTO roll VALUES ({_roll_key("new")}, 1) ON CONFLICT DO UPDATE SET n = n + 1;
-END;
 CREATE TRIGGER IF NOT EXISTS feedback_roll_ad AFTER DELETE ON feedback BEGIN
     UPDATE roll SET n = n - 1 WHERE (hour, source, kind, sentiment, dup, has_topic, has_risk,
         has_entity) = ({_roll_key("old")});

@@ -138,6 +138,15 @@ class SqliteStore:
         conn.executemany("INSERT INTO topic (rid, topic) VALUES (?,?)", side[0])
         conn.executemany("INSERT INTO risk (rid, flag, severity) VALUES (?,?,?)", side[1])
         conn.executemany("INSERT INTO entity (rid, canonical, ours) VALUES (?,?,?)", side[2])
+        # Roll-ups: new records and every (re)inserted side row, summed per key in Python (an update's
+        # old values were taken off by the triggers above).
+        roll, roll_side = rollup.deltas(
+            (r[2:] for r in new_rows),
+            ((name, p.row, values) for p in items
+             for name, values in (("topic", p.topics), ("risk", [f for f, _ in p.risks]),
+                                  ("entity", [c for c, _ in p.entities])) if values))
+        conn.executemany(rollup.ROLL_UPSERT, roll)
+        conn.executemany(rollup.SIDE_UPSERT, roll_side)
 
     def _record(self, row: tuple[str, str, str]) -> Feedback:
         try:

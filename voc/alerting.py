@@ -1,8 +1,11 @@
-"""Settings → alert rules and notifiers, and one check run: what `voc alerts run` and the demo call.
+"""Settings → alert rules and notifiers, one check run and the daily digest: what `voc alerts`,
+the scheduler and the demo call.
 
 The alerts package takes plain values; this module is the one place that reads `[alerts]` and
 `[notify]` for it. The outbox notifier is always on (every alert is also an .eml file); email is
-added when `[notify] smtp_host` is set.
+added when `[notify] smtp_host` is set, and a chat robot for each URL in `[notify.webhooks]`.
+Alert links go to Kibana Discover for the alert's window and group when `[kibana] url` is set,
+else the email shows the `voc search` command that lists the same records.
 """
 
 from __future__ import annotations
@@ -11,25 +14,43 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alerts import EmailNotifier, Notifier, OutboxNotifier, RunReport, build_rules, run_rules
+from alerts import NOTIFIERS, EmailNotifier, Notifier, OutboxNotifier, RunReport, build_rules, run_rules
+from alerts.digest import DigestReport, build_digest, send_digest
 from alerts.errors import NotifierConfigError, RuleConfigError
+from alerts.notifier import discover_link_for
 from indexer.store import FeedbackStore
 from voc.errors import ConfigError
 
 
 def notifiers_from_settings(settings: Any, outbox: str | Path | None = None) -> list[Notifier]:
     notify = settings.notify
-    link = settings.kibana.url or None
-    recipients = {k: tuple(v) for k, v in notify.recipients.items()}
-    out: list[Notifier] = [OutboxNotifier(outbox or notify.outbox, sender=notify.smtp_from,
-                                          recipients_by_severity=recipients, link=link)]
+    link = discover_link_for(settings.kibana.url) if settings.kibana.url else None
+    recipients: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in notify.recipients.items()}
+    if notify.operators:
+        recipients["operators"] = tuple(notify.operators)
+    digest_to = tuple(notify.digest_recipients) or None
+    try:
+        out: list[Notifier] = [OutboxNotifier(outbox or notify.outbox, sender=notify.smtp_from,
+                                              recipients_by_severity=recipients, link=link,
+                                              digest_recipients=digest_to)]
+    except NotifierConfigError as exc:
+        raise ConfigError(f"[notify] in {settings.source_path}: {exc}", key="notify") from exc
     if notify.smtp_host:
         try:
             out.append(EmailNotifier(notify.smtp_host, notify.smtp_port, notify.smtp_from, recipients,
                                      security=notify.smtp_security, username=notify.smtp_user or None,
-                                     link=link))
+                                     link=link, digest_recipients=digest_to))
         except NotifierConfigError as exc:
             raise ConfigError(f"[notify] in {settings.source_path}: {exc}", key="notify") from exc
+    for name, url in notify.webhooks.items():
+        if not url:
+            continue
+        try:
+            out.append(NOTIFIERS[name](url, severities=notify.webhook_severities, link=link,
+                                       timeout=notify.webhook_timeout))
+        except NotifierConfigError as exc:
+            raise ConfigError(f"[notify.webhooks] {name} in {settings.source_path}: {exc}",
+                              key=f"notify.webhooks.{name}") from exc
     return out
 
 
@@ -41,11 +62,22 @@ def rules_from_settings(settings: Any) -> list[Any]:
 
 
 def run_configured_rules(settings: Any, store: FeedbackStore, now: datetime | None = None,
-                         outbox: str | Path | None = None, rules: list[Any] | None = None) -> RunReport:
+                         outbox: str | Path | None = None, rules: list[Any] | None = None,
+                         dry_run: bool = False) -> RunReport:
     """Evaluate the configured rules (or `rules`) once at `now` and deliver what fires."""
     return run_rules(rules if rules is not None else rules_from_settings(settings), store,
                      notifiers_from_settings(settings, outbox), now or datetime.now(UTC),
-                     realert=timedelta(hours=settings.alerts.realert_hours))
+                     realert=timedelta(hours=settings.alerts.realert_hours), dry_run=dry_run,
+                     recovery=settings.alerts.recovery)
+
+
+def send_daily_digest(settings: Any, store: FeedbackStore, now: datetime | None = None,
+                      outbox: str | Path | None = None) -> DigestReport:
+    """The digest of the display-timezone day before `now`, to every notifier that takes digests."""
+    tz = settings.display_tz
+    today = (now or datetime.now(UTC)).astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    digest = build_digest(store, today - timedelta(days=1), today, tz)
+    return send_digest(digest, notifiers_from_settings(settings, outbox))
 
 
 def describe_fired(report: RunReport, outbox: str | Path) -> list[dict[str, Any]]:
@@ -56,5 +88,6 @@ def describe_fired(report: RunReport, outbox: str | Path) -> list[dict[str, Any]
         eml = out_notifier.path_for(a)
         fired.append({"rule": a.rule, "key": a.key, "severity": a.severity, "title": a.title,
                       "count": a.count, "baseline": round(a.baseline, 2), "kind": a.kind,
+                      "sample_ids": [r.id for r in a.samples],
                       "eml": str(eml) if eml.exists() else None})
     return fired

@@ -1,4 +1,4 @@
-"""The `voc` command: import, classify, search, stats, alerts, demo, index.
+"""The `voc` command: import, classify, search, stats, alerts, demo, index, es, kibana.
 
 Each subcommand prints a short summary for people, or JSON with `--json`. The store and every
 other part are chosen by settings (settings.toml, `VOC_SETTINGS`, `VOC_<SECTION>__<KEY>`), so
@@ -28,8 +28,10 @@ EPILOG = """examples:
   voc classify --input posts.jsonl --output -
   voc search 闪退 --sentiment negative --since 2025-06-01
   voc stats --by topic --json
-  voc alerts run
+  voc alerts check --at "2025-06-14 10:05" --json
+  voc alerts silence negative_spike_topic:topic=信用卡 --for 24h
   voc index --retry-spool
+  voc run                                    the daemon (docker compose runs this)
 """
 
 
@@ -105,11 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     _json_flag(p)
     p.set_defaults(handler=_lazy("voc.cli_query", "cmd_stats"))
 
-    p = sub.add_parser("alerts", help="alert rules", description="Alert rules from settings.toml.")
-    asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
-    ap = asub.add_parser("run", help="evaluate every rule once now and deliver what fires")
-    _json_flag(ap)
-    ap.set_defaults(handler=_cmd_alerts_run)
+    from voc import cli_alerts, cli_crawl, cli_es
+
+    cli_alerts.register(sub)
 
     p = sub.add_parser("demo", help="run the bundled demo offline into var/demo/",
                        description="Import the bundled survey export and crawled posts into a fresh "
@@ -123,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store again the records spooled when the store failed")
     _json_flag(p)
     p.set_defaults(handler=_cmd_index)
+
+    cli_crawl.register(sub)
+    cli_es.register(sub)
+
+    p = sub.add_parser("run", help="the daemon: crawls, alert checks and the digest on a timetable",
+                       description="Run the scheduler in the foreground (APScheduler): alert checks "
+                                   "every [alerts] interval_minutes, the daily digest, and a crawl "
+                                   "for each [crawl.<name>] with `every` or `cron`. One log line per "
+                                   "job run. SIGTERM / Ctrl-C stop it cleanly.")
+    p.add_argument("--check-now", action="store_true", help="run one alert check at start")
+    p.set_defaults(handler=_lazy("voc.scheduler", "cmd_run"))
     return parser
 
 
@@ -230,30 +241,6 @@ def _cmd_index(args: argparse.Namespace) -> int:
         for err in report.errors:
             print(f"  {err}", file=sys.stderr)
     return 1 if report.remaining or report.errors else 0
-
-
-def _cmd_alerts_run(args: argparse.Namespace) -> int:
-    from voc.alerting import describe_fired, run_configured_rules
-    from voc.pipeline import open_settings_store
-
-    conf = settings()
-    store = open_settings_store(conf)
-    try:
-        report = run_configured_rules(conf, store)
-    finally:
-        store.close()
-    fired = describe_fired(report, conf.notify.outbox)
-    if args.json:
-        print_json({"fired": fired, "suppressed": len(report.suppressed), "silenced": len(report.silenced),
-                    "pending": report.pending, "errors": report.errors})
-    else:
-        print(f"{len(fired)} alert(s) fired, {len(report.suppressed)} suppressed (realert window), "
-              f"{len(report.silenced)} silenced")
-        for alert in fired:
-            print(f"  [{alert['severity']}] {alert['title']}  {alert['eml'] or '(queued)'}")
-        for err in report.errors:
-            print(f"  rule error: {err}", file=sys.stderr)
-    return 1 if report.errors or report.pending else 0
 
 
 if __name__ == "__main__":

@@ -87,6 +87,9 @@ class NlpSettings:
 class AlertsSettings:
     interval_minutes: int
     realert_hours: float
+    recovery: bool  # send a notice when a key that alerted is back to normal
+    digest: bool  # a daily summary under `voc run`
+    digest_time: str  # HH:MM in the display timezone; the digest covers the day before
     rules: tuple[Mapping[str, Any], ...]  # each has name and type; alerts.build_rule validates the rest
 
 
@@ -100,6 +103,10 @@ class NotifySettings:
     smtp_security: str
     recipients: Mapping[str, tuple[str, ...]]  # every severity present, possibly ()
     webhooks: Mapping[str, str]  # dingtalk / wecom URL, "" when unused
+    webhook_severities: tuple[str, ...]  # which alert tiers the chat robots get
+    webhook_timeout: float
+    operators: tuple[str, ...]  # who hears that a source went silent or is blocked ("" = recipients)
+    digest_recipients: tuple[str, ...]  # () = everyone in recipients
 
 
 _SECTIONS = {"app": AppSettings, "bank": BankSettings, "store": StoreSettings,

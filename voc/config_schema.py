@@ -59,6 +59,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "alerts": {
         "interval_minutes": Key("int", 5, "positive"),
         "realert_hours": Key("float", 6.0, "not_negative"),
+        "recovery": Key("bool", True),
+        "digest": Key("bool", True),
+        "digest_time": Key("str", "09:00", "clock"),
         "rules": Key("rules", []),
     },
     "notify": {
@@ -70,6 +73,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "smtp_security": Key("str", "starttls", "smtp_security"),
         "recipients": Key("recipients", {}),
         "webhooks": Key("webhooks", {}),
+        "webhook_severities": Key("strs", ("warning", "critical"), "severities"),
+        "webhook_timeout": Key("float", 10.0, "positive"),
+        "operators": Key("strs", (), "addresses"),
+        "digest_recipients": Key("strs", (), "addresses"),
     },
 }
 
@@ -109,6 +116,12 @@ def check_value(key: Key, value: Any) -> str | None:
             return _url(value) if value else None
         case "address_or_empty":
             return _address(value) if value else None
+        case "severities":
+            bad = [item for item in value if item not in SEVERITIES]
+            return f"unknown severity {bad[0]!r}; use {', '.join(SEVERITIES)}" if bad else None
+        case "clock":
+            ok = re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value)
+            return None if ok else f"must be a time of day HH:MM (display timezone), got {value!r}"
         case "addresses":
             return next(filter(None, (_address(item) for item in value)), None)
     raise AssertionError(f"schema names an unknown check {key.check!r}")

@@ -24,6 +24,7 @@ from alerts import (
 from alerts.notifiers import Notifier
 from alerts.state import ALERT_STATE, SEND_JOURNAL
 from indexer.sqlite import SqliteStore
+from voc.record import parse_time
 
 KEY = "spike:topic=手机银行"
 
@@ -106,8 +107,12 @@ def test_failed_delivery_stays_pending_and_is_retried_once(history, tmp_path):
     controller, collector = start_server()
     try:
         live = EmailNotifier("127.0.0.1", controller.port, "voc@bank.example", routes, security="none")
-        # same check time again (a rerun): the pending alert goes out, the rule does not fire twice
+        # a rerun at once: the alert backs off (next try in a minute) and the rule does not fire twice
         report = run_rules([spike_rule()], history, [live], NOW)
+        assert report.sent == [] and report.pending == [alert_id] and report.fired == []
+        assert parse_time(entry["next_attempt_at"]) == NOW + timedelta(minutes=1)
+        # two minutes later the pending alert goes out
+        report = run_rules([spike_rule()], history, [live], NOW + timedelta(minutes=2))
         assert report.sent == [alert_id] and report.fired == [] and len(report.suppressed) == 1
         report = run_rules([spike_rule()], history, [live], NOW + timedelta(minutes=10))
         assert report.sent == [] and report.fired == []

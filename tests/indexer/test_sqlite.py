@@ -29,7 +29,7 @@ def test_registry_and_open_store(tmp_path):
     store = open_store("sqlite", path=tmp_path / "voc.db")
     assert isinstance(store, SqliteStore)
     store.close()
-    with pytest.raises(UnknownBackend, match="'mongo'.*known: sqlite"):
+    with pytest.raises(UnknownBackend, match="'mongo'.*known: elasticsearch, sqlite"):
         open_store("mongo", path="x")
     with pytest.raises(StoreQueryError, match="bad options"):
         open_store("sqlite", path=tmp_path / "v.db", colour="red")

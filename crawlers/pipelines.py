@@ -1,0 +1,103 @@
+"""The one item pipeline: batches of `Feedback` from any spider go through `voc.pipeline`.
+
+Before a batch runs, each record is looked up in the store by id, which tells a crawl's outcome:
+
+    new         the id was not stored
+    updated     stored, but text/title/rating/author/url/time changed (re-classified and replaced)
+    duplicates  stored and unchanged, or yielded twice in this crawl (not run again: the stored
+                sentiment stays, and no model time is spent on it)
+    dropped     not a Feedback record, or rejected by voc.pipeline (reason kept per record)
+
+Spooled records (the store refused the batch) are counted apart: they are kept on disk, not lost.
+Counts go to the crawler's stats as voc/new, voc/updated, ... (crawlers/health.py reads them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from scrapy.exceptions import DropItem
+
+from voc.record import Feedback
+
+log = logging.getLogger(__name__)
+
+COMPARED = ("text", "title", "rating", "author", "url", "created_at", "kind")
+
+
+def changed(old: Feedback, new: Feedback) -> bool:
+    return any(getattr(old, name) != getattr(new, name) for name in COMPARED)
+
+
+class FeedbackPipeline:
+    """Scrapy item pipeline around a `voc.pipeline.Pipeline` made by `make_pipeline()`."""
+
+    def __init__(self, make_pipeline: Callable[[], Any], stats: Any, batch_size: int = 100) -> None:
+        self.make_pipeline = make_pipeline
+        self.stats = stats
+        self.batch_size = batch_size
+        self.pipeline: Any = None
+        self.buffer: list[Feedback] = []
+        self.seen: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> FeedbackPipeline:
+        def make() -> Any:
+            from crawlers.health import crawl_store
+            from voc.config import load_settings
+            from voc.pipeline import build_pipeline
+
+            return build_pipeline(load_settings(), store=crawl_store(crawler), progress=False)
+
+        return cls(make, crawler.stats, crawler.settings.getint("VOC_BATCH_SIZE", 100))
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Feedback):
+            self._drop(f"not a Feedback record: {type(item).__name__}")
+            raise DropItem(f"not a Feedback record: {type(item).__name__}")
+        self.stats.inc_value("voc/items")
+        if item.id in self.seen:
+            self.stats.inc_value("voc/duplicates")
+            return item
+        self.seen.add(item.id)
+        self.buffer.append(item)
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+        return item
+
+    def close_spider(self, spider: Any = None) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        batch, self.buffer = self.buffer, []
+        if not batch:
+            return
+        if self.pipeline is None:  # the model loads on the first batch, not for a crawl that finds nothing
+            self.pipeline = self.make_pipeline()
+        fresh, updated = [], set()
+        for record in batch:
+            old = self.pipeline.store.get(record.id)
+            if old is None:
+                fresh.append(record)
+            elif changed(old, record):
+                fresh.append(record)
+                updated.add(record.id)
+            else:
+                self.stats.inc_value("voc/duplicates")
+        if not fresh:
+            return
+        report = self.pipeline.run(fresh)
+        rejected = {rid for rid, _ in report.rejected}
+        for rid, reason in report.rejected:
+            self._drop(reason)
+            log.warning("crawl dropped id=%s reason=%s", rid, reason)
+        kept = [r for r in fresh if r.id not in rejected]
+        self.stats.inc_value("voc/updated", sum(1 for r in kept if r.id in updated))
+        self.stats.inc_value("voc/new", sum(1 for r in kept if r.id not in updated))
+        self.stats.inc_value("voc/near_duplicates", report.duplicates)
+        self.stats.inc_value("voc/spooled", len(report.spooled))
+
+    def _drop(self, reason: str) -> None:
+        self.stats.inc_value("voc/dropped/" + reason.replace("/", "|")[:120])

@@ -1,0 +1,272 @@
+"""`VocSpider`: the base every voc spider extends — arguments, endpoints, time window, cursors, blocking.
+
+Contract (weibo.py, tousu.py, appstore.py, rss.py and site.py rely on it; keep it stable):
+
+- Class attributes: `name`, `default_base` (scheme + host of the default endpoints), `source` (the
+  record source; a spider may set another per item, e.g. ``rss:<feed>``), `kind` (record kind),
+  `default_max_pages`.
+- ``__init__(base_url=None, since=None, until=None, max_pages=None, **kwargs)``: every ``-a`` argument
+  arrives as a string. ``self.options`` is the spider's ``[crawl.<name>]`` table (plus
+  ``[crawl.defaults]``) with the ``-a`` arguments merged over it (``-a`` wins). `from_crawler` reads
+  the tables from the Scrapy setting ``VOC_CRAWL_OPTIONS`` (spider name -> options dict, set by
+  crawlers/settings.py); ``__init__`` also takes ``settings_options=`` so a spider can be built without
+  a crawler in tests.
+- ``self.base_url`` (default_base unless given), ``self.since`` / ``self.until`` (tz-aware UTC or None;
+  naive text means Asia/Shanghai), ``self.max_pages`` (int), ``self.crawl_time`` (tz-aware UTC start
+  of the crawl, ``-a crawl_time=`` for tests; resolves relative times such as 5分钟前).
+- ``self.url(path_and_query)``: the default endpoint with scheme + host replaced by base_url (a
+  base_url with a path prefix keeps the prefix).
+- ``self.in_window(dt)``: since <= dt < until. ``self.backfill``: since or until was given.
+- Cursors (store namespace "cursor", key ``<name>:<subkey>``): ``self.cursor(subkey)`` -> dict|None;
+  ``self.should_stop(subkey, created_at, record_id)`` is True for an item older than the cursor's
+  newest or already seen (never in a backfill); when False the item is noted for the cursor.
+  Cursors are saved when the spider closes with reason "finished" (a blocked crawl keeps the old
+  cursor so the next run walks the same pages again instead of skipping what it never reached).
+- ``self.block(reason, status="blocked")`` raises ``CloseSpider("blocked" | "layout_changed")`` after
+  remembering ``self.end_state``; ``self.detect_block(response)`` does so for HTTP 403/418/429/456
+  and captcha or login pages; ``self.layout_changed(response, what)`` for selectors that matched
+  nothing (after checking for a block page). crawlers/health.py turns the end state into the
+  "crawl_health" document — never "0 new items".
+- ``self.drop(reason)`` counts an item the spider could not make into a record;
+  ``self.page_done(response, items)`` counts a page and logs ``source=x page=n items=m``.
+- Items: spiders yield `voc.record.Feedback` (id from ``make_id(source, native_id=...)``);
+  crawlers/pipelines.py batches them into voc.pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+import scrapy
+from scrapy.exceptions import CloseSpider
+from scrapy.http import Response, TextResponse
+
+from voc.record import RecordError, parse_time
+
+END_STATES = ("blocked", "layout_changed")
+BLOCK_STATUSES = {403: "forbidden", 418: "anti-bot (418)", 429: "rate limited (429 after retries)",
+                  456: "anti-crawl ban (456)"}
+CURSOR_IDS = 200  # ids kept per cursor: enough to recognise the first page of any source
+
+# Where a block page shows itself. Titles and URLs are strong signs; body markers are only
+# trusted on short pages, because a real post may well talk about a 验证码 (SMS code fraud).
+_URL_MARKERS = re.compile(r"passport|/login|signin|captcha|verify|sec[-_]?check|visitor", re.I)
+_TITLE_MARKERS = re.compile(r"安全验证|人机验证|访问验证|请输入验证码|验证码校验|"
+                            r"通行证|用户登录|账号登录|请登录|"
+                            r"captcha|verify you are human|access denied|attention required|"
+                            r"visitor system|访问过于频繁", re.I)
+_BODY_MARKERS = re.compile(r"请输入验证码|滑动验证|拖动滑块|安全验证|人机验证|请先登录|登录后查看|"
+                           r"访问过于频繁|captcha|geetest|sina visitor system", re.I)
+SHORT_PAGE = 6000  # characters; block pages are small, article pages are not
+
+
+class VocSpider(scrapy.Spider):
+    """Base of every voc spider; see the module docstring for the contract."""
+
+    name = ""
+    default_base = ""
+    source = ""
+    kind = "post"
+    default_max_pages = 10
+    # Let these reach the callbacks (HttpErrorMiddleware would drop them silently) so that
+    # detect_block can end the crawl as "blocked".
+    handle_httpstatus_list = sorted(BLOCK_STATUSES)
+
+    def __init__(self, base_url: str | None = None, since: str | None = None, until: str | None = None,
+                 max_pages: str | int | None = None, *, settings_options: dict[str, Any] | None = None,
+                 store: Any = None, **kwargs: Any) -> None:
+        super().__init__()
+        given = {"base_url": base_url, "since": since, "until": until, "max_pages": max_pages, **kwargs}
+        self.arguments = {k: v for k, v in given.items() if v is not None}  # the -a arguments
+        self.options: dict[str, Any] = self.select_options(dict(settings_options or {}))
+        self.options.update(self.arguments)
+        self.base_url = str(self.options.get("base_url") or self.default_base).rstrip("/")
+        self.since = self._time_option("since")
+        self.until = self._time_option("until")
+        if self.since and self.until and self.since >= self.until:
+            raise ValueError(f"since {self.since.isoformat()} is not before until {self.until.isoformat()}")
+        self.max_pages = self.int_option("max_pages", self.default_max_pages)
+        self.crawl_time = self._time_option("crawl_time") or datetime.now(UTC)
+        self.store = store
+        self.end_state: tuple[str, str] | None = None
+        self.dropped: Counter[str] = Counter()
+        self.pages = 0
+        self._cursors: dict[str, dict[str, Any] | None] = {}
+        self._noted: dict[str, list[tuple[datetime, str]]] = {}
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        """Politeness from this spider's table: delay, concurrency, robots.txt (validated by
+        crawlers/settings.py). Command-line `-s` settings still win (higher priority)."""
+        super().update_settings(settings)
+        tables = settings.getdict("VOC_CRAWL_OPTIONS")
+        table = {**dict(tables.get("defaults", {})), **dict(tables.get(cls.name, {}))}
+        if "delay" in table:
+            delay = float(table["delay"])
+            settings.set("DOWNLOAD_DELAY", delay, priority="spider")
+            settings.set("AUTOTHROTTLE_START_DELAY", max(delay, 1.0), priority="spider")
+        if "concurrency" in table:
+            settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", int(table["concurrency"]), priority="spider")
+        if table.get("robots") is False:  # crawlers/settings.py refused it without a robots_reason
+            settings.set("ROBOTSTXT_OBEY", False, priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> VocSpider:
+        tables = crawler.settings.getdict("VOC_CRAWL_OPTIONS")
+        merged = {**dict(tables.get("defaults", {})), **dict(tables.get(cls.name, {}))}
+        spider = super().from_crawler(crawler, *args, settings_options=merged, **kwargs)
+        if spider.store is None:
+            from crawlers.health import crawl_store
+
+            spider.store = crawl_store(crawler)
+        return spider
+
+    # --- options --------------------------------------------------------------------------
+
+    def select_options(self, table: dict[str, Any]) -> dict[str, Any]:
+        """The settings options this crawl uses (a hook: the site spider picks its profile)."""
+        return table
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+    def int_option(self, key: str, default: int) -> int:
+        value = self.options.get(key, default)
+        try:
+            number = int(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{self.name}: option {key} must be an integer, got {value!r}") from exc
+        if number < 1:
+            raise ValueError(f"{self.name}: option {key} must be >= 1, got {number}")
+        return number
+
+    def list_option(self, key: str) -> list[str]:
+        """A list from settings, or a comma-separated -a value."""
+        value = self.options.get(key)
+        if value is None or value == "":
+            return []
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return [str(part) for part in value]
+
+    def _time_option(self, key: str) -> datetime | None:
+        value = self.options.get(key)
+        if value in (None, ""):
+            return None
+        try:
+            return parse_time(value)
+        except RecordError as exc:
+            raise ValueError(f"{self.name}: option {key}: {exc}") from exc
+
+    # --- endpoints and window -------------------------------------------------------------
+
+    def url(self, path_and_query: str) -> str:
+        """`default_base + path_and_query`, or a full default URL, with scheme + host taken from
+        base_url (a base_url path prefix is kept in front of the path)."""
+        target = urlsplit(path_and_query if "://" in path_and_query else self.default_base + path_and_query)
+        base = urlsplit(self.base_url)
+        return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + target.path,
+                           target.query, ""))
+
+    @property
+    def backfill(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def in_window(self, dt: datetime) -> bool:
+        return (self.since is None or dt >= self.since) and (self.until is None or dt < self.until)
+
+    # --- cursors --------------------------------------------------------------------------
+
+    def cursor_key(self, subkey: str) -> str:
+        return f"{self.name}:{subkey}" if subkey else self.name
+
+    def cursor(self, subkey: str) -> dict[str, Any] | None:
+        key = self.cursor_key(subkey)
+        if key not in self._cursors:
+            self._cursors[key] = self.store.get_state("cursor", key) if self.store is not None else None
+        return self._cursors[key]
+
+    def should_stop(self, subkey: str, created_at: datetime, record_id: str) -> bool:
+        """True when paging should stop here: the item is older than the newest one the last crawl
+        saw, or it was seen already. Backfills (since/until given) never stop on the cursor."""
+        cursor = None if self.backfill else self.cursor(subkey)
+        if cursor:
+            if record_id in set(cursor.get("ids", ())):
+                return True
+            newest = cursor.get("newest")
+            if newest and created_at < parse_time(newest):
+                return True
+        self._noted.setdefault(self.cursor_key(subkey), []).append((created_at, record_id))
+        return False
+
+    def save_cursors(self) -> None:
+        """Merge what this crawl saw into the stored cursors (called at a "finished" close)."""
+        if self.store is None:
+            return
+        for key, noted in self._noted.items():
+            old = self._cursors.get(key) or (self.store.get_state("cursor", key) or {})
+            noted.sort(key=lambda pair: pair[0], reverse=True)
+            ids = list(dict.fromkeys([rid for _, rid in noted] + list(old.get("ids", ()))))[:CURSOR_IDS]
+            newest = noted[0][0]
+            if old.get("newest"):
+                newest = max(newest, parse_time(old["newest"]))
+            self.store.put_state("cursor", key, {"newest": newest.isoformat(), "ids": ids,
+                                                 "updated_at": datetime.now(UTC).isoformat()})
+
+    def closed(self, reason: str) -> None:
+        if reason == "finished" and self.end_state is None:
+            self.save_cursors()
+
+    # --- blocking and layout ----------------------------------------------------------------
+
+    def block(self, reason: str, status: str = "blocked") -> NoReturn:
+        if status not in END_STATES:
+            raise ValueError(f"status must be one of {END_STATES}, got {status!r}")
+        if self.end_state is None:
+            self.end_state = (status, reason)
+        self.logger.warning("source=%s status=%s reason=%s", self.name, status, reason)
+        raise CloseSpider(status)
+
+    def detect_block(self, response: Response) -> None:
+        """End the crawl as blocked if `response` is a ban, a captcha or a login page."""
+        if response.status in BLOCK_STATUSES:
+            self.block(f"HTTP {response.status} {BLOCK_STATUSES[response.status]} at {response.url}")
+        parts = urlsplit(response.url)
+        if _URL_MARKERS.search(parts.netloc.split(".")[0] + parts.path):
+            self.block(f"redirected to a login/captcha page {response.url}")
+        if not isinstance(response, TextResponse):
+            return
+        text = response.text
+        title = re.search(r"<title[^>]*>(.*?)</title>", text[:8000], re.I | re.S)
+        if title and _TITLE_MARKERS.search(title.group(1)):
+            self.block(f"captcha/login page (title {title.group(1).strip()[:60]!r}) at {response.url}")
+        if len(text) < SHORT_PAGE and (hit := _BODY_MARKERS.search(text)):
+            self.block(f"captcha/login page ({hit.group(0)!r}) at {response.url}")
+
+    def layout_changed(self, response: Response, what: str) -> NoReturn:
+        """Nothing matched where data was expected: a block page, or the site changed."""
+        self.detect_block(response)
+        self.block(f"{what} at {response.url}", status="layout_changed")
+
+    # --- counting --------------------------------------------------------------------------
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] += 1
+        self.logger.warning("source=%s dropped reason=%s", self.name, reason)
+
+    def page_done(self, response: Response, items: int) -> None:
+        self.pages += 1
+        self.logger.info("source=%s page=%d items=%d url=%s", self.name, self.pages, items, response.url)
+
+    @property
+    def health_key(self) -> str:
+        """The crawl_health key (and lock name): the spider name; site spiders add the profile."""
+        return self.name
+
+    def record_sources(self) -> list[str]:
+        """Record sources this crawl yields (for crawl_health)."""
+        return [self.source]

@@ -1,0 +1,369 @@
+"""`ElasticStore`: the `FeedbackStore` on an Elasticsearch 8.x cluster (the scale-out path).
+
+Usage::
+
+    store = ElasticStore(["https://es1:9200"], ca_certs="/etc/voc/ca.pem", index_prefix="voc")
+    store.upsert(records)          # streaming_bulk into voc-feedback-YYYY.MM, _id = record id
+    store.search("闪退")           # through the alias voc-feedback
+
+Credentials come only from the environment: `VOC_ES_API_KEY`, else `VOC_ES_PASSWORD` with
+`username`; they are handed to the client and kept nowhere else (not in repr, not in logs).
+On first use the store runs the idempotent setup (`indexer._es_setup`) unless the template exists.
+
+Bulk indexing loses nothing: documents rejected with 429/502/503/504, and every document of a
+request that hit a connection error or timeout, are sent again with exponential backoff
+(`max_retries`, `initial_backoff`, `max_backoff`; `sleep` is injectable). What still fails, or
+fails for good (a mapping error), comes back in `UpsertResult.failed` for the caller to spool.
+Writes use `refresh="wait_for"` by default so the next query sees them (the store contract).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
+
+from indexer import _es_query as q
+from indexer._es_docs import Doc, build_doc, dumps, load
+from indexer._es_setup import names, setup
+from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
+from indexer.store import CountRow, Filters, SearchPage, UpsertResult
+from voc.record import Feedback, RecordError, parse_time
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = frozenset({429, 502, 503, 504})
+MAX_WINDOW = 10_000  # index.max_result_window: from + size beyond it is refused by the cluster
+_ANY = Filters()
+_PREFIX = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+class ElasticStore:
+    """`FeedbackStore` over Elasticsearch; every option is a plain value (see module docstring)."""
+
+    def __init__(self, hosts: Sequence[str] | str, ca_certs: str | os.PathLike[str] | None = "",
+                 index_prefix: str = "voc", username: str = "elastic", timezone: str = "Asia/Shanghai",
+                 refresh: bool | str = "wait_for", request_timeout: float = 30.0, max_retries: int = 3,
+                 initial_backoff: float = 1.0, max_backoff: float = 60.0, chunk_size: int = 500,
+                 max_groups: int = 10_000, auto_setup: bool = True,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.hosts = [hosts] if isinstance(hosts, str) else list(hosts)
+        if not self.hosts:
+            raise StoreQueryError("hosts must list at least one URL")
+        if not isinstance(index_prefix, str) or not _PREFIX.fullmatch(index_prefix):
+            raise StoreQueryError(f"index_prefix {index_prefix!r} is not a valid index name prefix")
+        try:
+            ZoneInfo(timezone)
+        except (ValueError, KeyError) as exc:
+            raise StoreQueryError(f"unknown timezone {timezone!r}") from exc
+        if max_retries < 0 or chunk_size < 1 or max_groups < 1:
+            raise StoreQueryError("max_retries must be >= 0, chunk_size and max_groups >= 1")
+        self.prefix, self.timezone, self.refresh = index_prefix, timezone, refresh
+        self.names = names(index_prefix)
+        self.max_retries, self.initial_backoff, self.max_backoff = max_retries, initial_backoff, max_backoff
+        self.chunk_size, self.max_groups, self.auto_setup = chunk_size, max_groups, auto_setup
+        self._sleep = sleep
+        self._ready = False
+        auth: dict[str, Any] = {}
+        if os.environ.get("VOC_ES_API_KEY"):
+            auth["api_key"] = os.environ["VOC_ES_API_KEY"]
+        elif os.environ.get("VOC_ES_PASSWORD"):
+            auth["basic_auth"] = (username, os.environ["VOC_ES_PASSWORD"])
+        # Queries may be retried by the transport (no backoff, idempotent reads); bulk requests
+        # are retried by `upsert` alone, with backoff, so the client gets max_retries=0 there.
+        self._es = Elasticsearch(self.hosts, ca_certs=str(ca_certs) if ca_certs else None,
+                                  request_timeout=request_timeout,
+                                 max_retries=max_retries, retry_on_timeout=True, **auth)
+        self._bulk_es = self._es.options(max_retries=0)
+
+    def __repr__(self) -> str:
+        return f"ElasticStore(hosts={[_no_userinfo(h) for h in self.hosts]!r}, index_prefix={self.prefix!r})"
+
+    def __enter__(self) -> ElasticStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run one client call, wrapping client errors in the store's errors."""
+        try:
+            return fn()
+        except ApiError as exc:
+            cls = StoreQueryError if exc.status_code == 400 else StoreUnavailable
+            raise cls(f"Elasticsearch {what} failed status={exc.status_code}: {_reason(exc)}") from exc
+        except TransportError as exc:
+            raise StoreUnavailable(f"Elasticsearch {what} failed: {type(exc).__name__}: {exc}") from exc
+
+    def setup(self, analyzer: str | None = None, replicas: int | None = None) -> dict[str, Any]:
+        """Templates, alias and indices (idempotent); `analyzer` None = detect the plugins."""
+        report = self._call("setup", lambda: setup(self._es, self.prefix, analyzer, replicas))
+        self._ready = True
+        return report
+
+    def _ensure(self) -> None:
+        if self._ready or not self.auto_setup:
+            return
+        if not self._call("setup check", lambda: self._es.indices.exists_index_template(
+                name=self.names["template"]).body):
+            self.setup()
+        self._ready = True
+
+    # -- records -------------------------------------------------------------------------------
+
+    def upsert(self, batch: Sequence[Feedback]) -> UpsertResult:
+        """Index a batch; what cannot be stored after the retries is listed in `failed`."""
+        docs: dict[str, Doc] = {}
+        failed: list[tuple[str, str]] = []
+        for record in batch:
+            try:
+                doc = build_doc(record, self.prefix)
+            except (TypeError, ValueError, AttributeError) as exc:
+                failed.append((str(getattr(record, "id", "?")), str(exc)))
+                continue
+            docs.pop(doc.id, None)  # the later copy of an id in one batch wins
+            docs[doc.id] = doc
+        pending, stored = list(docs.values()), 0
+        reasons: dict[str, str] = {}
+        for attempt in range(self.max_retries + 1):
+            if not pending:
+                break
+            if attempt:
+                delay = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
+                log.warning("es bulk retry attempt=%d docs=%d delay=%.2fs reason=%s", attempt,
+                            len(pending), delay, next(iter(reasons.values()), ""))
+                self._sleep(delay)
+            ok, errors = self._send(pending)
+            stored += len(ok)
+            retry: list[Doc] = []
+            for doc in pending:
+                if doc.id in ok:
+                    continue
+                status, reason = errors.get(doc.id, (None, "no result for this document"))
+                reasons[doc.id] = reason
+                if status is None or status in RETRY_STATUS:
+                    retry.append(doc)
+                else:
+                    failed.append((doc.id, reason))
+            pending = retry
+        failed.extend((doc.id, f"after {self.max_retries} retries: {reasons[doc.id]}") for doc in pending)
+        if failed:
+            log.error("es bulk failed docs=%d first_reason=%s", len(failed), failed[0][1])
+        return UpsertResult(received=len(batch), stored=stored, failed=failed)
+
+    def _send(self, docs: list[Doc]) -> tuple[set[str], dict[str, tuple[int | None, str]]]:
+        """One streaming_bulk pass: ids acknowledged, and (status, reason) per failed id; a
+        connection error or timeout leaves every unacknowledged document with status None."""
+        ok: set[str] = set()
+        errors: dict[str, tuple[int | None, str]] = {}
+        try:
+            self._ensure()
+            for success, item in helpers.streaming_bulk(
+                    self._bulk_es, docs, chunk_size=self.chunk_size, expand_action_callback=_expand,
+                    raise_on_error=False, raise_on_exception=False, max_retries=0,
+                    refresh=self.refresh):
+                info = next(iter(item.values()))
+                if success:
+                    ok.add(info["_id"])
+                else:
+                    status = info.get("status")
+                    errors[info.get("_id", "")] = (status if isinstance(status, int) else None,
+                                                   _item_reason(info))
+        except (TransportError, StoreUnavailable) as exc:  # connection refused, timeout, setup
+            reason = f"{type(exc).__name__}: {exc}"
+            for doc in docs:
+                if doc.id not in ok:
+                    errors.setdefault(doc.id, (None, reason))
+        return ok, errors
+
+    def _hits(self, what: str, index: str, **body: Any) -> dict[str, Any]:
+        self._ensure()
+        return self._call(what, lambda: self._es.search(index=index, ignore_unavailable=True, **body).body)
+
+    def _records(self, hits: dict[str, Any]) -> list[Feedback]:
+        out = []
+        for hit in hits["hits"]["hits"]:
+            try:
+                out.append(load(hit["_source"]))
+            except (ValueError, KeyError, RecordError) as exc:
+                raise StoreError(f"stored record unreadable index={hit.get('_index')} "
+                                 f"id={hit.get('_id')}: {exc}") from exc
+        return out
+
+    def get(self, record_id: str) -> Feedback | None:
+        found = self._records(self._hits("get", self.names["alias"], size=1,
+                                         query={"ids": {"values": [record_id]}}))
+        return found[0] if found else None
+
+    def search(self, query: str = "", filters: Filters = _ANY, page: int = 1,
+               size: int = 20) -> SearchPage:
+        """Records whose title or text contains every whitespace-separated term, newest first."""
+        if not isinstance(page, int) or page < 1 or not isinstance(size, int) or size < 1:
+            raise StoreQueryError(f"page and size must be integers >= 1, got page={page} size={size}")
+        skip = (page - 1) * size
+        if skip + size > MAX_WINDOW:
+            raise StoreQueryError(f"page={page} size={size} goes past the first {MAX_WINDOW} results; "
+                                  "narrow the filters")
+        body = q.bool_query(filters, q.split_query(query))
+        hits = self._hits("search", self.names["alias"], query=body, sort=q.NEWEST_FIRST, from_=skip,
+                          size=size, track_total_hits=True)
+        return SearchPage(total=hits["hits"]["total"]["value"], items=self._records(hits), page=page,
+                          size=size)
+
+    def counts(self, start: datetime, end: datetime, interval: timedelta | None = None,
+               group_by: Sequence[str] = (), filters: Filters = _ANY) -> list[CountRow]:
+        """Counts per bucket and group key for start <= created_at < end; empty buckets are absent."""
+        fields = q.group_fields(group_by)
+        query = q.bool_query(filters, window=(start, end))
+        aggs = q.counts_aggs(fields, interval, self.timezone, self.max_groups)
+        response = self._hits("counts", self.names["alias"], query=query, size=0, track_total_hits=True,
+                              **({"aggs": aggs} if aggs else {}))
+        rows, cut = q.parse_counts(response, fields, start, interval)
+        if cut:
+            log.warning("es counts truncated docs_left_out=%d group_by=%s max_groups=%d", cut,
+                        ",".join(fields), self.max_groups)
+        return rows
+
+    def total(self, filters: Filters = _ANY) -> int:
+        query = q.bool_query(filters)
+        self._ensure()
+        resp = self._call("total", lambda: self._es.count(index=self.names["alias"], query=query,
+                                                          ignore_unavailable=True).body)
+        return int(resp["count"])
+
+    def samples(self, filters: Filters = _ANY, n: int = 5) -> list[Feedback]:
+        """Up to n matching records: highest negative score first (unclassified last), then newest."""
+        if n < 1:
+            return []
+        return self._records(self._hits("samples", self.names["alias"], query=q.bool_query(filters),
+                                        sort=q.MOST_NEGATIVE_FIRST, size=min(n, MAX_WINDOW)))
+
+    # -- state and alert history ---------------------------------------------------------------
+
+    def _state_id(self, namespace: str, key: str) -> str:
+        if not isinstance(namespace, str) or not namespace or "/" in namespace:
+            raise StoreQueryError(f"state namespace {namespace!r} must be a non-empty name without '/'")
+        doc_id = f"{namespace}/{key}"
+        if len(doc_id.encode("utf-8")) > 512:  # the _id limit; long keys are hashed
+            doc_id = f"{namespace}/sha1:{hashlib.sha1(key.encode('utf-8')).hexdigest()}"
+        return doc_id
+
+    def get_state(self, namespace: str, key: str) -> dict[str, Any] | None:
+        doc_id = self._state_id(namespace, key)
+        self._ensure()
+        resp = self._call("get_state", lambda: self._es.options(ignore_status=404).get(
+            index=self.names["state"], id=doc_id))
+        return resp.body["_source"]["value"] if resp.meta.status == 200 and resp.body.get("found") else None
+
+    def put_state(self, namespace: str, key: str, value: dict[str, Any]) -> None:
+        """Replace one state document; datetimes inside are stored as ISO 8601 strings."""
+        doc_id = self._state_id(namespace, key)
+        if not isinstance(value, dict):
+            raise StoreQueryError(f"state {namespace}/{key}: value must be a dict")
+        try:
+            plain = json.loads(dumps(value))
+        except (TypeError, ValueError) as exc:
+            raise StoreQueryError(f"state {namespace}/{key}: {exc}") from exc
+        doc = {"namespace": namespace, "key": key, "value": plain,
+               "updated_at": datetime.now(UTC).isoformat()}
+        self._ensure()
+        self._call("put_state", lambda: self._es.index(index=self.names["state"], id=doc_id, document=doc,
+                                                       refresh=self.refresh))
+
+    def delete_state(self, namespace: str, key: str) -> None:
+        doc_id = self._state_id(namespace, key)
+        self._ensure()
+        self._call("delete_state", lambda: self._es.options(ignore_status=404).delete(
+            index=self.names["state"], id=doc_id, refresh=self.refresh))
+
+    def list_state(self, namespace: str) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for hit in self._scan("list_state", self.names["state"], {"term": {"namespace": namespace}},
+                              [{"key": "asc"}]):
+            out[hit["_source"]["key"]] = hit["_source"]["value"]
+        return out
+
+    def _scan(self, what: str, index: str, query: dict[str, Any],
+              sort: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Every hit, in pages of 1000 with search_after (no result-window limit)."""
+        after: list[Any] | None = None
+        while True:
+            extra = {"search_after": after} if after is not None else {}
+            hits = self._hits(what, index, query=query, sort=sort, size=1000, **extra)["hits"]["hits"]
+            yield from hits
+            if len(hits) < 1000:
+                return
+            after = hits[-1]["sort"]
+
+    def add_alert(self, alert: dict[str, Any]) -> None:
+        """Append to the alert history. Needs `rule`; `created_at` (datetime or ISO text, naive =
+        display timezone) defaults to now. Read back as JSON: datetimes become ISO 8601 strings."""
+        if not isinstance(alert, dict) or not isinstance(alert.get("rule"), str) or not alert["rule"]:
+            raise StoreQueryError("alert must be a dict with a non-empty 'rule'")
+        try:
+            created = parse_time(alert.get("created_at") or datetime.now(UTC),
+                                 naive_tz=ZoneInfo(self.timezone))
+            doc = json.loads(dumps({**alert, "created_at": created.isoformat()}))
+        except (TypeError, ValueError) as exc:
+            raise StoreQueryError(f"alert rule={alert['rule']}: {exc}") from exc
+        doc["voc_seq"] = time.time_ns()  # orders alerts with the same created_at; dropped on read
+        self._ensure()
+        self._call("add_alert", lambda: self._es.index(index=self.names["alerts"], document=doc,
+                                                       refresh=self.refresh))
+
+    def alerts(self, since: datetime | None = None, rule: str | None = None,
+               limit: int = 100) -> list[dict[str, Any]]:
+        """Alert history, newest first."""
+        must: list[dict[str, Any]] = []
+        if since is not None:
+            must.append({"range": {"created_at": {"gte": q.iso(since, "since")}}})
+        if rule is not None:
+            must.append({"term": {"rule": rule}})
+        hits = self._hits("alerts", self.names["alerts"], query={"bool": {"filter": must}},
+                          sort=[{"created_at": "desc"}, {"voc_seq": "desc"}], size=min(limit, MAX_WINDOW))
+        return [{k: v for k, v in h["_source"].items() if k != "voc_seq"} for h in hits["hits"]["hits"]]
+
+    def close(self) -> None:
+        self._es.close()
+
+
+def _expand(doc: Doc) -> tuple[dict[str, Any], bytes]:
+    # The source is already JSON bytes; the client's serializer passes bytes through unchanged.
+    return doc.action(), doc.source
+
+
+def _item_reason(info: dict[str, Any]) -> str:
+    error = info.get("error")
+    if isinstance(error, dict):
+        text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+        cause = error.get("caused_by")
+        if isinstance(cause, dict):
+            text += f" ({cause.get('type')}: {cause.get('reason')})"
+    else:
+        text = str(error or "unknown error")
+    return f"status={info.get('status')} {text}"
+
+
+def _reason(exc: ApiError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        return f"{err.get('type')}: {err.get('reason')}"
+    return str(exc.message)
+
+
+def _no_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -1,0 +1,178 @@
+"""`voc alerts check/list/silence/test-email/digest` and `voc run` against real SQLite stores, a real
+SMTP server and the repo's settings.toml rules; time is injected with --at, never slept."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer import SqliteStore
+from voc.cli import main
+from voc.record import DISPLAY_TZ, Feedback, Sentiment
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "alerts"))
+from alert_smtp import start_server  # noqa: E402
+
+# Monday 2024-05-06 10:05 Beijing: the incident hour is 09:05-10:05.
+AT = datetime(2024, 5, 6, 10, 5, tzinfo=DISPLAY_TZ)
+NEG = {"negative": 0.9, "neutral": 0.05, "positive": 0.05}
+NEU = {"negative": 0.1, "neutral": 0.8, "positive": 0.1}
+
+
+def _rec(i: int, at: datetime, label: str = "negative", topic: str = "手机银行") -> Feedback:
+    return Feedback(id=f"t{i:06d}", source="appstore", kind="review", text=f"第{i}条：手机银行登录不了 {i}",
+                    created_at=at, sentiment=Sentiment(label, NEG if label == "negative" else NEU, "t"),
+                    topics=[topic], url=f"https://example.com/r/{i}")
+
+
+def _history(store: SqliteStore, spike: int = 40) -> None:
+    """Two weeks of 1 negative + 2 neutral per hour on 手机银行, then `spike` negatives in the last hour."""
+    records, n = [], 0
+    for h in range(1, 24 * 14):
+        start = AT - timedelta(hours=h + 1)
+        for k, label in enumerate(("negative", "neutral", "neutral")):
+            records.append(_rec(n, start + timedelta(minutes=10 + 15 * k), label))
+            n += 1
+    for k in range(spike):
+        records.append(_rec(n, AT - timedelta(minutes=59) + timedelta(seconds=80 * k)))
+        n += 1
+    assert store.upsert(records).stored == len(records)
+
+
+@pytest.fixture(autouse=True)
+def env(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VOC_STORE__PATH", str(tmp_path / "voc.db"))
+    monkeypatch.setenv("VOC_NLP__MODEL_PATH", str(tiny_model_dir))
+    monkeypatch.setenv("VOC_APP__VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("VOC_NOTIFY__OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.setenv("VOC_KIBANA__URL", "")
+    monkeypatch.delenv("VOC_SETTINGS", raising=False)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = SqliteStore(tmp_path / "voc.db")
+    _history(s)
+    s.close()
+    return SqliteStore(tmp_path / "voc.db")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def check(capsys, at: datetime, *extra: str) -> dict[str, Any]:
+    code, out, err = run(capsys, "alerts", "check", "--at", at.strftime("%Y-%m-%d %H:%M"), "--json", *extra)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_check_at_replays_history_and_does_not_repeat(store, tmp_path, capsys):
+    first = check(capsys, AT)
+    [alert] = [a for a in first["fired"] if a["rule"] == "negative_spike_topic"]
+    assert alert["key"] == "topic=手机银行" and alert["count"] == 40 and alert["kind"] == "alert"
+    assert alert["baseline"] < 5 and len(alert["sample_ids"]) >= 3
+    assert Path(alert["eml"]).is_file() and alert["eml"].startswith(str(tmp_path / "outbox"))
+    again = check(capsys, AT + timedelta(minutes=5))
+    assert [a for a in again["fired"] if a["rule"] == "negative_spike_topic"] == []
+    assert "negative_spike_topic:topic=手机银行" in again["suppressed"]
+    assert len(store.alerts(rule="negative_spike_topic")) == 1
+
+
+def test_dry_run_decides_but_writes_nothing(store, tmp_path, capsys):
+    result = check(capsys, AT, "--dry-run")
+    assert [a["key"] for a in result["fired"] if a["rule"] == "negative_spike_topic"] == ["topic=手机银行"]
+    assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").iterdir())
+    assert store.alerts() == []
+
+
+def test_recovery_notice_after_the_rise_ends(store, capsys):
+    check(capsys, AT)
+    later = check(capsys, AT + timedelta(hours=2))
+    [notice] = [a for a in later["fired"] if a["rule"] == "negative_spike_topic"]
+    assert notice["kind"] == "recovery" and "已恢复正常" in notice["title"] and notice["eml"]
+    assert [a for a in check(capsys, AT + timedelta(hours=3))["fired"]
+            if a["rule"] == "negative_spike_topic"] == []
+
+
+def test_silence_list_and_lift(store, capsys):
+    target = "negative_spike_topic:topic=手机银行"
+    code, out, _ = run(capsys, "alerts", "silence", target, "--for", "100000h", "--reason", "已知故障")
+    assert code == 0 and "silenced" in out
+    assert "negative_spike_topic:topic=手机银行" in check(capsys, AT)["silenced"]
+    code, out, _ = run(capsys, "alerts", "list", "--json")
+    assert json.loads(out)["silences"][target]["reason"] == "已知故障"
+    assert run(capsys, "alerts", "silence", target, "--off")[0] == 0
+    assert [a["key"] for a in check(capsys, AT)["fired"]] == ["topic=手机银行"]
+    code, out, _ = run(capsys, "alerts", "list")
+    assert code == 0 and "negative_spike_topic:topic=手机银行" in out
+
+
+def test_silence_needs_a_known_rule(store, capsys):
+    code, _, err = run(capsys, "alerts", "silence", "no_such_rule:topic=x")
+    assert code == 2 and "no rule named 'no_such_rule'" in err
+
+
+def test_test_email_through_a_real_smtp_server(monkeypatch, capsys):
+    controller, collector = start_server()
+    try:
+        monkeypatch.setenv("VOC_NOTIFY__SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("VOC_NOTIFY__SMTP_PORT", str(controller.port))
+        monkeypatch.setenv("VOC_NOTIFY__SMTP_SECURITY", "none")
+        code, out, err = run(capsys, "alerts", "test-email")
+    finally:
+        controller.stop()
+    assert code == 0, err
+    [envelope] = collector.messages
+    msg = message_from_bytes(envelope.data, policy=default)
+    assert "测试邮件" in msg["subject"] and envelope.rcpt_tos == ["pr-team@example.com"]
+
+
+def test_digest_of_the_day_before_goes_to_the_outbox(store, tmp_path, capsys):
+    check(capsys, AT)
+    code, out, err = run(capsys, "alerts", "digest", "--at", "2024-05-07 09:00", "--json")
+    assert code == 0, err
+    assert "outbox" in json.loads(out)["sent"]
+    [digest] = list((tmp_path / "outbox").glob("digest-*.eml"))
+    msg = message_from_bytes(digest.read_bytes(), policy=default)
+    assert "2024-05-06" in msg["subject"] or "05-06" in msg["subject"]
+
+
+def test_voc_run_stops_cleanly_on_sigterm(tmp_path):
+    env = {**os.environ, "VOC_STORE__PATH": str(tmp_path / "run.db"), "VOC_APP__VAR_DIR": str(tmp_path / "var"),
+           "VOC_NOTIFY__OUTBOX": str(tmp_path / "outbox"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "voc.cli", "run", "--check-now"], cwd=REPO, env=env,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "job=alerts:check status=" in line or not line:
+                break
+        assert any("scheduler started" in line for line in lines), "".join(lines)
+        assert any("job=alerts:check scheduled" in line for line in lines)
+        assert any("job=alerts:check status=ok fired=0" in line for line in lines), "".join(lines)
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, "".join(lines) + rest
+    assert "signal=SIGTERM stopping" in rest and "scheduler stopped" in rest

@@ -1,0 +1,223 @@
+"""`voc alerts ...`: one check (now or replayed at a past time), the history, silences, a test email
+and the daily digest.
+
+    voc alerts check                          evaluate every rule now and deliver what fires
+    voc alerts check --at "2025-06-14 10:05"  as if now were then (naive = Asia/Shanghai)
+    voc alerts check --dry-run --json         decide, write nothing, print the alerts as JSON
+    voc alerts list [--since 2025-06-01]      alerts sent, and deliveries still pending or failed
+    voc alerts silence negative_spike_topic:topic=信用卡 --for 24h --reason "known outage"
+    voc alerts silence negative_spike_topic:topic=信用卡 --off
+    voc alerts test-email                     a sample alert through the configured email / outbox
+    voc alerts digest [--at ...]              the digest of the day before, now
+
+`check` exits 0 whether or not anything fired; 1 when a rule could not be evaluated or a delivery
+is still pending or failed; 2 on a bad setting or argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from voc.cli import UsageError, cli_time, print_json, settings
+
+
+def register(sub: Any) -> None:
+    """Add `voc alerts` and its actions to the `voc` subparsers."""
+    from voc.cli import _lazy
+
+    p = sub.add_parser("alerts", help="alert rules: check, list, silence, test-email, digest",
+                       description="Alert rules from settings.toml ([[alerts.rules]]).")
+    asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    for name, help_text in (("check", "evaluate every rule once and deliver what fires"),
+                            ("run", "the same as `check` (kept for scripts)")):
+        ap = asub.add_parser(name, help=help_text,
+                             description="Evaluate every rule once, every window ending at --at "
+                                         "(default now), and deliver what fires. Exit 0 whether or "
+                                         "not anything fired.")
+        ap.add_argument("--at", metavar="TIME", help="evaluate as if now were TIME (ISO 8601; "
+                                                     "naive = Asia/Shanghai), to replay history")
+        ap.add_argument("--dry-run", action="store_true",
+                        help="decide only: no alert state, history or delivery is written")
+        ap.add_argument("--json", action="store_true", help="print the alerts fired as JSON")
+        ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_check"))
+
+    ap = asub.add_parser("list", help="alert history, and deliveries pending or failed",
+                         description="Alerts recorded (newest first) and deliveries that are still "
+                                     "queued or gave up.")
+    ap.add_argument("--since", metavar="TIME", help="only alerts since TIME (naive = Asia/Shanghai)")
+    ap.add_argument("--rule", help="only this rule")
+    ap.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_list"))
+
+    ap = asub.add_parser("silence", help="hold back alerts for RULE:KEY for a while",
+                         description="Hold back alerts for one rule and group key, e.g. "
+                                     "negative_spike_topic:topic=信用卡 (the key form of "
+                                     "ARCHITECTURE.md). --off lifts a silence.")
+    ap.add_argument("target", metavar="RULE:KEY")
+    ap.add_argument("--for", dest="duration", default="24h", help="how long, e.g. 30m, 24h, 2d (default 24h)")
+    ap.add_argument("--reason", default="", help="why (shown by `voc alerts list`)")
+    ap.add_argument("--off", action="store_true", help="lift the silence instead")
+    ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_silence"))
+
+    ap = asub.add_parser("test-email", help="send a sample alert through the configured email",
+                         description="Build a sample alert and hand it to the email notifier (or "
+                                     "write it to the outbox when no SMTP host is set), to check "
+                                     "the mail settings and VOC_SMTP_PASSWORD.")
+    ap.add_argument("--severity", default="warning", choices=["info", "warning", "critical"],
+                    help="route it like an alert of this severity (default warning)")
+    ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_test_email"))
+
+    ap = asub.add_parser("digest", help="send the daily digest of the day before now (or --at)",
+                         description="Summarise the alerts and negative feedback of the day before "
+                                     "--at (display timezone) and send it to every notifier.")
+    ap.add_argument("--at", metavar="TIME", help="as if now were TIME (naive = Asia/Shanghai)")
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_digest"))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from voc.alerting import describe_fired, run_configured_rules
+    from voc.pipeline import open_settings_store
+
+    conf = settings()
+    now = cli_time(args.at, conf.display_tz) or datetime.now(UTC)
+    store = open_settings_store(conf)
+    try:
+        report = run_configured_rules(conf, store, now=now, dry_run=args.dry_run)
+    finally:
+        store.close()
+    fired = describe_fired(report, conf.notify.outbox)
+    if args.json:
+        print_json({"at": now.isoformat(), "dry_run": args.dry_run, "fired": fired,
+                    "suppressed": [a.state_key for a in report.suppressed],
+                    "silenced": [a.state_key for a in report.silenced],
+                    "pending": report.pending, "failed": report.failed, "errors": report.errors})
+    else:
+        when = now.astimezone(conf.display_tz).strftime("%Y-%m-%d %H:%M")
+        print(f"alert check at {when}{' (dry run)' if args.dry_run else ''}: {len(fired)} fired, "
+              f"{len(report.suppressed)} held back (realert window), {len(report.silenced)} silenced")
+        for alert in fired:
+            where = alert["eml"] or ("(not sent: dry run)" if args.dry_run else "(queued)")
+            print(f"  [{alert['severity']}] {alert['kind']:<10} {alert['title']}  {where}")
+        for alert_id in report.pending:
+            print(f"  delivery pending for alert {alert_id}; retried with backoff", file=sys.stderr)
+        for alert_id in report.failed:
+            print(f"  delivery failed for alert {alert_id}; see `voc alerts list`", file=sys.stderr)
+        for err in report.errors:
+            print(f"  rule error: {err}", file=sys.stderr)
+    return 1 if report.errors or report.pending or report.failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from alerts.state import SEND_JOURNAL, SILENCE
+    from voc.pipeline import open_settings_store
+
+    conf = settings()
+    since = cli_time(args.since, conf.display_tz)
+    store = open_settings_store(conf)
+    try:
+        history = store.alerts(since=since, rule=args.rule, limit=args.limit)
+        journal = store.list_state(SEND_JOURNAL)
+        silences = store.list_state(SILENCE)
+    finally:
+        store.close()
+    undelivered = [{"id": k, "status": v.get("status"), "attempts": v.get("attempts", 0),
+                    "last_error": v.get("last_error"), "next_attempt_at": v.get("next_attempt_at"),
+                    "title": v.get("alert", {}).get("title")}
+                   for k, v in journal.items() if v.get("status") in ("pending", "failed")]
+    if args.json:
+        print_json({"alerts": history, "undelivered": undelivered, "silences": silences})
+        return 0
+    tz = conf.display_tz
+    print(f"{len(history)} alert(s)" + (f" since {args.since}" if args.since else ""))
+    for entry in history:
+        at = datetime.fromisoformat(entry["created_at"]).astimezone(tz).strftime("%m-%d %H:%M")
+        print(f"  {at}  [{entry.get('severity', '?')}] {entry.get('kind', 'alert'):<10} "
+              f"{entry['rule']}:{entry.get('key', '')}  {entry.get('title', '')}")
+    for item in undelivered:
+        print(f"  {item['status'].upper()}: {item['title']} (attempts {item['attempts']}; "
+              f"{item['last_error']})")
+    for key, doc in silences.items():
+        print(f"  silenced {key} until {doc['until']}" + (f" — {doc['reason']}" if doc.get("reason") else ""))
+    return 0
+
+
+def cmd_silence(args: argparse.Namespace) -> int:
+    from alerts import parse_duration, silence
+    from alerts.state import SILENCE
+    from voc.pipeline import open_settings_store
+
+    if ":" not in args.target:
+        raise UsageError(f"{args.target!r} is not RULE:KEY, e.g. negative_spike_topic:topic=信用卡")
+    conf = settings()
+    rule = args.target.split(":", 1)[0]
+    known = {table.get("name") for table in conf.alerts.rules}
+    if rule not in known:
+        raise UsageError(f"no rule named {rule!r} in settings (rules: {', '.join(sorted(known))})")
+    store = open_settings_store(conf)
+    try:
+        if args.off:
+            store.delete_state(SILENCE, args.target)
+            print(f"silence lifted: {args.target}")
+            return 0
+        try:
+            length = parse_duration(args.duration)
+        except ValueError as exc:
+            raise UsageError(f"--for: {exc}") from exc
+        until = datetime.now(UTC) + length
+        silence(store, args.target, until, reason=args.reason)
+    finally:
+        store.close()
+    print(f"silenced {args.target} until {until.astimezone(conf.display_tz):%Y-%m-%d %H:%M} "
+          f"({conf.app.timezone})")
+    return 0
+
+
+def cmd_test_email(args: argparse.Namespace) -> int:
+    from alerts import Alert, DeliveryError, EmailNotifier
+    from voc.alerting import notifiers_from_settings
+
+    conf = settings()
+    now = datetime.now(UTC)
+    alert = Alert(rule="test-email", key="", severity=args.severity, window_start=now - timedelta(hours=1),
+                  window_end=now, count=0, baseline=0.0, ratio=0.0, p_value=1.0,
+                  title="voc-monitor 测试邮件：邮件设置可用", fired_at=now)
+    notifiers = notifiers_from_settings(conf)
+    email = [n for n in notifiers if isinstance(n, EmailNotifier)]
+    target = email[0] if email else notifiers[0]  # the outbox when no SMTP host is set
+    if not target.wants(alert):
+        print(f"no recipients for severity {args.severity} in [notify.recipients]", file=sys.stderr)
+        return 1
+    try:
+        target.send(alert)
+    except DeliveryError as exc:
+        print(f"test email failed: {exc}", file=sys.stderr)
+        return 1
+    if email:
+        print(f"test email sent through {conf.notify.smtp_host}:{conf.notify.smtp_port}")
+    else:
+        print(f"no [notify] smtp_host set: the test email was written to {target.path_for(alert)}")
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from voc.alerting import send_daily_digest
+    from voc.pipeline import open_settings_store
+
+    conf = settings()
+    now = cli_time(args.at, conf.display_tz) or datetime.now(UTC)
+    store = open_settings_store(conf)
+    try:
+        report = send_daily_digest(conf, store, now=now)
+    finally:
+        store.close()
+    if args.json:
+        print_json({"sent": report.sent, "failed": report.failed, "skipped": report.skipped})
+    else:
+        print(f"digest: sent to {', '.join(report.sent) or 'nobody'}"
+              + (f"; failed: {', '.join(report.failed)}" if report.failed else ""))
+    return 1 if report.failed else 0

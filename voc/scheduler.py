@@ -1,0 +1,196 @@
+"""`voc run`: the long-running daemon — crawls, alert checks and the daily digest on a timetable.
+
+An APScheduler `BlockingScheduler` (apscheduler 3.x) with explicit job ids:
+
+- `alerts:check`  every `[alerts] interval_minutes` (default 5): one `run_rules` at the job's time;
+- `alerts:digest` daily at `[alerts] digest_time` in the display timezone (when `digest = true`);
+- `crawl:<name>`  one per `[crawl.<name>]` table that has `every = "30m"` or `cron = "*/30 * * * *"`
+  (a table without either is crawled only by hand: `voc crawl NAME`). Each crawl runs in a child
+  process (crawlers.runner), because Twisted's reactor cannot restart inside one process.
+
+Every job: `coalesce=True` (a backlog of missed runs runs once), `max_instances=1` (a slow crawl is
+never started twice), `misfire_grace_time` = one interval, capped at 15 min. A job never raises
+into the scheduler: it logs one greppable line per run (`job=crawl:tousu status=blocked new=0
+...`) and the error, and the next run happens as planned. SIGTERM and SIGINT stop the scheduler
+cleanly: running jobs finish, no new ones start.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from voc.errors import ConfigError
+
+log = logging.getLogger("voc.scheduler")
+
+MAX_GRACE = 15 * 60
+
+
+def crawl_schedules(settings: Any) -> dict[str, dict[str, str]]:
+    """`name` -> {"every": "30m"} or {"cron": "..."} for the crawl tables that ask to be scheduled.
+
+    Tables nested one level deeper (e.g. `[crawl.site.forum]`) schedule `site:forum`."""
+    out: dict[str, dict[str, str]] = {}
+
+    def visit(name: str, table: Mapping[str, Any]) -> None:
+        chosen = {k: table[k] for k in ("every", "cron") if k in table}
+        if len(chosen) > 1:
+            raise ConfigError(f"[crawl.{name.replace(':', '.')}] in {settings.source_path}: give "
+                              "either every or cron, not both", key=f"crawl.{name}.cron")
+        if chosen:
+            out[name] = {k: str(v) for k, v in chosen.items()}
+        for key, value in table.items():
+            if isinstance(value, Mapping) and ":" not in name:
+                visit(f"{name}:{key}", value)
+
+    for name, table in (settings.crawl or {}).items():
+        if isinstance(table, Mapping):
+            visit(name, table)
+    return out
+
+
+def build_scheduler(settings: Any, *, scheduler: Any = None,
+                    jobs: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+    """The scheduler with every job added (not started). `scheduler` may be another APScheduler
+    scheduler (tests use a BackgroundScheduler); `jobs` overrides the job functions by kind."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from alerts import parse_duration
+
+    tz = settings.display_tz
+    run = {"check": alert_check_job, "digest": digest_job, "crawl": crawl_job, **(jobs or {})}
+    sched = scheduler or BlockingScheduler(timezone=tz)
+    interval = timedelta(minutes=settings.alerts.interval_minutes)
+    grace = int(min(interval.total_seconds(), MAX_GRACE))
+    common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": grace, "replace_existing": True}
+    sched.add_job(run["check"], IntervalTrigger(seconds=int(interval.total_seconds()), timezone=tz),
+                  id="alerts:check", name="alerts:check", args=[settings], **common)
+    if settings.alerts.digest:
+        hour, minute = (int(part) for part in settings.alerts.digest_time.split(":"))
+        sched.add_job(run["digest"], CronTrigger(hour=hour, minute=minute, timezone=tz),
+                      id="alerts:digest", name="alerts:digest", args=[settings],
+                      **{**common, "misfire_grace_time": 3600})
+    for name, when in crawl_schedules(settings).items():
+        try:
+            if "every" in when:
+                trigger = IntervalTrigger(seconds=int(parse_duration(when["every"]).total_seconds()),
+                                          timezone=tz)
+            else:
+                trigger = CronTrigger.from_crontab(when["cron"], timezone=tz)
+        except ValueError as exc:
+            key = f"crawl.{name.replace(':', '.')}.{next(iter(when))}"
+            raise ConfigError(f"[crawl] in {settings.source_path}: {key}: {exc}", key=key) from exc
+        sched.add_job(run["crawl"], trigger, id=f"crawl:{name}", name=f"crawl:{name}",
+                      args=[settings, name], **{**common, "misfire_grace_time": MAX_GRACE})
+    return sched
+
+
+def alert_check_job(settings: Any, now: datetime | None = None) -> Any:
+    """One alert check; logs one line. Returns the RunReport (None when it failed)."""
+    from voc.alerting import run_configured_rules
+    from voc.pipeline import open_settings_store
+
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    try:
+        store = open_settings_store(settings)
+        try:
+            report = run_configured_rules(settings, store, now=now)
+        finally:
+            store.close()
+    except Exception as exc:  # the scheduler must keep running; the error is in the log line
+        log.error("job=alerts:check status=failed error=%s: %s", type(exc).__name__, exc)
+        return None
+    status = "ok" if not (report.errors or report.pending or report.failed) else "degraded"
+    log.info("job=alerts:check status=%s fired=%d suppressed=%d silenced=%d pending=%d failed=%d "
+             "rule_errors=%d seconds=%.2f", status, len(report.fired), len(report.suppressed),
+             len(report.silenced), len(report.pending), len(report.failed), len(report.errors),
+             time.perf_counter() - started)
+    return report
+
+
+def digest_job(settings: Any, now: datetime | None = None) -> Any:
+    from voc.alerting import send_daily_digest
+    from voc.pipeline import open_settings_store
+
+    try:
+        store = open_settings_store(settings)
+        try:
+            report = send_daily_digest(settings, store, now=now)
+        finally:
+            store.close()
+    except Exception as exc:
+        log.error("job=alerts:digest status=failed error=%s: %s", type(exc).__name__, exc)
+        return None
+    log.info("job=alerts:digest status=%s sent=%s failed=%s", "ok" if not report.failed else "degraded",
+             ",".join(report.sent) or "-", ",".join(report.failed) or "-")
+    return report
+
+
+def crawl_job(settings: Any, name: str) -> Any:
+    """One crawl in a child process; its end state is in the store's crawl_health either way."""
+    from crawlers.runner import AlreadyRunning, run_crawl
+    from voc.pipeline import open_settings_store
+
+    started = time.perf_counter()
+    try:
+        store = open_settings_store(settings)
+        try:
+            result = run_crawl(name, var_dir=settings.app.var_dir, store=store)
+        finally:
+            store.close()
+    except AlreadyRunning:
+        log.info("job=crawl:%s status=skipped reason=already_running", name)
+        return None
+    except Exception as exc:
+        log.error("job=crawl:%s status=failed error=%s: %s", name, type(exc).__name__, exc)
+        return None
+    log.info("job=crawl:%s status=%s new=%d updated=%d duplicates=%d dropped=%d reason=%s seconds=%.1f",
+             name, result.status, result.count("new"), result.count("updated"),
+             result.count("duplicates"), result.count("dropped"), result.reason or "-",
+             time.perf_counter() - started)
+    return result
+
+
+def cmd_run(args: Any) -> int:
+    """`voc run`: start the scheduler in the foreground until SIGTERM / SIGINT."""
+    from voc.cli import settings as load
+
+    conf = load()
+    logging.getLogger("voc").setLevel(logging.INFO)
+    logging.getLogger("alerts").setLevel(logging.INFO)
+    sched = build_scheduler(conf)
+
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
+
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("signal=%s stopping: running jobs finish, no new ones start", signal.Signals(signum).name)
+        stopping.append(signum)
+        if sched.running:
+            sched.shutdown(wait=True)
+
+    def started(_event: Any) -> None:  # a signal that came while starting: stop now
+        if stopping:
+            sched.shutdown(wait=True)
+
+    sched.add_listener(started, EVENT_SCHEDULER_STARTED)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for job in sched.get_jobs():
+        log.info("job=%s scheduled trigger=%s", job.id, job.trigger)
+    log.info("scheduler started jobs=%d timezone=%s", len(sched.get_jobs()), conf.app.timezone)
+    if getattr(args, "check_now", False):
+        alert_check_job(conf)
+    if not stopping:
+        sched.start()  # blocks until shutdown
+    log.info("scheduler stopped")
+    return 0
