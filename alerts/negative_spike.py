@@ -30,6 +30,7 @@ from alerts.baseline import Baseline, seasonal_baseline
 from alerts.duration import describe_duration, parse_duration
 from alerts.errors import RuleConfigError
 from alerts.rule import Option, Rule, at_least, between_open, one_of
+from alerts.series import hourly_series
 from alerts.stats import poisson_sf
 from indexer.store import NONE_KEY, FeedbackStore, Filters
 from voc.record import Feedback, as_utc
@@ -102,6 +103,7 @@ class NegativeSpike(Rule):
         samples, sizes, capped = self._samples(store, group, start, end)
         if capped:
             details["cluster_sizes_capped_at"] = RAW_SAMPLE_CAP
+        details["series"] = hourly_series(store, end, replace(self.filters, **_group_filters(group)))
         label = " · ".join(group.values()) or "全部"
         title = (f"{label} 负面 {describe_duration(self.window)} {count} 条，"
                  f"基线 {format_baseline(expected)}")

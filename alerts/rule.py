@@ -116,6 +116,12 @@ class Rule:
     # Whether a key that alerted gets a recovery notice once it no longer fires (a level that came
     # back down); rules that report events (risk_term, emerging_term) set this False.
     recovers: ClassVar[bool] = True
+    # Whether a repeat for the same key inside the realert window is held back; rules whose every
+    # alert carries only records never reported before (risk_term) set this False.
+    suppress_repeats: ClassVar[bool] = True
+    # Rules that keep a cursor in the store (risk_term) write it only when this is True; the runner
+    # clears it for a dry run, which must write nothing.
+    write_cursor: bool = True
 
     def quiet_period(self) -> timedelta:
         """How long a key must have been quiet after its last alert before it counts as recovered:

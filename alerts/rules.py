@@ -2,8 +2,7 @@
 
 `RULE_TYPES` maps a settings `type` to its class; `build_rule(table)` validates one table and
 `build_rules(tables)` all of them (names must be unique, because alert state and silences are
-keyed by rule name). Later rule types (negative_share, risk_term, source_silent, emerging_term)
-register here.
+keyed by rule name).
 """
 
 from __future__ import annotations
@@ -11,12 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from alerts.emerging_term import EmergingTerm
 from alerts.errors import RuleConfigError
+from alerts.negative_share import NegativeShare
 from alerts.negative_spike import NegativeSpike
+from alerts.risk_term import RiskTerm
 from alerts.rule import Rule
+from alerts.source_silent import SourceSilent
 
 RULE_TYPES: dict[str, type[Rule]] = {
     "negative_spike": NegativeSpike,
+    "negative_share": NegativeShare,
+    "risk_term": RiskTerm,
+    "source_silent": SourceSilent,
+    "emerging_term": EmergingTerm,
 }
 
 

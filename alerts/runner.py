@@ -57,8 +57,11 @@ class RunReport:
         return not self.errors
 
 
-def decide(alert: Alert, state: AlertState, now: datetime, realert: timedelta) -> str:
+def decide(alert: Alert, state: AlertState, now: datetime, realert: timedelta,
+           suppress_repeats: bool = True) -> str:
     """"alert", "escalation" or "suppressed" for an alert given its key's last alert."""
+    if not suppress_repeats:
+        return "alert"
     last = state.last(alert.state_key)
     if last is None or last.recovered or as_utc(now) >= last.fired_at + realert:
         return "alert"
@@ -88,6 +91,7 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
 
     for rule in rules:
         try:
+            rule.write_cursor = not dry_run
             alerts = rule.evaluate(store, now)
         except Exception as exc:  # one broken rule must not silence the others; reported, not hidden
             log.exception("rule=%s at=%s error=%s", rule.name, now.isoformat(), type(exc).__name__)
@@ -110,7 +114,7 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
                 log.info("rule=%s key=%s silenced_until=%s", alert.rule, alert.key, until.isoformat())
                 report.silenced.append(alert)
                 continue
-            outcome = decide(alert, state, now, realert)
+            outcome = decide(alert, state, now, realert, rule.suppress_repeats)
             if outcome == "suppressed":
                 log.info("rule=%s key=%s count=%d suppressed=realert", alert.rule, alert.key, alert.count)
                 report.suppressed.append(alert)

@@ -4,6 +4,10 @@
 gamma function P(k, lam), computed in log space by its power series when lam < k + 1 (the spike
 case, where the tail is tiny and must stay accurate) and as 1 - Q(k, lam) by Lentz's continued
 fraction otherwise (where the tail is large and absolute accuracy is what matters).
+
+`binom_sf(k, n, p)` is P(X >= k) for X ~ Binomial(n, p), exact: it equals the regularized incomplete
+beta function I_p(k, n - k + 1), evaluated by its continued fraction on the side where it converges
+(and where a small upper tail is computed directly, not as 1 - something close to 1).
 """
 
 from __future__ import annotations
@@ -62,3 +66,45 @@ def _upper_gamma_fraction(a: float, x: float) -> float:
         if abs(delta - 1.0) < _EPS:
             break
     return math.exp(a * math.log(x) - x - math.lgamma(a)) * h
+
+
+def binom_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p) (the exact binomial test's upper tail)."""
+    if n < 0 or math.isnan(p) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"binomial needs n >= 0 and 0 <= p <= 1, got n={n} p={p}")
+    if k <= 0:
+        return 1.0
+    if k > n or p == 0.0:
+        return 0.0
+    if p == 1.0:
+        return 1.0
+    return _regularized_beta(k, n - k + 1, p)
+
+
+def _regularized_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b), from whichever side the continued fraction converges quickly on."""
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return min(1.0, math.exp(log_front) * _beta_fraction(a, b, x) / a)
+    return max(0.0, 1.0 - math.exp(log_front) * _beta_fraction(b, a, 1.0 - x) / b)
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    """The continued fraction of I_x(a, b) by the modified Lentz method."""
+    c = 1.0
+    d = 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (_TINY if abs(d) < _TINY else d)
+    h = d
+    for m in range(1, _MAX_ITER):
+        m2 = 2 * m
+        for numerator in (m * (b - m) * x / ((a - 1.0 + m2) * (a + m2)),
+                          -(a + m) * (a + b + m) * x / ((a + m2) * (a + 1.0 + m2))):
+            d = 1.0 + numerator * d
+            d = 1.0 / (_TINY if abs(d) < _TINY else d)
+            c = 1.0 + numerator / c
+            c = _TINY if abs(c) < _TINY else c
+            h *= d * c
+        if abs(d * c - 1.0) < _EPS:
+            break
+    return h

@@ -55,8 +55,13 @@ def notifiers_from_settings(settings: Any, outbox: str | Path | None = None) -> 
 
 
 def rules_from_settings(settings: Any) -> list[Any]:
+    """The configured rules; `emerging_term` rules without `ignore` ignore our bank's own names (a
+    bank monitor reads "江南银行" in every comment; it is never the news)."""
+    names = [n for n in (settings.bank.name, *settings.bank.aliases) if n]
+    tables = [{**t, "ignore": names} if t.get("type") == "emerging_term" and "ignore" not in t else t
+              for t in settings.alerts.rules]
     try:
-        return build_rules(settings.alerts.rules)
+        return build_rules(tables)
     except RuleConfigError as exc:
         raise ConfigError(f"[[alerts.rules]] in {settings.source_path}: {exc}", key="alerts.rules") from exc
 

@@ -127,8 +127,9 @@ def test_version_1_file_is_upgraded_in_place(filled, tmp_path):
     path = store.path
     store.close()
     with sqlite3.connect(path) as conn:  # make it look like a version-1 file
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE '%roll%'"
-                                    ).fetchall():
+        triggers = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE '%roll%'").fetchall()
+        for (name,) in triggers:
             conn.execute(f"DROP TRIGGER {name}")
         conn.execute("DROP TABLE roll")
         conn.execute("DROP TABLE roll_side")

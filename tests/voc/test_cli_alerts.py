@@ -154,8 +154,9 @@ def test_digest_of_the_day_before_goes_to_the_outbox(store, tmp_path, capsys):
 
 
 def test_voc_run_stops_cleanly_on_sigterm(tmp_path):
-    env = {**os.environ, "VOC_STORE__PATH": str(tmp_path / "run.db"), "VOC_APP__VAR_DIR": str(tmp_path / "var"),
-           "VOC_NOTIFY__OUTBOX": str(tmp_path / "outbox"), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "VOC_STORE__PATH": str(tmp_path / "run.db"),
+           "VOC_APP__VAR_DIR": str(tmp_path / "var"), "VOC_NOTIFY__OUTBOX": str(tmp_path / "outbox"),
+           "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "voc.cli", "run", "--check-now"], cwd=REPO, env=env,
                             stderr=subprocess.PIPE, text=True)
     lines = []

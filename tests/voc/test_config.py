@@ -49,12 +49,17 @@ def test_shipped_file_loads_with_documented_defaults(tmp_path: Path) -> None:
     assert settings.nlp.batch_size == 64 and settings.nlp.dedup_window_hours == 72.0
     assert settings.crawl["appstore"]["delay"] == 1.0
     assert set(settings.crawl) >= {"appstore", "weibo", "tousu", "rss"}
-    (rule,) = settings.alerts.rules
-    assert rule["name"] == "negative_spike_topic" and rule["type"] == "negative_spike"
+    rules = {rule["name"]: rule for rule in settings.alerts.rules}
+    assert {r["type"] for r in rules.values()} == {"negative_spike", "negative_share", "risk_term",
+                                                   "source_silent", "emerging_term"}
+    rule = rules["negative_spike_topic"]
+    assert rule["type"] == "negative_spike"
     assert rule["group_by"] == ("topic",) and rule["min_ratio"] == 3.0
     assert set(settings.notify.recipients) == {"info", "warning", "critical"}
     assert settings.notify.smtp_host == "" and settings.notify.smtp_security == "starttls"
     assert dict(settings.notify.webhooks) == {"dingtalk": "", "wecom": ""}
+    assert settings.notify.webhook_severities == ("warning", "critical")
+    assert settings.alerts.recovery and settings.alerts.digest and settings.alerts.digest_time == "09:00"
 
 
 def test_settings_are_read_only(tmp_path: Path) -> None:

@@ -1,0 +1,127 @@
+"""`negative_share`: a larger share of negative feedback in the window than the baseline share.
+
+Volume rules miss a shift in mood at steady volume (the same 100 comments an hour, but 40 negative
+instead of 20); this rule tests the share. Per group (overall, or by any of source/topic/entity/
+kind) it takes the classified records in [now - window, now) (near-duplicate clusters once;
+unclassified records left out) and the share of negatives among them over the trailing
+`baseline_days` before the window. A group is tested only when both hold at least `min_total`
+records, and fires when
+
+- P(X >= negatives | Binomial(total, baseline share)) <= alpha / m   (exact binomial test; Bonferroni
+                                                                       over the m groups tested)
+- share >= min_ratio * baseline share                                  (a rise worth reading about)
+
+The baseline share is (negatives + 0.5) / (total + 1), so a group never negative so far is not
+treated as impossible to be negative. Two `counts` calls per check (window and baseline, each
+grouped by the rule's fields plus sentiment).
+
+    [[alerts.rules]]
+    name = "negative_share_source"
+    type = "negative_share"
+    group_by = ["source"]
+    window = "1h"
+    min_total = 30
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from alerts.alert import Alert
+from alerts.duration import describe_duration, parse_duration
+from alerts.groups import GROUPABLE, group_filters, in_group
+from alerts.rule import Option, Rule, at_least, between_open, one_of
+from alerts.series import share_series
+from alerts.stats import binom_sf
+from indexer.store import NONE_KEY, CountRow, FeedbackStore, Filters
+from voc.record import Feedback, as_utc
+
+log = logging.getLogger(__name__)
+
+
+class NegativeShare(Rule):
+    type_name = "negative_share"
+    OPTIONS = {
+        "window": Option(str, "1h", parse_duration, "length of the window that ends now"),
+        "group_by": Option(list, [], one_of(*GROUPABLE), "fields to group by; [] = overall"),
+        "baseline_days": Option(int, 7, at_least(1), "days of trailing history for the baseline share"),
+        "min_total": Option(int, 30, at_least(1), "classified records needed in window and baseline"),
+        "alpha": Option(float, 0.01, between_open(0.0, 1.0), "family-wise false-alarm level"),
+        "min_ratio": Option(float, 1.5, at_least(1.0), "share must be at least this times the baseline"),
+        "samples": Option(int, 5, at_least(0), "comments shown in the alert"),
+        "sources": Option(list, [], None, "only these sources ([] = all)"),
+        "kinds": Option(list, [], None, "only these kinds ([] = all)"),
+        "topics": Option(list, [], None, "only these topics and their sub-topics ([] = all)"),
+    }
+
+    def __init__(self, name: str, severity: str, options: dict) -> None:
+        super().__init__(name, severity, options)
+        self.window: timedelta = options["window"]
+        self.group_by = tuple(options["group_by"])
+        self.filters = Filters(sources=tuple(options["sources"]), kinds=tuple(options["kinds"]),
+                               topics=tuple(options["topics"]), distinct_clusters=True)
+
+    def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
+        end = as_utc(now)
+        start = end - self.window
+        fields = (*self.group_by, "sentiment")
+        current = _tally(store.counts(start, end, None, fields, self.filters))
+        history_start = start - timedelta(days=self.options["baseline_days"])
+        history = _tally(store.counts(history_start, start, None, fields, self.filters))
+        floor = self.options["min_total"]
+        tested = [key for key, (_, total, _) in current.items()
+                  if total >= floor and history.get(key, (0, 0, {}))[1] >= floor]
+        threshold = self.options["alpha"] / max(1, len(tested))
+        alerts = []
+        for key in tested:
+            negatives, total, group = current[key]
+            base_negatives, base_total, _ = history[key]
+            base_share = (base_negatives + 0.5) / (base_total + 1)
+            share = negatives / total
+            p_value = binom_sf(negatives, total, base_share)
+            if p_value > threshold or share < self.options["min_ratio"] * base_share:
+                continue
+            details = {"share": share, "baseline_share": base_share, "total": total,
+                       "baseline_total": base_total, "baseline_negative": base_negatives,
+                       "groups_tested": len(tested), "p_threshold": threshold}
+            alerts.append(self._alert(store, group, key, start, end, negatives, total, base_share,
+                                      p_value, details))
+        log.info("rule=%s at=%s groups=%d fired=%d", self.name, end.isoformat(), len(tested), len(alerts))
+        return sorted(alerts, key=lambda a: a.p_value)
+
+    def _alert(self, store: FeedbackStore, group: dict[str, str], key: str, start: datetime,
+               end: datetime, negatives: int, total: int, base_share: float, p_value: float,
+               details: dict) -> Alert:
+        scope = replace(self.filters, **group_filters(group))
+        details["series"] = share_series(store, end, scope, base_share)
+        label = " · ".join(group.values()) or "全部"
+        title = (f"{label} 负面占比 {negatives / total:.0%}（{negatives}/{total}，"
+                 f"{describe_duration(self.window)}），基线 {base_share:.0%}")
+        return Alert(rule=self.name, key=key, severity=self.severity, window_start=start, window_end=end,
+                     count=negatives, baseline=base_share * total, ratio=negatives / total / base_share,
+                     p_value=p_value, title=title, fired_at=end,
+                     samples=self._samples(store, scope, group, start, end), group=group, details=details)
+
+    def _samples(self, store: FeedbackStore, scope: Filters, group: dict[str, str], start: datetime,
+                 end: datetime) -> list[Feedback]:
+        n = self.options["samples"]
+        if n == 0:
+            return []
+        found = store.samples(replace(scope, sentiment=("negative",), since=start, until=end), n * 4)
+        return [r for r in found if in_group(r, group)][:n]
+
+
+def _tally(rows: list[CountRow]) -> dict[str, tuple[int, int, dict[str, str]]]:
+    """Group key -> (negatives, classified total, group mapping); unclassified records left out."""
+    out: dict[str, tuple[int, int, dict[str, str]]] = {}
+    for row in rows:
+        label = row.key["sentiment"]
+        if label == NONE_KEY:
+            continue
+        group = {f: v for f, v in row.key.items() if f != "sentiment"}
+        key = ",".join(f"{f}={v}" for f, v in group.items())
+        negatives, total, _ = out.get(key, (0, 0, group))
+        out[key] = (negatives + (row.count if label == "negative" else 0), total + row.count, group)
+    return out

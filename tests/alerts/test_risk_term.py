@@ -1,0 +1,105 @@
+"""`risk_term` on a real SQLite store: new flagged records since the previous check, one alert per
+check, the cursor in the store, late arrivals, replays and dry runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alert_fixtures import NOW, fill, record
+
+from alerts import build_rule, run_rules
+from alerts.risk_term import CURSOR
+
+MIN = timedelta(minutes=1)
+RUN = {"flag": "挤兑", "severity": "critical"}
+FRAUD = {"flag": "诈骗", "severity": "critical"}
+COMPLAINT = {"flag": "投诉", "severity": "warning"}
+
+
+def flagged(at, *flags, **kwargs):
+    return record(at, **kwargs).with_(risk=list(flags))
+
+
+def rule(**options):
+    return build_rule({"name": "risk", "type": "risk_term", **options})
+
+
+def test_first_check_looks_back_one_window_and_groups_into_one_alert(store):
+    old = flagged(NOW - 20 * MIN, RUN)
+    a, b, c = flagged(NOW - 4 * MIN, RUN), flagged(NOW - 3 * MIN, RUN, COMPLAINT), flagged(NOW - MIN, FRAUD)
+    quiet = flagged(NOW - 2 * MIN, COMPLAINT)  # below min_severity
+    fill(store, [old, a, b, c, quiet])
+    [alert] = rule().evaluate(store, NOW)
+    assert alert.key == "" and alert.count == 3
+    assert {s.id for s in alert.samples} == {a.id, b.id, c.id}
+    assert alert.details["flags"] == [{"flag": "挤兑", "severity": "critical", "count": 2},
+                                      {"flag": "诈骗", "severity": "critical", "count": 1}]
+    assert alert.title == "风险信号 3 条（挤兑 2、诈骗 1），5 分钟内新增"
+    assert alert.window_start == NOW - 5 * MIN and alert.window_end == NOW
+    assert len(alert.details["series"]) == 48 and alert.details["series"][-1]["count"] == 4
+    assert store.get_state(CURSOR, "risk")["last_check"] == "2024-05-06T02:00:00+00:00"
+    assert old.id in store.get_state(CURSOR, "risk")["seen"]  # read, so never reported as late
+
+
+def test_next_check_reports_only_what_is_new(store):
+    fill(store, [flagged(NOW - MIN, RUN)])
+    assert len(rule().evaluate(store, NOW)) == 1
+    assert rule().evaluate(store, NOW + 5 * MIN) == []  # nothing new
+    later = flagged(NOW + 7 * MIN, FRAUD)
+    fill(store, [later])
+    # a 12-minute gap since the cursor: the window starts at the cursor, not 5 min back
+    [alert] = rule().evaluate(store, NOW + 17 * MIN)
+    assert [s.id for s in alert.samples] == [later.id]
+    assert alert.window_start == NOW + 5 * MIN
+
+
+def test_the_first_check_does_not_turn_older_records_into_late_ones(store):
+    fill(store, [flagged(NOW - 2 * timedelta(hours=1), RUN)])
+    assert rule().evaluate(store, NOW) == []
+    assert rule().evaluate(store, NOW + 5 * MIN) == []
+
+
+def test_a_late_record_fires_once(store):
+    fill(store, [flagged(NOW - MIN, RUN)])
+    rule().evaluate(store, NOW)
+    late = flagged(NOW - 3 * MIN, FRAUD)  # written before the last check, crawled after it
+    fill(store, [late])
+    [alert] = rule().evaluate(store, NOW + 5 * MIN)
+    assert [s.id for s in alert.samples] == [late.id] and alert.details["late_records"] == 1
+    assert rule().evaluate(store, NOW + 10 * MIN) == []
+    too_late = flagged(NOW - 7 * timedelta(hours=1), FRAUD)
+    fill(store, [too_late])
+    assert rule().evaluate(store, NOW + 15 * MIN) == []  # beyond `late` (6 h)
+
+
+def test_min_severity_and_source_filter(store):
+    fill(store, [flagged(NOW - MIN, COMPLAINT), flagged(NOW - MIN, RUN, source="weibo")])
+    [alert] = rule(min_severity="warning").evaluate(store, NOW)
+    assert alert.count == 2 and {f["flag"] for f in alert.details["flags"]} == {"投诉", "挤兑"}
+    [only] = rule(name="w", min_severity="warning", sources=["appstore"]).evaluate(store, NOW)
+    assert only.count == 1 and only.details["flags"][0]["flag"] == "投诉"
+
+
+def test_cursor_survives_a_new_rule_object_and_replays_do_not_rewind_it(store):
+    fill(store, [flagged(NOW - MIN, RUN)])
+    assert len(rule().evaluate(store, NOW)) == 1
+    # a replay of an earlier time looks at its own window and leaves the cursor alone
+    [replayed] = rule().evaluate(store, NOW - MIN / 2)
+    assert replayed.count == 1
+    assert store.get_state(CURSOR, "risk")["last_check"] == "2024-05-06T02:00:00+00:00"
+    assert rule().evaluate(store, NOW + 5 * MIN) == []  # a restart (new object) does not repeat
+
+
+def test_dry_run_flag_leaves_the_cursor(store):
+    fill(store, [flagged(NOW - MIN, RUN)])
+    dry = rule()
+    dry.write_cursor = False
+    assert len(dry.evaluate(store, NOW)) == 1
+    assert store.get_state(CURSOR, "risk") is None
+    assert len(rule().evaluate(store, NOW)) == 1
+
+
+def test_runs_through_the_runner(store):
+    fill(store, [flagged(NOW - MIN, RUN)])
+    report = run_rules([rule()], store, [], NOW)
+    assert [a.rule for a in report.fired] == ["risk"] and report.ok
