@@ -2,19 +2,21 @@
 
 The expectation for the window [start, end) is the mean count of the same hour-of-week window over
 the last `weeks` weeks (daily and weekly seasonality: Monday 9:00 is not Sunday 3:00), blended with
-the trailing `days` mean of windows of the same length while history is short:
+the mean of the same window at the same time of day on each of the trailing `days` days (daily
+seasonality only) while history is short:
 
     baseline = w * seasonal + (1 - w) * trailing,   w = weeks with data / weeks
 
 A week "has data" when the store holds any record at all (unfiltered) on the Asia/Shanghai day that
 week's window starts in, so a quiet group in a running system counts as a real zero while days
-before the system ran do not. The trailing mean divides by the covered time only, for the same
-reason. With no covered week and under one covered trailing window there is no baseline (None):
-a rule must not fire on an empty history.
+before the system ran do not; the trailing mean likewise uses the covered days only. With no
+covered week and no covered trailing day there is no baseline (None): a rule must not fire on an
+empty history.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -70,12 +72,17 @@ def seasonal_baseline(store: FeedbackStore, start: datetime, end: datetime, grou
     trailing: dict[str, float] = {}
     trailing_windows = 0.0
     if days:
-        trailing_start = start - days * DAY
-        covered = _covered_time(covered_days, trailing_start, start)
-        trailing_windows = covered / window
+        # The same time of day on each of the trailing days: a flat mean over whole days would put
+        # the busy afternoon into the 01:00 baseline and hide a night-time spike.
+        totals: dict[str, float] = {}
+        step = max(1, math.ceil(window / DAY))  # a window longer than a day: whole, disjoint copies
+        for d in range(step, days + 1, step):
+            day_start = start - d * DAY
+            if _day_start(day_start) not in covered_days:
+                continue
+            trailing_windows += 1
+            _add(totals, store.counts(day_start, day_start + window, None, group_by, filters), keys)
         if trailing_windows >= 1:
-            totals: dict[str, float] = {}
-            _add(totals, store.counts(trailing_start, start, None, group_by, filters), keys)
             trailing = {key: total / trailing_windows for key, total in totals.items()}
 
     if not weeks_with_data and trailing_windows < 1:
@@ -102,13 +109,3 @@ def _day_start(moment: datetime) -> datetime:
 def _days_with_data(store: FeedbackStore, start: datetime, end: datetime) -> set[datetime]:
     rows = store.counts(_day_start(start), end, DAY, (), Filters())
     return {_day_start(row.bucket) for row in rows if row.count > 0}
-
-
-def _covered_time(covered_days: set[datetime], start: datetime, end: datetime) -> timedelta:
-    total = timedelta(0)
-    day = _day_start(start)
-    while day < end:
-        if day in covered_days:
-            total += min(day + DAY, end) - max(day, start)
-        day += DAY
-    return total

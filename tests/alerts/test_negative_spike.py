@@ -85,7 +85,9 @@ def test_baseline_is_seasonal_with_full_history(store):
     base = seasonal_baseline(store, NOW - HOUR, NOW, (), Filters(sentiment=("negative",)), 4, 7)
     assert base.weeks_with_data == 4 and base.weight == 1.0
     assert base.seasonal[""] == pytest.approx(10.0)
-    assert base.trailing[""] == pytest.approx((167 * 2 + 10) / 168)
+    # the same hour on each of the 7 trailing days: 2 each day, 10 a week ago
+    assert base.trailing[""] == pytest.approx((6 * 2 + 10) / 7)
+    assert base.trailing_windows == 7
     assert base.get("") == pytest.approx(10.0)
 
 
@@ -93,7 +95,7 @@ def test_baseline_blends_with_trailing_while_history_is_short(store):
     _seasonal_history(store, 2)
     base = seasonal_baseline(store, NOW - HOUR, NOW, (), Filters(sentiment=("negative",)), 4, 7)
     assert base.weeks_with_data == 2 and base.weight == 0.5
-    trailing = (167 * 2 + 10) / 168
+    trailing = (6 * 2 + 10) / 7
     assert base.get("") == pytest.approx(0.5 * 10 + 0.5 * trailing)
     # the rule reports the same figures
     fill(store, spread(NOW - HOUR, 40))
@@ -109,8 +111,24 @@ def test_trailing_mean_counts_only_days_the_system_ran(store):
     fill(store, hourly_history(NOW - HOUR, hours, 3))
     base = seasonal_baseline(store, NOW - HOUR, NOW, (), Filters(sentiment=("negative",)), 4, 7)
     assert base.weeks_with_data == 0
-    assert base.trailing_windows == pytest.approx(hours)
+    assert base.trailing_windows == 2  # the same hour yesterday and the day before
     assert base.get("") == pytest.approx(3.0)
+
+
+def test_trailing_mean_follows_the_time_of_day(store):
+    """A quiet night hour is compared with the quiet night hours before it, not with the day's mean:
+    4 negatives at 01:00-02:00 each night, 40 an hour by day."""
+    night_end = NOW.replace(hour=2)
+    records = []
+    for h in range(1, 3 * 24 + 1):
+        start = night_end - HOUR - h * HOUR
+        records += spread(start, 4 if start.hour == 1 else 40)
+    fill(store, records)
+    base = seasonal_baseline(store, night_end - HOUR, night_end, (), Filters(sentiment=("negative",)), 4, 7)
+    assert base.trailing_windows == 3 and base.get("") == pytest.approx(4.0)
+    fill(store, spread(night_end - HOUR, 14))  # 3.5x the night's usual: an alert, not "below the mean"
+    [alert] = rule().evaluate(store, night_end)
+    assert alert.count == 14 and alert.baseline == pytest.approx(4.0)
 
 
 def test_no_history_no_alert(store):
