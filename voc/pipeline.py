@@ -79,7 +79,7 @@ class Pipeline:
     def __init__(self, classifier: Classifier, tagger: Any, deduper: Any, store: FeedbackStore,
                  batch_size: int = 64, progress: bool = True,
                  spool_dir: str | Path = DEFAULT_SPOOL, chunk_size: int = 512,
-                 overlap: bool = True) -> None:
+                 overlap: bool = False) -> None:
         if batch_size < 1 or chunk_size < 1:
             raise PipelineError(f"batch_size and chunk_size must be >= 1, got {batch_size}, {chunk_size}")
         self.classifier = classifier
