@@ -38,11 +38,12 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
+from alerts.groups import SCOPE, scope_filters
 from alerts.negative_spike import format_baseline
 from alerts.rule import Option, Rule, at_least, between_open
 from alerts.stats import poisson_sf
 from alerts.terms import extend, normalized, strongest, terms
-from indexer.store import FeedbackStore, Filters
+from indexer.store import FeedbackStore
 from voc.record import DISPLAY_TZ, Feedback, as_utc, parse_time
 
 log = logging.getLogger(__name__)
@@ -66,9 +67,7 @@ class EmergingTerm(Rule):
         "baseline_floor": Option(float, 0.5, at_least(0.01), "smallest expectation used in the test"),
         "max_terms": Option(int, 5, at_least(1), "alerts per check at most"),
         "samples": Option(int, 5, at_least(0), "comments shown in the alert"),
-        "sources": Option(list, [], None, "only these sources ([] = all)"),
-        "kinds": Option(list, [], None, "only these kinds ([] = all)"),
-        "topics": Option(list, [], None, "only these topics and their sub-topics ([] = all)"),
+        **SCOPE,
         "ignore": Option(list, [], None, "words never reported, nor named inside a term (the bank's own "
                                          "names: voc fills in [bank] name and aliases when unset)"),
     }
@@ -76,9 +75,7 @@ class EmergingTerm(Rule):
     def __init__(self, name: str, severity: str, options: dict) -> None:
         super().__init__(name, severity, options)
         self.window: timedelta = options["window"]
-        self.filters = Filters(sentiment=("negative",), sources=tuple(options["sources"]),
-                               kinds=tuple(options["kinds"]), topics=tuple(options["topics"]),
-                               distinct_clusters=True)
+        self.filters = scope_filters(options, sentiment=("negative",), distinct_clusters=True)
         words = sorted((w for w in options["ignore"] if w), key=len, reverse=True)
         self._mask = re.compile("|".join(re.escape(w) for w in words)) if words else None
 

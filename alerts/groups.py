@@ -1,18 +1,35 @@
 """Alert groups as store filters: what a group key such as `source=weibo,topic=信用卡` selects.
 
-`group_filters(group)` turns a group mapping into `Filters` keyword arguments (so a rule can ask the
-store for the group's records), and `in_group(record, group)` checks a record exactly, because the
-store cannot express "(none)" or an exact topic without its sub-topics.
+`GROUP_BY` and `SCOPE` are the rule options for grouping and scope, `scope_filters(options)` their
+`Filters`. `group_filters(group)` turns a group mapping into `Filters` keyword arguments (so a rule
+can ask the store for the group's records), and `in_group(record, group)` checks a record exactly,
+because the store cannot express "(none)" or an exact topic without its sub-topics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from indexer.store import NONE_KEY
+from alerts.rule import Option, one_of
+from indexer.store import NONE_KEY, Filters
 from voc.record import Feedback
 
 GROUPABLE = ("source", "topic", "entity", "kind")
+
+# The options every level rule shares: how to group, and which records it looks at at all.
+GROUP_BY = {"group_by": Option(list, [], one_of(*GROUPABLE), "fields to group by; [] = overall")}
+SCOPE = {
+    "sources": Option(list, [], None, "only these sources ([] = all)"),
+    "kinds": Option(list, [], None, "only these kinds ([] = all)"),
+    "topics": Option(list, [], None, "only these topics and their sub-topics ([] = all)"),
+}
+
+
+def scope_filters(options: Mapping[str, Any], **extra: Any) -> Filters:
+    """The `Filters` of a rule's scope options (SCOPE), with `extra` fields (sentiment, ...)."""
+    return Filters(sources=tuple(options["sources"]), kinds=tuple(options["kinds"]),
+                   topics=tuple(options["topics"]), **extra)
 _FILTER_FIELDS = {"source": "sources", "kind": "kinds", "topic": "topics", "entity": "entities"}
 
 

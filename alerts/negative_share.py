@@ -31,8 +31,8 @@ from datetime import datetime, timedelta
 
 from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
-from alerts.groups import GROUPABLE, group_filters, in_group
-from alerts.rule import Option, Rule, at_least, between_open, one_of
+from alerts.groups import GROUP_BY, SCOPE, group_filters, in_group, scope_filters
+from alerts.rule import Option, Rule, at_least, between_open
 from alerts.series import share_series
 from alerts.stats import binom_sf
 from indexer.store import NONE_KEY, CountRow, FeedbackStore, Filters
@@ -45,23 +45,20 @@ class NegativeShare(Rule):
     type_name = "negative_share"
     OPTIONS = {
         "window": Option(str, "1h", parse_duration, "length of the window that ends now"),
-        "group_by": Option(list, [], one_of(*GROUPABLE), "fields to group by; [] = overall"),
+        **GROUP_BY,
         "baseline_days": Option(int, 7, at_least(1), "days of trailing history for the baseline share"),
         "min_total": Option(int, 30, at_least(1), "classified records needed in window and baseline"),
         "alpha": Option(float, 0.01, between_open(0.0, 1.0), "family-wise false-alarm level"),
         "min_ratio": Option(float, 1.5, at_least(1.0), "share must be at least this times the baseline"),
         "samples": Option(int, 5, at_least(0), "comments shown in the alert"),
-        "sources": Option(list, [], None, "only these sources ([] = all)"),
-        "kinds": Option(list, [], None, "only these kinds ([] = all)"),
-        "topics": Option(list, [], None, "only these topics and their sub-topics ([] = all)"),
+        **SCOPE,
     }
 
     def __init__(self, name: str, severity: str, options: dict) -> None:
         super().__init__(name, severity, options)
         self.window: timedelta = options["window"]
         self.group_by = tuple(options["group_by"])
-        self.filters = Filters(sources=tuple(options["sources"]), kinds=tuple(options["kinds"]),
-                               topics=tuple(options["topics"]), distinct_clusters=True)
+        self.filters = scope_filters(options, distinct_clusters=True)
 
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         end = as_utc(now)

@@ -29,15 +29,15 @@ from alerts.alert import Alert
 from alerts.baseline import Baseline, seasonal_baseline
 from alerts.duration import describe_duration, parse_duration
 from alerts.errors import RuleConfigError
-from alerts.rule import Option, Rule, at_least, between_open, one_of
+from alerts.groups import GROUP_BY, SCOPE, group_filters, in_group, scope_filters
+from alerts.rule import Option, Rule, at_least, between_open
 from alerts.series import hourly_series
 from alerts.stats import poisson_sf
-from indexer.store import NONE_KEY, FeedbackStore, Filters
+from indexer.store import FeedbackStore
 from voc.record import Feedback, as_utc
 
 log = logging.getLogger(__name__)
 
-GROUPABLE = ("source", "topic", "entity", "kind")
 RAW_SAMPLE_CAP = 2000  # records read to measure cluster sizes; larger clusters are shown as ">= size"
 
 
@@ -45,7 +45,7 @@ class NegativeSpike(Rule):
     type_name = "negative_spike"
     OPTIONS = {
         "window": Option(str, "1h", parse_duration, "length of the window that ends now"),
-        "group_by": Option(list, [], one_of(*GROUPABLE), "fields to group by; [] = overall"),
+        **GROUP_BY,
         "baseline_weeks": Option(int, 4, at_least(0), "weeks of same hour-of-week history"),
         "baseline_days": Option(int, 7, at_least(0), "days of trailing history for short histories"),
         "min_count": Option(int, 10, at_least(1), "volume floor"),
@@ -53,9 +53,7 @@ class NegativeSpike(Rule):
         "min_ratio": Option(float, 2.0, at_least(1.0), "count must be at least this times the baseline"),
         "baseline_floor": Option(float, 0.5, at_least(0.01), "smallest baseline used in the tests"),
         "samples": Option(int, 5, at_least(0), "comments shown in the alert"),
-        "sources": Option(list, [], None, "only these sources ([] = all)"),
-        "kinds": Option(list, [], None, "only these kinds ([] = all)"),
-        "topics": Option(list, [], None, "only these topics and their sub-topics ([] = all)"),
+        **SCOPE,
     }
 
     def __init__(self, name: str, severity: str, options: dict) -> None:
@@ -64,9 +62,7 @@ class NegativeSpike(Rule):
             raise RuleConfigError(name, "baseline_weeks", "baseline_weeks and baseline_days are both 0")
         self.window = options["window"]
         self.group_by = tuple(options["group_by"])
-        self.filters = Filters(sentiment=("negative",), sources=tuple(options["sources"]),
-                               kinds=tuple(options["kinds"]), topics=tuple(options["topics"]),
-                               distinct_clusters=True)
+        self.filters = scope_filters(options, sentiment=("negative",), distinct_clusters=True)
 
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         end = as_utc(now)
@@ -103,7 +99,7 @@ class NegativeSpike(Rule):
         samples, sizes, capped = self._samples(store, group, start, end)
         if capped:
             details["cluster_sizes_capped_at"] = RAW_SAMPLE_CAP
-        details["series"] = hourly_series(store, end, replace(self.filters, **_group_filters(group)))
+        details["series"] = hourly_series(store, end, replace(self.filters, **group_filters(group)))
         label = " · ".join(group.values()) or "全部"
         title = (f"{label} 负面 {describe_duration(self.window)} {count} 条，"
                  f"基线 {format_baseline(expected)}")
@@ -120,17 +116,17 @@ class NegativeSpike(Rule):
         n = self.options["samples"]
         if n == 0:
             return [], {}, False
-        filters = replace(self.filters, since=start, until=end, **_group_filters(group))
+        filters = replace(self.filters, since=start, until=end, **group_filters(group))
         # the store cannot express "(none)" or an exact topic, so read more and filter here
         raw = [r for r in store.samples(replace(filters, distinct_clusters=False), RAW_SAMPLE_CAP)
-               if _in_group(r, group)]
+               if in_group(r, group)]
         sizes: dict[str, int] = {}
         for r in raw:
             root = r.duplicate_of or r.id
             sizes[root] = sizes.get(root, 0) + 1
         heads = {r.id: r for r in raw if r.duplicate_of is None}
         for r in store.samples(filters, n * 4):  # heads the capped read may have missed
-            if _in_group(r, group):
+            if in_group(r, group):
                 heads.setdefault(r.id, r)
 
         def rank(r: Feedback) -> tuple:
@@ -158,24 +154,3 @@ def _details(baseline: Baseline, key: str, tested: int, threshold: float) -> dic
         "groups_tested": tested,
         "p_threshold": threshold,
     }
-
-
-def _group_filters(group: dict[str, str]) -> dict[str, tuple[str, ...]]:
-    field_names = {"source": "sources", "kind": "kinds", "topic": "topics", "entity": "entities"}
-    return {field_names[f]: (v,) for f, v in group.items() if v != NONE_KEY}
-
-
-def _in_group(record: Feedback, group: dict[str, str]) -> bool:
-    for f, value in group.items():
-        if f == "source":
-            ok = record.source == value
-        elif f == "kind":
-            ok = record.kind == value
-        elif f == "topic":
-            ok = not record.topics if value == NONE_KEY else value in record.topics
-        else:  # entity, by canonical name
-            names = {e.get("canonical") or e.get("text") for e in record.entities}
-            ok = not names if value == NONE_KEY else value in names
-        if not ok:
-            return False
-    return True

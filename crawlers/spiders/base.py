@@ -45,6 +45,8 @@ import scrapy
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
 
+from crawlers.parse.errors import PageError
+from crawlers.parse.page import load_json
 from voc.record import RecordError, parse_time
 
 END_STATES = ("blocked", "layout_changed")
@@ -246,6 +248,17 @@ class VocSpider(scrapy.Spider):
             self.block(f"captcha/login page (title {title.group(1).strip()[:60]!r}) at {response.url}")
         if len(text) < SHORT_PAGE and (hit := _BODY_MARKERS.search(text)):
             self.block(f"captcha/login page ({hit.group(0)!r}) at {response.url}")
+
+    def api_json(self, response: Response, what: str) -> Any:
+        """A JSON API body decoded, or the crawl ends: a ban status or a non-JSON refusal page is
+        `blocked`, other non-JSON is `layout_changed`. JSON bodies skip the page-text check: a
+        post may well quote "请输入验证码"."""
+        if response.status in BLOCK_STATUSES or response.body.lstrip()[:1] not in (b"{", b"["):
+            self.detect_block(response)
+        try:
+            return load_json(response.body, what)
+        except PageError as exc:
+            self.block(exc.reason, exc.status)
 
     def layout_changed(self, response: Response, what: str) -> NoReturn:
         """Nothing matched where data was expected: a block page, or the site changed."""

@@ -30,10 +30,10 @@ from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawlers.parse.errors import PageError
-from crawlers.parse.page import cookie_dict, load_json
+from crawlers.parse.page import cookie_dict
 from crawlers.parse.tousu import ENDPOINTS, list_params, parse_complaints
 from crawlers.parse.tousu_sign import random_rs, signed_query
-from crawlers.spiders.base import BLOCK_STATUSES, VocSpider
+from crawlers.spiders.base import VocSpider
 from voc.record import Feedback
 
 COOKIE_ENV = "VOC_TOUSU_COOKIE"
@@ -97,15 +97,6 @@ class TousuSpider(VocSpider):
             yield self.list_request(mode, value, 1)
 
     # --- callbacks ------------------------------------------------------------------------
-
-    def api_json(self, response: Response, what: str) -> Any:
-        """The decoded body, or the crawl ends (456 and refusal pages: blocked; see weibo.py)."""
-        if response.status in BLOCK_STATUSES or response.body.lstrip()[:1] not in (b"{", b"["):
-            self.detect_block(response)
-        try:
-            return load_json(response.body, what)
-        except PageError as exc:
-            self.block(exc.reason, exc.status)
 
     def parse_list(self, response: Response, mode: str, value: str, page: int) -> Iterator[Any]:
         what = f"{mode}{'=' + value if value else ''} page={page}"

@@ -30,9 +30,9 @@ import scrapy
 from scrapy.http import Response
 
 from crawlers.parse.errors import PageError
-from crawlers.parse.page import cookie_dict, load_json
+from crawlers.parse.page import cookie_dict
 from crawlers.parse.weibo import parse_comments, parse_long_text, parse_search, plain_text
-from crawlers.spiders.base import BLOCK_STATUSES, VocSpider
+from crawlers.spiders.base import VocSpider
 from voc.record import Feedback
 
 COOKIE_ENV = "VOC_WEIBO_COOKIE"
@@ -98,17 +98,6 @@ class WeiboSpider(VocSpider):
             yield self.search_request(keyword, 1)
 
     # --- callbacks ------------------------------------------------------------------------
-
-    def api_json(self, response: Response, what: str) -> Any:
-        """The decoded body, or the crawl ends: a ban status or a non-JSON refusal page is
-        `blocked`, other non-JSON is `layout_changed`. JSON bodies skip the page-text check:
-        a post may well quote "请输入验证码"."""
-        if response.status in BLOCK_STATUSES or response.body.lstrip()[:1] not in (b"{", b"["):
-            self.detect_block(response)
-        try:
-            return load_json(response.body, what)
-        except PageError as exc:
-            self.block(exc.reason, exc.status)
 
     def parse_search(self, response: Response, keyword: str, page: int) -> Iterator[Any]:
         data = self.api_json(response, f"weibo search q={keyword} page={page}")
