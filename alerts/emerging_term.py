@@ -53,6 +53,7 @@ DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 SETTLE = timedelta(hours=6)  # a day's table is final once computed this long after the day ended
 READ_CAP = 20_000  # negative records read per window or per day
+BUILDS_PER_CHECK = 3  # day tables (re)built per check at most (see `_baseline`)
 
 
 class EmergingTerm(Rule):
@@ -146,24 +147,39 @@ class EmergingTerm(Rule):
                  "baseline": round(share * negatives.get(t, 0), 3)} for i in range(48)]
 
     def _baseline(self, store: FeedbackStore, start: datetime, end: datetime) -> tuple[int, Counter]:
-        """Negative records and term document frequencies over the baseline days."""
+        """Negative records and term document frequencies over the baseline days.
+
+        At most BUILDS_PER_CHECK day tables are (re)built per check, newest first: a first start
+        over a large store spreads the work over a few checks (each stays well under the 2 s a
+        check may take at 1M records, bench/alerts_sim.py) and rests on the days built so far."""
         today = _day_start(start)
-        total, df = 0, Counter()
+        total, df, builds = 0, Counter(), 0
         for k in range(1, self.options["baseline_days"] + 1):
-            table = self._day_table(store, today - k * DAY, end)
-            total += table["n"]
-            df.update(table["df"])
+            day = today - k * DAY
+            table, fresh = self._cached_table(store, day, end)
+            if not fresh and builds < BUILDS_PER_CHECK:
+                table = self._build_table(store, day, end)
+                builds += 1
+            if table is not None:
+                total += table["n"]
+                df.update(table["df"])
         return total, df
 
-    def _day_table(self, store: FeedbackStore, day: datetime, now: datetime) -> dict[str, Any]:
-        key = f"{self.name}:{day.astimezone(DISPLAY_TZ).date().isoformat()}"
-        doc = store.get_state(NAMESPACE, key)
+    def _cached_table(self, store: FeedbackStore, day: datetime, now: datetime) -> tuple[dict | None, bool]:
+        """The stored table of `day` (or None) and whether it is final or still current."""
+        doc = store.get_state(NAMESPACE, self._table_key(day))
+        if doc is None:
+            return None, False
+        computed = parse_time(doc["computed_at"], naive_tz=None)
         day_end = day + DAY
-        if doc is not None:
-            computed = parse_time(doc["computed_at"], naive_tz=None)
-            if computed >= day_end + SETTLE or now < day_end + SETTLE:
-                return doc
-        records = store.samples(replace(self.filters, since=day, until=day_end), READ_CAP)
+        return doc, computed >= day_end + SETTLE or now < day_end + SETTLE
+
+    def _table_key(self, day: datetime) -> str:
+        return f"{self.name}:{day.astimezone(DISPLAY_TZ).date().isoformat()}"
+
+    def _build_table(self, store: FeedbackStore, day: datetime, now: datetime) -> dict[str, Any]:
+        key = self._table_key(day)
+        records = store.samples(replace(self.filters, since=day, until=day + DAY), READ_CAP)
         counts = Counter(term for r in records for term in terms(self._text(r)))
         doc = {"n": len(records), "df": {t: n for t, n in counts.items() if n >= 2},
                "computed_at": now.isoformat(), "capped": len(records) >= READ_CAP}

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     for overlap in (True, False):
         total, report, _ = runs[overlap]
         seconds = {"import": import_s, **report.seconds}
-        name = "overlapped (default)" if overlap else "sequential"
+        name = "overlapped" if overlap else "sequential (the default)"
         print(f"\n{name}: total {total:.1f} s -> {n / total:.0f} records/s (batch size {args.batch_size})")
         print("  busy time per stage (tag, dedup and store run beside the model when overlapped):")
         for stage in ("import", *STAGES):

@@ -73,9 +73,11 @@ class Signatures:
     def __init__(self, perms: int = 64, seed: int = 0x5EED, unigrams: bool = False) -> None:
         self.unigrams = unigrams
         rng = np.random.default_rng(seed)
-        # Multiply-shift hashing: odd multipliers, top 32 bits of a 64-bit product (wraps mod 2**64).
-        self._mul = rng.integers(1, 2**62, size=perms, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-        self._add = rng.integers(0, 2**63, size=perms, dtype=np.uint64)
+        # One permutation of the 32-bit space per MinHash row: h -> a*h + b mod 2**32 with odd a is
+        # a bijection, and the shingle hashes are already well mixed; 32-bit lanes halve the work
+        # and memory traffic of the (shingles x perms) product, the costliest step of dedup.
+        self._mul = (rng.integers(0, 2**31, size=perms, dtype=np.uint32) * np.uint32(2) + np.uint32(1))
+        self._add = rng.integers(0, 2**32, size=perms, dtype=np.uint32)
         self.perms = perms
 
     def _shingles(self, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +122,7 @@ class Signatures:
                 majority = (2 * votes > counts[nonempty, None]).astype(np.uint8)
                 fps[nonempty] = np.packbits(majority, axis=1, bitorder="little").view("<u8").ravel()
                 if minhash:
-                    permuted = (hashes[:, None] * self._mul + self._add) >> np.uint64(32)
+                    permuted = (hashes >> np.uint64(32)).astype(np.uint32)[:, None] * self._mul + self._add
                     rows[begin + nonempty] = np.minimum.reduceat(permuted, starts, axis=0)
             simhashes.extend(fps.tolist())
         return simhashes, rows

@@ -44,15 +44,26 @@ def test_edited_copies_point_at_the_first_record(edit):
     assert [r.duplicate_of for r in records] == [None, None, "orig"]
 
 
-@pytest.mark.parametrize("short", ["手机银行转账一直失败怎么回事", "信用卡年费不退客服推诿"])
-def test_short_comment_with_swapped_characters_is_a_copy(short):
-    """11-14 characters: a swap changes a third of the bi/trigrams but none of the characters. MinHash
-    is an estimate, so a single short copy is found with a probability (0.96 for 10-19 characters in
-    bench/understanding.py; at 10 characters Jaccard sits at the 0.6 threshold)."""
-    swapped = short[:4] + short[5] + short[4] + short[6:]
-    records = [rec("orig", short), rec("other", OTHER, 0.5), rec("copy", swapped, 1)]
-    Deduper().assign(records)
-    assert [r.duplicate_of for r in records] == [None, None, "orig"]
+SHORT = ["手机银行转账一直失败怎么回事", "信用卡年费不退客服推诿", "网点排队两个小时才办完业务",
+         "验证码一直收不到根本登录不了", "客服电话打了一上午都没人接", "贷款审批拖了一个月还没消息",
+         "理财产品到期了钱还没有到账", "自动扣款扣了两次没人给解释", "更新新版本以后一打开就闪退",
+         "大堂经理态度恶劣还推销保险", "转账限额太低了根本不够用啊", "挂失补卡要跑三趟网点真麻烦"]
+
+
+def test_short_comments_with_swapped_characters_are_copies():
+    """12-14 characters: a swap changes a third of the bi/trigrams but none of the characters, so
+    most copies are found. MinHash
+    estimates, so it is a rate — 0.92 for swaps at 10-19 characters in bench/understanding.py."""
+    found = tried = 0
+    for text in SHORT:
+        for pos in (2, 4, 5, 7):
+            swapped = text[:pos] + text[pos + 1] + text[pos] + text[pos + 2:]
+            records = [rec("orig", text), rec("other", OTHER, 0.5), rec("copy", swapped, 1)]
+            Deduper().assign(records)
+            assert records[1].duplicate_of is None
+            found += records[2].duplicate_of == "orig"
+            tried += 1
+    assert found >= 0.8 * tried
 
 
 def test_similar_but_different_short_complaints_stay_apart():
