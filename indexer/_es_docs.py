@@ -19,9 +19,12 @@ per record, so a record that cannot be serialized fails alone with its reason.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from voc.record import SEVERITIES, Feedback, RecordError
 
@@ -37,6 +40,13 @@ def _json_default(value: Any) -> Any:
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"),
                            default=_json_default).encode
+
+
+def _encode_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON for the bulk hot path (orjson: ~5x the standard encoder, measured by
+    bench/indexer.py). orjson writes NaN as null where `json` refuses it, so `build_doc` checks the
+    one float that comes from outside (rating) itself."""
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def dumps(value: Any) -> str:
@@ -97,7 +107,9 @@ def build_doc(record: Feedback, prefix: str) -> Doc:
     doc["ours"] = ours
     if record.sentiment is not None:
         doc["neg"] = float(record.sentiment.scores.get("negative", 0.0))
-    return Doc(record.id, month_index(prefix, record.created_at), _encode(doc).encode("utf-8"))
+    if record.rating is not None and not math.isfinite(record.rating):
+        raise ValueError(f"rating must be a finite number, got {record.rating!r}")
+    return Doc(record.id, month_index(prefix, record.created_at), _encode_bytes(doc))
 
 
 def _name(value: Any, field: str) -> str:
@@ -110,7 +122,7 @@ def bulk_body(docs: Iterable[Doc]) -> bytes:
     """The NDJSON body of one bulk request (action line, source line, ...), as the client sends it."""
     lines: list[bytes] = []
     for doc in docs:
-        lines.append(_encode(doc.action()).encode("utf-8"))
+        lines.append(_encode_bytes(doc.action()))
         lines.append(doc.source)
     lines.append(b"")
     return b"\n".join(lines)

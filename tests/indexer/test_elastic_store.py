@@ -128,7 +128,7 @@ def test_bad_records_fail_alone_with_reasons(es, store):
     nan = build_record("评分", rating=float("nan"), key="nan")
     result = store.upsert([good, bad, nan])
     assert result.stored == 1 and [i for i, _ in result.failed] == [bad.id, nan.id]
-    assert "severity" in result.failed[0][1] and "float" in result.failed[1][1]
+    assert "severity" in result.failed[0][1] and "rating" in result.failed[1][1]
     assert set(es.docs()) == {good.id}
 
 
