@@ -8,8 +8,11 @@ record that was stored.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from indexer import _sqlite_query as q
 from voc.record import Feedback, RecordError
@@ -26,6 +29,16 @@ def _json_default(value: Any) -> Any:
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
                       default=_json_default)
+
+
+def record_json(doc: dict[str, Any]) -> str:
+    """A record document as compact JSON on the upsert hot path (orjson, ~2x the standard encoder
+    with the record -> dict step). orjson writes NaN as null where `dumps` refuses it, so the one
+    float that comes from outside (rating) is checked here."""
+    rating = doc.get("rating")
+    if rating is not None and not math.isfinite(rating):
+        raise ValueError(f"rating must be a finite number, got {rating!r}")
+    return orjson.dumps(doc, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
 
 
 def from_micros(value: int) -> datetime:
@@ -61,7 +74,7 @@ class Prepared:
         self.entities = sorted(entities.items())
         self.row = (record.source, record.kind, q.to_micros(record.created_at, "created_at"),
                     sentiment.label if sentiment is not None else None, neg,
-                    record.duplicate_of, dumps(doc),
+                    record.duplicate_of, record_json(doc),
                     int(bool(self.topics)), int(bool(self.risks)), int(bool(self.entities)))
 
 
@@ -75,7 +88,7 @@ def _name(value: Any, field: str) -> str:
 def load(row: tuple[str, str, str]) -> Feedback:
     """The stored record from (doc, title, text); RecordError/ValueError when it is unreadable."""
     doc_text, title, text = row
-    doc = json.loads(doc_text)
+    doc = orjson.loads(doc_text)
     doc["text"] = text
     doc.setdefault("title", title)
     return Feedback.from_dict(doc)
