@@ -251,10 +251,14 @@ class Deduper:
     def _match(self, new: _Entry, keys: list[int]) -> _Entry | None:
         """The earliest-added entry in the window that is a near-copy of `new`."""
         buckets, best, fp, row = self._buckets, None, new.fp, new.row
+        checked: set[int] = set()  # an entry shares several bands with a near-copy: check it once
         for key in keys:
             for entry in buckets.get(key, ()):  # each bucket is in `seq` order (appended in order)
                 if best is not None and entry.seq >= best.seq:
                     break  # nothing later in this bucket can beat the match we have
+                if entry.seq in checked:
+                    continue
+                checked.add(entry.seq)
                 if entry.dead or abs(entry.created - new.created) > self.window:
                     continue
                 if (entry.fp ^ fp).bit_count() <= self.threshold or (
