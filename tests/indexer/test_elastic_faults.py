@@ -9,8 +9,8 @@ import json
 import socket
 
 import pytest
-from conftest import build_record
 from es_server import error_body, start
+from store_records import build_record
 
 from indexer.elastic import ElasticStore
 from indexer.store import UpsertResult

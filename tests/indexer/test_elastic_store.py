@@ -11,8 +11,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import SH, T0, build_record
 from es_server import empty_search, start
+from store_records import SH, T0, build_record
 
 from indexer import open_store
 from indexer._es_docs import build_doc, bulk_body, load
