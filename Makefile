@@ -24,7 +24,8 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 install: $(STAMP)
 
 $(STAMP):
-	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || { echo "creating $(VENV) with $(PYTHON)"; \
+		rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }  # a venv cut short (no pip) is made again
 	$(BIN)/python -m pip install torch==$(TORCH_VERSION) $(TORCH_PIP_ARGS)
 	$(BIN)/python -m pip install -e '.[test]'
 	@rm -f $(VENV)/.installed-*
