@@ -3,7 +3,8 @@
 Before a batch runs, each record is looked up in the store by id, which tells a crawl's outcome:
 
     new         the id was not stored
-    updated     stored, but text/title/rating/author/url/time changed (re-classified and replaced)
+    updated     stored, but text/title/rating/author/url/time changed (re-classified and replaced);
+                a time that moved by at most TIME_SLACK is not a change (relative times)
     duplicates  stored and unchanged, or yielded twice in this crawl (not run again: the stored
                 sentiment stays, and no model time is spent on it)
     dropped     not a Feedback record, or rejected by voc.pipeline (reason kept per record)
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -25,6 +27,16 @@ from voc.record import Feedback
 log = logging.getLogger(__name__)
 
 COMPARED = ("text", "title", "rating", "author", "url", "created_at", "kind")
+# A re-crawl that moves a record's time by no more than this keeps the stored time: relative times
+# ("5分钟前", "今天 12:00") resolve against each crawl's clock, and a post must neither count as
+# updated for that nor move to another month's Elasticsearch index.
+TIME_SLACK = timedelta(hours=1)
+
+
+def settle_time(old: Feedback, new: Feedback) -> None:
+    """Keep `old`'s created_at on `new` when they differ by at most TIME_SLACK."""
+    if abs(new.created_at - old.created_at) <= TIME_SLACK:
+        new.created_at = old.created_at
 
 
 def changed(old: Feedback, new: Feedback) -> bool:
@@ -79,6 +91,8 @@ class FeedbackPipeline:
         fresh, updated = [], set()
         for record in batch:
             old = self.pipeline.store.get(record.id)
+            if old is not None:
+                settle_time(old, record)
             if old is None:
                 fresh.append(record)
             elif changed(old, record):
