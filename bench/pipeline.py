@@ -6,17 +6,14 @@
 The comments come from demo/make_posts.py's generator (same templates as the demo, a different
 seed); they are written to a temporary JSONL, imported with the records importer, and run through
 the real pipeline with the shipped sentiment model (or `--model DIR`) into a temporary SQLite
-file — once overlapped (the default: tag, dedup and store of one chunk run in a worker thread while
-the model classifies the next) and once sequential. The peer is the model alone over the same
-normalized texts in the same chunks, measured in the same run; "everything but the model" is the
-time a pipeline run takes beyond that peer. Prints records/s, each stage's busy time, that share,
+file. The peer is the model alone over the same normalized texts in the same chunks, measured in
+the same run; "everything but the model" is the time a pipeline run takes beyond that peer. Prints records/s, each stage's busy time, that share,
 and peak RSS. Exits 1 when the model is not there.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
 import json
 import resource
@@ -80,37 +77,29 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(0, n, CHUNK):
             classifier.predict(texts[i:i + CHUNK], batch_size=args.batch_size)
         model_s = time.perf_counter() - t
-        runs = {}
-        for overlap in (True, False):
-            records = [copy.copy(r) for r in imported.records]
-            with SqliteStore(Path(tmp) / f"bench-{overlap}.db") as store:
-                pipeline = Pipeline(classifier, tagger, Deduper(), store, batch_size=args.batch_size,
-                                    chunk_size=CHUNK, progress=False, spool_dir=Path(tmp) / "spool",
-                                    overlap=overlap)
-                t = time.perf_counter()
-                report = pipeline.run(records)
-                runs[overlap] = (import_s + time.perf_counter() - t, report, store.total())
+        with SqliteStore(Path(tmp) / "bench.db") as store:
+            pipeline = Pipeline(classifier, tagger, Deduper(), store, batch_size=args.batch_size,
+                                chunk_size=CHUNK, progress=False, spool_dir=Path(tmp) / "spool")
+            t = time.perf_counter()
+            report = pipeline.run(imported.records)
+            total = import_s + time.perf_counter() - t
+            stored = store.total()
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    total, report, stored = runs[True]
     print(f"pipeline bench: {n} comments, stored {stored}, duplicates {report.duplicates}, "
           f"rejected {len(report.rejected)}")
     print(f"model {classifier.version}; load (model + taxonomy) {load_s:.1f} s, not counted below; "
           f"torch threads {torch.get_num_threads()}")
     print(f"the model alone (peer, same texts and chunks): {model_s:.1f} s -> {n / model_s:.0f} records/s")
-    for overlap in (True, False):
-        total, report, _ = runs[overlap]
-        seconds = {"import": import_s, **report.seconds}
-        name = "overlapped" if overlap else "sequential (the default)"
-        print(f"\n{name}: total {total:.1f} s -> {n / total:.0f} records/s (batch size {args.batch_size})")
-        print("  busy time per stage (tag, dedup and store run beside the model when overlapped):")
-        for stage in ("import", *STAGES):
-            print(f"    {stage:<10} {seconds[stage]:7.2f} s  {100 * seconds[stage] / total:5.1f} %")
-        extra = total - model_s
-        print(f"  everything but the model adds {extra:.1f} s = {100 * extra / total:.1f} % of the time "
-              f"(total {total / model_s:.2f}x the model alone)")
+    seconds = {"import": import_s, **report.seconds}
+    print(f"pipeline: total {total:.1f} s -> {n / total:.0f} records/s (batch size {args.batch_size})")
+    for stage in ("import", *STAGES):
+        print(f"  {stage:<10} {seconds[stage]:7.2f} s  {100 * seconds[stage] / total:5.1f} %")
+    extra = total - model_s
+    print(f"everything but the model adds {extra:.1f} s = {100 * extra / total:.1f} % of the time "
+          f"(total {total / model_s:.2f}x the model alone)")
     print(f"\npeak RSS {peak_mb:.0f} MiB")
-    return 0 if all(r[2] == n for r in runs.values()) else 1
+    return 0 if stored == n else 1
 
 
 if __name__ == "__main__":

@@ -141,6 +141,9 @@ CREATE TRIGGER IF NOT EXISTS {table}_roll_ad AFTER DELETE ON {table} BEGIN
 END;"""
 
 
+_ROLL_TAKE_OLD = (f"UPDATE roll SET n = n - 1 WHERE (hour, source, kind, sentiment, dup, has_topic, "
+                  f"has_risk, has_entity) = ({_roll_key('old')});")
+
 ROLLUP_DDL = f"""
 CREATE TABLE IF NOT EXISTS roll (
     hour INTEGER NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL, sentiment TEXT NOT NULL,
@@ -154,12 +157,10 @@ CREATE TABLE IF NOT EXISTS roll_side (
     PRIMARY KEY (field, hour, value, source, kind, sentiment, dup)
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS feedback_roll_ad AFTER DELETE ON feedback BEGIN
-    UPDATE roll SET n = n - 1 WHERE (hour, source, kind, sentiment, dup, has_topic, has_risk,
-        has_entity) = ({_roll_key("old")});
+    {_ROLL_TAKE_OLD}
 END;
 CREATE TRIGGER IF NOT EXISTS feedback_roll_au AFTER UPDATE ON feedback BEGIN
-    UPDATE roll SET n = n - 1 WHERE (hour, source, kind, sentiment, dup, has_topic, has_risk,
-        has_entity) = ({_roll_key("old")});
+    {_ROLL_TAKE_OLD}
     INSERT INTO roll VALUES ({_roll_key("new")}, 1) ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 {"".join(_side_triggers(table, column) for table, column in SIDE_TABLES)}

@@ -18,7 +18,6 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,8 +77,7 @@ class Pipeline:
 
     def __init__(self, classifier: Classifier, tagger: Any, deduper: Any, store: FeedbackStore,
                  batch_size: int = 64, progress: bool = True,
-                 spool_dir: str | Path = DEFAULT_SPOOL, chunk_size: int = 512,
-                 overlap: bool = False) -> None:
+                 spool_dir: str | Path = DEFAULT_SPOOL, chunk_size: int = 512) -> None:
         if batch_size < 1 or chunk_size < 1:
             raise PipelineError(f"batch_size and chunk_size must be >= 1, got {batch_size}, {chunk_size}")
         self.classifier = classifier
@@ -92,32 +90,18 @@ class Pipeline:
         self.chunk_size = max(chunk_size, batch_size)
         self.progress = progress
         self.spool_dir = Path(spool_dir)
-        # Tag, dedup and store one chunk in a worker thread while the model classifies the next:
-        # torch and SQLite release the GIL in their C code, so the rest hides behind the model
-        # (bench/pipeline.py measures how much). One worker keeps chunks in order.
-        self.overlap = overlap
 
     def run(self, records: Iterable[Feedback]) -> PipelineReport:
         report = PipelineReport()
         total = len(records) if hasattr(records, "__len__") else None  # type: ignore[arg-type]
         bar = self._progress_bar(total)
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline") if self.overlap else None
-        pending: Future[int] | None = None
         try:
             for batch in iter_batches(records, self.chunk_size):
                 good, texts = self._classify(batch, report)
-                if pending is not None:  # at most one chunk in flight: bounded memory, in order
-                    _advance(bar, pending.result())
-                    pending = None
-                if worker is None:
-                    _advance(bar, self._finish(batch, good, texts, report))
-                else:
-                    pending = worker.submit(self._finish, batch, good, texts, report)
-            if pending is not None:
-                _advance(bar, pending.result())
+                self._finish(good, texts, report)
+                if bar is not None:
+                    bar.update(len(batch))
         finally:
-            if worker is not None:
-                worker.shutdown(wait=True)
             if bar is not None:
                 bar.close()
         log.info("pipeline %s", report.summary())
@@ -156,11 +140,10 @@ class Pipeline:
             _lap(report, "classify", clock)
         return good, texts
 
-    def _finish(self, batch: list[Feedback], good: list[Feedback], texts: list[str],
-                report: PipelineReport) -> int:
-        """Tag, dedup and store classified records; returns the chunk's size for the progress bar."""
+    def _finish(self, good: list[Feedback], texts: list[str], report: PipelineReport) -> None:
+        """Tag, dedup and store classified records."""
         if not good:
-            return len(batch)
+            return
         clock = time.perf_counter()
         tagged = [self.tagger.tag(r.text, banking=about_banking(r.source)) for r in good]
         for record, tags in zip(good, tagged, strict=True):
@@ -173,7 +156,6 @@ class Pipeline:
         clock = _lap(report, "dedup", clock)
         self._store(good, report)
         _lap(report, "store", clock)
-        return len(batch)
 
     def _store(self, batch: list[Feedback], report: PipelineReport) -> None:
         try:
@@ -214,11 +196,6 @@ def _validated_text(record: Any) -> str:
     if not text.strip():
         raise RecordError("text is empty after normalization")
     return text
-
-
-def _advance(bar: Any, n: int) -> None:
-    if bar is not None:
-        bar.update(n)
 
 
 def _lap(report: PipelineReport, stage: str, since: float) -> float:

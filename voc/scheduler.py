@@ -92,70 +92,66 @@ def build_scheduler(settings: Any, *, scheduler: Any = None,
     return sched
 
 
-def alert_check_job(settings: Any, now: datetime | None = None) -> Any:
-    """One alert check; logs one line. Returns the RunReport (None when it failed)."""
-    from voc.alerting import run_configured_rules
+def _with_store(settings: Any, job: str, work: Callable[[Any], Any]) -> Any:
+    """Run `work(store)` on the configured store, closed afterwards. A job never raises into the
+    scheduler: a failure is logged as `job=... status=failed` and None is returned."""
     from voc.pipeline import open_settings_store
 
-    started = time.perf_counter()
-    now = now or datetime.now(UTC)
     try:
         store = open_settings_store(settings)
         try:
-            report = run_configured_rules(settings, store, now=now)
+            return work(store)
         finally:
             store.close()
-    except Exception as exc:  # the scheduler must keep running; the error is in the log line
-        log.error("job=alerts:check status=failed error=%s: %s", type(exc).__name__, exc)
+    except Exception as exc:
+        from crawlers.runner import AlreadyRunning
+
+        if isinstance(exc, AlreadyRunning):
+            log.info("job=%s status=skipped reason=already_running", job)
+        else:
+            log.error("job=%s status=failed error=%s: %s", job, type(exc).__name__, exc)
         return None
-    status = "ok" if not (report.errors or report.pending or report.failed) else "degraded"
-    log.info("job=alerts:check status=%s fired=%d suppressed=%d silenced=%d pending=%d failed=%d "
-             "rule_errors=%d seconds=%.2f", status, len(report.fired), len(report.suppressed),
-             len(report.silenced), len(report.pending), len(report.failed), len(report.errors),
-             time.perf_counter() - started)
+
+
+def alert_check_job(settings: Any, now: datetime | None = None) -> Any:
+    """One alert check; logs one line. Returns the RunReport (None when it failed)."""
+    from voc.alerting import run_configured_rules
+
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    report = _with_store(settings, "alerts:check",
+                         lambda store: run_configured_rules(settings, store, now=now))
+    if report is not None:
+        status = "ok" if not (report.errors or report.pending or report.failed) else "degraded"
+        log.info("job=alerts:check status=%s fired=%d suppressed=%d silenced=%d pending=%d failed=%d "
+                 "rule_errors=%d seconds=%.2f", status, len(report.fired), len(report.suppressed),
+                 len(report.silenced), len(report.pending), len(report.failed), len(report.errors),
+                 time.perf_counter() - started)
     return report
 
 
 def digest_job(settings: Any, now: datetime | None = None) -> Any:
     from voc.alerting import send_daily_digest
-    from voc.pipeline import open_settings_store
 
-    try:
-        store = open_settings_store(settings)
-        try:
-            report = send_daily_digest(settings, store, now=now)
-        finally:
-            store.close()
-    except Exception as exc:
-        log.error("job=alerts:digest status=failed error=%s: %s", type(exc).__name__, exc)
-        return None
-    log.info("job=alerts:digest status=%s sent=%s failed=%s", "ok" if not report.failed else "degraded",
-             ",".join(report.sent) or "-", ",".join(report.failed) or "-")
+    report = _with_store(settings, "alerts:digest", lambda store: send_daily_digest(settings, store, now=now))
+    if report is not None:
+        log.info("job=alerts:digest status=%s sent=%s failed=%s", "ok" if not report.failed else "degraded",
+                 ",".join(report.sent) or "-", ",".join(report.failed) or "-")
     return report
 
 
 def crawl_job(settings: Any, name: str) -> Any:
     """One crawl in a child process; its end state is in the store's crawl_health either way."""
-    from crawlers.runner import AlreadyRunning, run_crawl
-    from voc.pipeline import open_settings_store
+    from crawlers.runner import run_crawl
 
     started = time.perf_counter()
-    try:
-        store = open_settings_store(settings)
-        try:
-            result = run_crawl(name, var_dir=settings.app.var_dir, store=store)
-        finally:
-            store.close()
-    except AlreadyRunning:
-        log.info("job=crawl:%s status=skipped reason=already_running", name)
-        return None
-    except Exception as exc:
-        log.error("job=crawl:%s status=failed error=%s: %s", name, type(exc).__name__, exc)
-        return None
-    log.info("job=crawl:%s status=%s new=%d updated=%d duplicates=%d dropped=%d reason=%s seconds=%.1f",
-             name, result.status, result.count("new"), result.count("updated"),
-             result.count("duplicates"), result.count("dropped"), result.reason or "-",
-             time.perf_counter() - started)
+    result = _with_store(settings, f"crawl:{name}",
+                         lambda store: run_crawl(name, var_dir=settings.app.var_dir, store=store))
+    if result is not None:
+        log.info("job=crawl:%s status=%s new=%d updated=%d duplicates=%d dropped=%d reason=%s "
+                 "seconds=%.1f", name, result.status, result.count("new"), result.count("updated"),
+                 result.count("duplicates"), result.count("dropped"), result.reason or "-",
+                 time.perf_counter() - started)
     return result
 
 

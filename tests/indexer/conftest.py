@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from es_server import start
 from store_records import build_record
 
 from voc.record import Feedback
@@ -13,3 +14,11 @@ from voc.record import Feedback
 @pytest.fixture
 def make() -> Callable[..., Feedback]:
     return build_record
+
+
+@pytest.fixture
+def es():
+    """A local Elasticsearch-like server (es_server.py) for the request-level ES tests."""
+    fake, stop = start()
+    yield fake
+    stop()

@@ -9,20 +9,13 @@ import json
 import socket
 
 import pytest
-from es_server import error_body, start
+from es_server import error_body
 from store_records import build_record
 
 from indexer.elastic import ElasticStore
 from indexer.store import UpsertResult
 from voc.pipeline import Pipeline, PipelineReport
 from voc.spool import retry_spool
-
-
-@pytest.fixture
-def es():
-    fake, stop = start()
-    yield fake
-    stop()
 
 
 @pytest.fixture

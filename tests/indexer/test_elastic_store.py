@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from es_server import empty_search, start
+from es_server import empty_search
 from store_records import SH, T0, build_record
 
 from indexer import open_store
@@ -20,13 +20,6 @@ from indexer._es_setup import mapping
 from indexer.elastic import ElasticStore
 from indexer.errors import StoreQueryError, StoreUnavailable
 from indexer.store import NONE_KEY, Filters
-
-
-@pytest.fixture
-def es():
-    fake, stop = start()
-    yield fake
-    stop()
 
 
 @pytest.fixture

@@ -177,3 +177,25 @@ def test_voc_run_stops_cleanly_on_sigterm(tmp_path):
             proc.kill()
     assert proc.returncode == 0, "".join(lines) + rest
     assert "signal=SIGTERM stopping" in rest and "scheduler stopped" in rest
+
+
+def test_scheduler_jobs_log_failures_and_skip_a_running_crawl(tmp_path, monkeypatch, caplog):
+    """A job never raises into the scheduler: an unusable store and a crawl already running are
+    one log line each."""
+    import logging
+
+    from crawlers.runner import crawl_lock
+    from voc.config import load_settings
+    from voc.scheduler import alert_check_job, crawl_job
+
+    (tmp_path / "not-a-db").mkdir()
+    monkeypatch.setenv("VOC_STORE__PATH", str(tmp_path / "not-a-db"))
+    caplog.set_level(logging.INFO, logger="voc.scheduler")
+    conf = load_settings()
+    assert alert_check_job(conf, now=AT) is None
+    assert "job=alerts:check status=failed error=StoreUnavailable" in caplog.text
+    monkeypatch.setenv("VOC_STORE__PATH", str(tmp_path / "ok.db"))
+    conf = load_settings()
+    with crawl_lock(conf.app.var_dir, "appstore"):
+        assert crawl_job(conf, "appstore") is None
+    assert "job=crawl:appstore status=skipped reason=already_running" in caplog.text

@@ -186,24 +186,7 @@ def test_edited_taxonomy_from_settings_reaches_the_tagger(tmp_path, monkeypatch)
     assert "数字人民币" not in load_tagger(load_settings()).tag(text).topics
 
 
-def test_overlapped_and_sequential_runs_store_the_same(classifier, tagger, record, tmp_path) -> None:
-    from indexer import SqliteStore
-
-    texts = [f"手机银行第{i % 37}次闪退，转账失败怎么办{i % 5}" for i in range(300)]
-    results = []
-    for overlap in (True, False):
-        records = [record(t, f"o{i}", hours_ago=i / 60) for i, t in enumerate(texts)]
-        with SqliteStore(tmp_path / f"{overlap}.db") as store:
-            report = make_pipeline(classifier, tagger, store, tmp_path, overlap=overlap,
-                                   chunk_size=64).run(records)
-            stored = sorted((r.id, r.sentiment.label, tuple(r.topics), r.duplicate_of)
-                            for r in (store.get(rec.id) for rec in records))
-        results.append((report.received, report.stored, report.duplicates, stored))
-    assert results[0] == results[1]
-    assert results[0][1] == 300 and results[0][2] > 0  # chunks in order: copies point at earlier ones
-
-
-def test_a_failing_stage_in_the_worker_surfaces(classifier, store, record, tmp_path) -> None:
+def test_a_failing_stage_surfaces(classifier, store, record, tmp_path) -> None:
     class Broken:
         def tag(self, text: str, banking: bool = False) -> Any:
             raise RuntimeError("tagger exploded")
