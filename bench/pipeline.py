@@ -7,8 +7,9 @@ The comments come from demo/make_posts.py's generator (same templates as the dem
 seed); they are written to a temporary JSONL, imported with the records importer, and run through
 the real pipeline with the shipped sentiment model (or `--model DIR`) into a temporary SQLite
 file. The peer is the model alone over the same normalized texts in the same chunks, measured in
-the same run; "everything but the model" is the time a pipeline run takes beyond that peer. Prints records/s, each stage's busy time, that share,
-and peak RSS. Exits 1 when the model is not there.
+the same run; "everything but the model" is the time a pipeline run takes beyond that peer.
+Prints records/s, each stage's busy time, that share, and peak RSS. Exits 1 when the model is not
+there.
 """
 
 from __future__ import annotations
