@@ -33,7 +33,7 @@ writing "很好用" are not a copy wave. The same id seen again (a re-crawl) is 
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -145,6 +145,7 @@ class Deduper:
         if perms % rows_per_band:
             raise ValueError(f"perms ({perms}) must be a multiple of rows_per_band ({rows_per_band})")
         self.window = timedelta(hours=window_hours)
+        self._window_s = self.window.total_seconds()  # entries keep POSIX seconds: cheap to compare
         self.threshold, self.jaccard, self.min_chars = threshold, jaccard, min_chars
         self._signatures = Signatures(perms, unigrams=True)
         self._need_equal = int(np.ceil(jaccard * perms))
@@ -156,10 +157,10 @@ class Deduper:
         self._rows = rows_per_band
         # One dict for both kinds of band: SimHash band keys are small ints (band << 32 | bits),
         # MinHash band keys are mixed 64-bit values; a stray collision only costs one exact check.
-        self._buckets: dict[int, list[_Entry]] = {}
+        self._buckets: defaultdict[int, list[_Entry]] = defaultdict(list)
         self._by_id: dict[str, _Entry] = {}
         self._order: deque[_Entry] = deque()
-        self._newest: datetime | None = None
+        self._newest: float | None = None
         self._seq = 0
         self._fingerprint_only = 0  # live entries seeded from a bare fingerprint
 
@@ -183,7 +184,7 @@ class Deduper:
                 if not fp_hex or rid in self._by_id:
                     continue
                 fp = int(fp_hex, 16)
-                entry = _Entry(rid, fp, as_utc(created), None,
+                entry = _Entry(rid, fp, as_utc(created).timestamp(), None,
                                self._sim_keys(np.array([fp], dtype=np.uint64))[0].tolist())
                 self._fingerprint_only += 1
                 entry.root = (item[3] if len(item) > 3 else None) or rid
@@ -210,7 +211,7 @@ class Deduper:
             if known is not None:  # a re-crawl of a record we hold: keep its cluster, not itself
                 record.duplicate_of = known.root if known.root != record.id else None
                 continue
-            entry = _Entry(record.id, fp, record.created_at, rows[n], bucket_keys[n])
+            entry = _Entry(record.id, fp, record.created_at.timestamp(), rows[n], bucket_keys[n])
             if len(keys[n]) < self.min_chars:
                 entry.keys = []  # too short to match or be matched: "很好用" is not a copy wave
             else:
@@ -246,25 +247,30 @@ class Deduper:
 
     def _entry(self, rid: str, fp: int, row: np.ndarray, created: datetime, key_len: int) -> _Entry:
         keys = self._minhash_keys(row[None, :])[0]
-        return _Entry(rid, fp, created, row, keys if key_len >= self.min_chars else [])
+        return _Entry(rid, fp, created.timestamp(), row, keys if key_len >= self.min_chars else [])
 
     def _match(self, new: _Entry, keys: list[int]) -> _Entry | None:
         """The earliest-added entry in the window that is a near-copy of `new`."""
-        buckets, best, fp, row = self._buckets, None, new.fp, new.row
+        found = [bucket for bucket in map(self._buckets.get, keys) if bucket]
+        if not found:  # the common case: no band shared with anything in the window
+            return None
+        best, best_seq = None, self._seq + 1
+        fp, row, created, window = new.fp, new.row, new.created, self._window_s
+        threshold, need = self.threshold, self._need_equal
         checked: set[int] = set()  # an entry shares several bands with a near-copy: check it once
-        for key in keys:
-            for entry in buckets.get(key, ()):  # each bucket is in `seq` order (appended in order)
-                if best is not None and entry.seq >= best.seq:
+        for bucket in found:
+            for entry in bucket:  # each bucket is in `seq` order (appended in order)
+                seq = entry.seq
+                if seq >= best_seq:
                     break  # nothing later in this bucket can beat the match we have
-                if entry.seq in checked:
+                if seq in checked:
                     continue
-                checked.add(entry.seq)
-                if entry.dead or abs(entry.created - new.created) > self.window:
+                checked.add(seq)
+                if entry.dead or abs(entry.created - created) > window:
                     continue
-                if (entry.fp ^ fp).bit_count() <= self.threshold or (
-                        entry.row is not None
-                        and int(np.count_nonzero(entry.row == row)) >= self._need_equal):
-                    best = entry
+                if (entry.fp ^ fp).bit_count() <= threshold or (
+                        entry.row is not None and int(np.count_nonzero(entry.row == row)) >= need):
+                    best, best_seq = entry, seq
                     break  # the earliest match of this bucket
         return best
 
@@ -275,11 +281,7 @@ class Deduper:
         self._order.append(entry)
         buckets = self._buckets
         for key in entry.keys:
-            bucket = buckets.get(key)
-            if bucket is None:
-                buckets[key] = [entry]
-            else:
-                bucket.append(entry)
+            buckets[key].append(entry)
         if self._newest is None or entry.created > self._newest:
             self._newest = entry.created
 
@@ -290,7 +292,7 @@ class Deduper:
         entries are, so dropping an entry is not a search through its bucket."""
         if self._newest is None:
             return
-        horizon = self._newest - self.window
+        horizon = self._newest - self._window_s
         order, buckets = self._order, self._buckets
         while order and order[0].created < horizon:
             entry = order.popleft()
@@ -299,23 +301,24 @@ class Deduper:
                 del self._by_id[entry.rid]
             if entry.row is None:
                 self._fingerprint_only -= 1
+            # Entries die in `seq` order, so a bucket's dead entries are a prefix of it.
             for key in entry.keys:
                 bucket = buckets.get(key)
                 if bucket is None:
                     continue
-                cut = 0
-                while cut < len(bucket) and bucket[cut].dead:
-                    cut += 1
-                if cut == len(bucket):
+                if bucket[-1].dead:
                     del buckets[key]
-                elif cut:
-                    del bucket[:cut]
+                    continue
+                cut = 0  # the last entry is live, so this stops
+                while bucket[cut].dead:
+                    cut += 1
+                del bucket[:cut]
 
 
 class _Entry:
     __slots__ = ("rid", "fp", "created", "root", "row", "keys", "seq", "dead")
 
-    def __init__(self, rid: str, fp: int, created: datetime, row: np.ndarray | None,
+    def __init__(self, rid: str, fp: int, created: float, row: np.ndarray | None,
                  keys: list[int]) -> None:
         self.rid, self.fp, self.created, self.root = rid, fp, created, rid
         self.row, self.keys, self.seq, self.dead = row, keys, 0, False
