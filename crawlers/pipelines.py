@@ -89,8 +89,9 @@ class FeedbackPipeline:
         if self.pipeline is None:  # the model loads on the first batch, not for a crawl that finds nothing
             self.pipeline = self.make_pipeline()
         fresh, updated = [], set()
+        stored = self.pipeline.store.get_many([r.id for r in batch])  # one round trip per batch
         for record in batch:
-            old = self.pipeline.store.get(record.id)
+            old = stored.get(record.id)
             if old is not None:
                 settle_time(old, record)
             if old is None:

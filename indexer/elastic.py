@@ -43,6 +43,7 @@ from voc.record import Feedback, RecordError, parse_time
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = frozenset({429, 502, 503, 504})
+GET_MANY_CHUNK = 1_000  # ids per search in get_many (the alias spans monthly indices, so no _mget)
 MAX_WINDOW = 10_000  # index.max_result_window: from + size beyond it is refused by the cluster
 _ANY = Filters()
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -204,6 +205,16 @@ class ElasticStore:
         found = self._records(self._hits("get", self.names["alias"], size=1,
                                          query={"ids": {"values": [record_id]}}))
         return found[0] if found else None
+
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, Feedback]:
+        ids = list(dict.fromkeys(record_ids))
+        found: dict[str, Feedback] = {}
+        for i in range(0, len(ids), GET_MANY_CHUNK):
+            chunk = ids[i:i + GET_MANY_CHUNK]
+            hits = self._hits("get_many", self.names["alias"], size=len(chunk),
+                              query={"ids": {"values": chunk}})
+            found.update((r.id, r) for r in self._records(hits))
+        return found
 
     def search(self, query: str = "", filters: Filters = _ANY, page: int = 1,
                size: int = 20) -> SearchPage:

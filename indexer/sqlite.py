@@ -160,6 +160,18 @@ class SqliteStore:
                                "WHERE f.id = ?", (record_id,)).fetchone()
         return self._record(row) if row else None
 
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, Feedback]:
+        ids = list(dict.fromkeys(record_ids))
+        found: dict[str, Feedback] = {}
+        with self._db("get_many") as conn:
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i:i + _CHUNK]
+                rows = conn.execute(f"SELECT f.id, {RECORD_COLS} FROM feedback f JOIN body b "
+                                    f"ON b.rid = f.rid WHERE f.id IN ({','.join('?' * len(chunk))})",
+                                    chunk).fetchall()
+                found.update((row[0], self._record(row[1:])) for row in rows)
+        return found
+
     def search(self, query: str = "", filters: Filters = _ANY, page: int = 1,
                size: int = 20) -> SearchPage:
         """Records whose title or text contains every whitespace-separated term, newest first."""

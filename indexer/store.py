@@ -84,6 +84,12 @@ class FeedbackStore(Protocol):
 
     def get(self, record_id: str) -> Feedback | None: ...
 
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, Feedback]:
+        """The stored records among `record_ids`, by id; ids not stored are left out. One round
+        trip per few hundred ids, where `get` is one per id (the crawl pipeline checks every
+        batch of items against what is stored)."""
+        ...
+
     def search(self, query: str = "", filters: Filters = Filters(), page: int = 1,
                size: int = 20) -> SearchPage: ...
 

@@ -239,6 +239,18 @@ def test_samples_total_and_get(es, store):
     assert store.get("missing") is None
 
 
+def test_get_many_is_one_search_per_thousand_ids(es, store):
+    a, b = build_record("转账失败"), build_record("又闪退了")
+    ids = [a.id, "missing", b.id, a.id] + [f"x{i}" for i in range(1500)]
+    es.script("POST", r"^/voc-feedback/_search$", (200, hits(a, b)), (200, hits()))
+    assert store.get_many(ids) == {a.id: a, b.id: b}
+    first, second = [r.json() for r in es.seen("POST", r"^/voc-feedback/_search$")[-2:]]
+    assert first["query"]["ids"]["values"][:3] == [a.id, "missing", b.id]  # each id asked once
+    assert first["size"] == len(first["query"]["ids"]["values"]) == 1000
+    assert second["size"] == len(second["query"]["ids"]["values"]) == 503  # 1,503 distinct ids
+    assert store.get_many([]) == {}
+
+
 def test_bad_arguments(store):
     with pytest.raises(StoreQueryError, match="since"):
         store.total(Filters(since=datetime(2026, 1, 1)))

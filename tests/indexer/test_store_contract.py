@@ -130,6 +130,17 @@ def test_round_trip_is_exact(store, make):
     assert store.get("no-such-id") is None
 
 
+def test_get_many_returns_the_stored_ones_by_id(store, make):
+    records = [make(f"第{i}条：转账一直失败", at=T0 + timedelta(minutes=i)) for i in range(7)]
+    store.upsert(records)
+    asked = [records[3].id, "no-such-id", records[0].id, records[3].id, records[6].id]
+    got = store.get_many(asked)
+    assert got == {r.id: r for r in (records[0], records[3], records[6])}
+    assert store.get_many([]) == {}
+    assert store.get_many(["no-such-id"]) == {}
+    assert store.get_many([r.id for r in records]) == {r.id: r for r in records}
+
+
 # -- search -----------------------------------------------------------------------------------
 
 @pytest.fixture
