@@ -164,9 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     model = BertForSequenceClassification.from_pretrained(init, local_files_only=True, dtype=torch.float32)
     model.config.voc_model_version = args.version
     model.to(device).train()
-    # Two stages: the first from the pretrained init; the second continues from the first's weights
-    # with a fresh optimizer, a lower peak rate and newly drawn epochs (the subsampled corpora draw
-    # other examples). Each stage checkpoints to its own file, so a run resumes in either.
+    # Stages: the first from the pretrained init; each later one continues from the weights before
+    # it with a fresh optimizer, a lower peak rate and newly drawn epochs (the subsampled corpora
+    # draw other examples). Each stage checkpoints to its own file, so a run resumes in any.
     stages = [Stage("1", args.epochs, args.lr, 0, args.work / "checkpoint.pt", corpora.EPOCH_MIX)]
     if args.stage2_epochs > 0:
         stages.append(Stage("2", args.stage2_epochs, args.stage2_lr, 1000, args.work / "stage2.pt",
@@ -189,6 +189,10 @@ def main(argv: list[str] | None = None) -> None:
         extra[f"stage{stage.name}"] = {"steps_done": done, "steps_planned": planned,
                                        "epochs": stage.epochs, "lr": stage.lr}
     if args.soup and len(stages) > 1:
+        missing = [str(s.ckpt) for s in stages if not s.ckpt.exists()]
+        if missing:  # only an --export-only run of unfinished training gets here
+            raise SystemExit(f"cannot average the stages: no checkpoint {', '.join(missing)} "
+                             "(finish training, or pass --no-soup)")
         soup(model, [s.ckpt for s in stages], device)
         extra["soup"] = [s.name for s in stages]
     export(model, init, args, dev, train, time.monotonic() - started, extra)
