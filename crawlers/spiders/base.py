@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -259,6 +260,21 @@ class VocSpider(scrapy.Spider):
             return load_json(response.body, what)
         except PageError as exc:
             self.block(exc.reason, exc.status)
+
+    def api_page(self, response: Response, what: str, parse: Callable[[Any], Any], item: str) -> Any:
+        """An API page decoded and read by `parse` (a crawlers.parse function returning a result
+        with `.errors`): a refusal inside the JSON ends the crawl as blocked; each entry that could
+        not be read is logged and counted as dropped (`item unreadable: ...`); the result is
+        returned."""
+        data = self.api_json(response, what)
+        try:
+            result = parse(data)
+        except PageError as exc:
+            self.block(exc.reason, exc.status)
+        for where, error in result.errors:
+            self.logger.info("source=%s unreadable %s %s: %s", self.name, what, where, error)
+            self.drop(f"{item} unreadable: {error}")
+        return result
 
     def layout_changed(self, response: Response, what: str) -> NoReturn:
         """Nothing matched where data was expected: a block page, or the site changed."""

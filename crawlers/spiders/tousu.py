@@ -29,7 +29,6 @@ import scrapy
 from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from crawlers.parse.errors import PageError
 from crawlers.parse.page import cookie_dict
 from crawlers.parse.tousu import ENDPOINTS, list_params, parse_complaints
 from crawlers.parse.tousu_sign import random_rs, signed_query
@@ -100,14 +99,8 @@ class TousuSpider(VocSpider):
 
     def parse_list(self, response: Response, mode: str, value: str, page: int) -> Iterator[Any]:
         what = f"{mode}{'=' + value if value else ''} page={page}"
-        data = self.api_json(response, f"tousu {what}")
-        try:
-            result = parse_complaints(data, self.crawl_time, what=what)
-        except PageError as exc:
-            self.block(exc.reason, exc.status)
-        for where, error in result.errors:
-            self.logger.info("source=tousu unreadable %s %s: %s", what, where, error)
-            self.drop(f"complaint unreadable: {error}")
+        result = self.api_page(response, f"tousu {what}",
+                               lambda data: parse_complaints(data, self.crawl_time, what=what), "complaint")
         subkey = f"{mode}:{value}" if value else mode
         reached_old = False
         kept = unrelated = 0

@@ -100,14 +100,9 @@ class WeiboSpider(VocSpider):
     # --- callbacks ------------------------------------------------------------------------
 
     def parse_search(self, response: Response, keyword: str, page: int) -> Iterator[Any]:
-        data = self.api_json(response, f"weibo search q={keyword} page={page}")
-        try:
-            result = parse_search(data, self.crawl_time, page=page, keyword=keyword)
-        except PageError as exc:
-            self.block(exc.reason, exc.status)
-        for where, error in result.errors:
-            self.logger.info("source=weibo unreadable q=%s page=%d %s: %s", keyword, page, where, error)
-            self.drop(f"post unreadable: {error}")
+        result = self.api_page(
+            response, f"weibo search q={keyword} page={page}",
+            lambda data: parse_search(data, self.crawl_time, page=page, keyword=keyword), "post")
         reached_old = False
         kept = 0
         for post in result.posts:
@@ -158,14 +153,8 @@ class WeiboSpider(VocSpider):
         yield post.with_(meta={**post.meta, "truncated": True})
 
     def parse_comments(self, response: Response, mid: str, page: int) -> Iterator[Any]:
-        data = self.api_json(response, f"weibo comments mid={mid} page={page}")
-        try:
-            result = parse_comments(data, self.crawl_time, post_mid=mid)
-        except PageError as exc:
-            self.block(exc.reason, exc.status)
-        for where, error in result.errors:
-            self.logger.info("source=weibo unreadable mid=%s page=%d %s: %s", mid, page, where, error)
-            self.drop(f"comment unreadable: {error}")
+        result = self.api_page(response, f"weibo comments mid={mid} page={page}",
+                               lambda data: parse_comments(data, self.crawl_time, post_mid=mid), "comment")
         kept = 0
         for comment in result.comments:
             if self.in_window(comment.created_at):
