@@ -202,9 +202,7 @@ class ElasticStore:
         return out
 
     def get(self, record_id: str) -> Feedback | None:
-        found = self._records(self._hits("get", self.names["alias"], size=1,
-                                         query={"ids": {"values": [record_id]}}))
-        return found[0] if found else None
+        return self.get_many([record_id]).get(record_id)
 
     def get_many(self, record_ids: Sequence[str]) -> dict[str, Feedback]:
         ids = list(dict.fromkeys(record_ids))

@@ -155,10 +155,7 @@ class SqliteStore:
             raise StoreError(f"stored record unreadable path={self.path}: {exc}") from exc
 
     def get(self, record_id: str) -> Feedback | None:
-        with self._db("get") as conn:
-            row = conn.execute(f"SELECT {RECORD_COLS} FROM feedback f JOIN body b ON b.rid = f.rid "
-                               "WHERE f.id = ?", (record_id,)).fetchone()
-        return self._record(row) if row else None
+        return self.get_many([record_id]).get(record_id)
 
     def get_many(self, record_ids: Sequence[str]) -> dict[str, Feedback]:
         ids = list(dict.fromkeys(record_ids))
