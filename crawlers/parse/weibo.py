@@ -151,13 +151,20 @@ def post_from_mblog(mblog: Mapping[str, Any], crawl_time: datetime, *, keyword: 
                                              or mblog["retweeted_status"].get("id"))
     if keyword:
         meta["keyword"] = keyword
+    html = long_text if long_text is not None else str(mblog.get("text") or "")
+    return _record("post", mid, html, raw_time, crawl_time, mid, user, meta)
+
+
+def _record(kind: str, native_id: str, html: str, raw_time: str, crawl_time: datetime, page_mid: str,
+            user: Mapping[str, Any], meta: dict[str, Any]) -> Feedback:
+    """The record a post or comment becomes; `page_mid` is the post whose page shows it."""
     return Feedback(
-        id=make_id(SOURCE, native_id=mid),
+        id=make_id(SOURCE, native_id=native_id),
         source=SOURCE,
-        kind="post",
-        text=plain_text(long_text if long_text is not None else str(mblog.get("text") or "")),
+        kind=kind,
+        text=plain_text(html),
         created_at=parse_weibo_time(raw_time, crawl_time),
-        url=f"https://m.weibo.cn/detail/{mid}",
+        url=f"https://m.weibo.cn/detail/{page_mid}",
         author=_str_or_none(user.get("screen_name")),
         fetched_at=crawl_time,
         meta={k: v for k, v in meta.items() if v is not None},
@@ -223,17 +230,7 @@ def comment_from(node: Mapping[str, Any], crawl_time: datetime, *, post_mid: str
         "created_at_raw": raw_time,
         "time_precision": precision(raw_time),
     }
-    return Feedback(
-        id=make_id(SOURCE, native_id=cid),
-        source=SOURCE,
-        kind="comment",
-        text=plain_text(str(node.get("text") or "")),
-        created_at=parse_weibo_time(raw_time, crawl_time),
-        url=f"https://m.weibo.cn/detail/{post_mid}",
-        author=_str_or_none(user.get("screen_name")),
-        fetched_at=crawl_time,
-        meta={k: v for k, v in meta.items() if v is not None},
-    )
+    return _record("comment", cid, str(node.get("text") or ""), raw_time, crawl_time, post_mid, user, meta)
 
 
 def plain_text(html_text: str) -> str:
