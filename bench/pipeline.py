@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=MODEL_DIR,
                         help="model directory (default: the shipped nlp/model/)")
     args = parser.parse_args(argv)
+    if args.repeat < 1 or args.n < 1:
+        parser.error("-n and --repeat must be at least 1")
     if not (args.model / "config.json").is_file():
         print(f"bench/pipeline.py: no model in {args.model}; build the shipped one with `make model`",
               file=sys.stderr)

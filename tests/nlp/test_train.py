@@ -71,6 +71,3 @@ def test_soup_averages_every_stage_end(parts, tmp_path):
     target = fresh(path)
     soup(target, states, "cpu")
     assert torch.allclose(target.classifier.weight, torch.full_like(target.classifier.weight, 2.0))
-    ids = [k for k, v in target.state_dict().items() if not v.is_floating_point()]
-    assert all(torch.equal(target.state_dict()[k], torch.load(states[-1], weights_only=False)["model"][k])
-               for k in ids)
