@@ -66,6 +66,22 @@ def _split(rows: list[dict], share: float, rng: random.Random) -> tuple[list[dic
     return rest, dev
 
 
+BANK_DEV_SHARE = 0.30
+
+
+def split_bank(rows: list[dict], rng: random.Random) -> tuple[list[dict], list[dict]]:
+    """bank_bdci2021's fixed split: (train rows, dev rows), a stratified `BANK_DEV_SHARE`.
+
+    It is the first split `load()` draws from its `rng`, so a fresh `random.Random(SEED)` gives the
+    same split as `load()` (before `load()`'s cross-corpus deduplication)."""
+    return _split(rows, BANK_DEV_SHARE, rng)
+
+
+def bank_rows(data_dir: Path, seed: int = SEED) -> tuple[list[dict], list[dict]]:
+    """The raw bank_bdci2021 rows (with `bio`) of `load()`'s bank train and dev splits."""
+    return split_bank(list(_rows(Path(data_dir), "bank_bdci2021")), random.Random(seed))
+
+
 def load(data_dir: Path, seed: int = SEED) -> tuple[dict[str, list[Example]], dict[str, list[Example]]]:
     """Return (train sets by corpus, dev sets by name), deduplicated across all files."""
     rng = random.Random(seed)
@@ -78,7 +94,7 @@ def load(data_dir: Path, seed: int = SEED) -> tuple[dict[str, list[Example]], di
     csc = raw["chnsenticorp"]
     dev_raw["chnsenticorp"] = [r for r in csc if r["split"] == "dev"]
     train_raw["chnsenticorp"] = [r for r in csc if r["split"] != "dev"]
-    train_raw["bank"], dev_raw["bank"] = _split(raw["bank_bdci2021"], 0.30, rng)
+    train_raw["bank"], dev_raw["bank"] = split_bank(raw["bank_bdci2021"], rng)  # first draw from rng
     smp = raw["smp2020_ewect"]
     usual = [r for r in smp if r["split"] == "usual_eval_labeled"]
     usual_rest, dev_raw["smp2020_usual"] = _split(usual, 0.5, rng)

@@ -13,6 +13,10 @@ Every word of `taxonomy.toml` (topic keywords, pattern parts, exclusions, risk w
 context words, products, cities, branch suffixes) goes into one automaton; `tag()` walks the text
 once and then resolves the hits in plain Python.
 
+Context keywords (a topic's `context_keywords`, e.g. a bare ``卡`` under 信用卡) count only when one
+of that topic's `context_words` lies within its `context_window` characters (``卡刚批下来`` is a
+credit card; ``卡顿``, ``储蓄卡`` are excluded, and ``这个卡`` alone says nothing).
+
 Offsets: matching runs on `fold_for_matching(text)`, which has exactly the length of `text` (HTML tags
 blanked, full-width folded, lower-cased, traditional → simplified), so `start`/`end` are code-point
 offsets into the text given to `tag()` (the record's original text) and ``text[start:end]`` is the
@@ -44,7 +48,7 @@ from nlp.normalize import fold_for_matching
 from nlp.taxonomy import SEVERITIES, Taxonomy, load_taxonomy
 
 (_T_KW, _T_EX, _T_PAT, _R_KW, _R_EX, _R_PAT, _BANK, _BANK_EX, _CTX, _BANK_SUF, _PRODUCT, _CITY,
- _BRANCH) = range(13)
+ _BRANCH, _T_CKW, _T_CW) = range(15)
 _QUOTES = (("“", "”"), ("「", "」"), ("『", "』"))
 _AMOUNT = re.compile(r"\s*(?:\d+(?:\.\d+)?\s*[kw万千]|\d{4,})")  # "华夏1.5w", "交通19000": a credit line
 _TYPE_RANK = {"bank": 0, "product": 1, "city": 2}
@@ -89,6 +93,10 @@ class Tagger:
                 for p, (first, second) in enumerate(rule.patterns):
                     put(first, (pat_kind, i, p, 0))
                     put(second, (pat_kind, i, p, 1))
+                for word in rule.context_keywords:  # topics only (the loader allows them nowhere else)
+                    put(word, (_T_CKW, i))
+                for word in rule.context_words:
+                    put(word, (_T_CW, i))
         for canon, (aliases, ambiguous) in tax.banks.items():
             for word in aliases:
                 put(word, (_BANK, canon, False))
@@ -154,7 +162,7 @@ class Tagger:
         if not text:
             return Tags()
         folded = fold_for_matching(text)
-        hits: list[list] = [[] for _ in range(13)]
+        hits: list[list] = [[] for _ in range(15)]
         for end, (length, payloads, guard) in self._automaton.iter(folded):
             start = end - length + 1
             if guard and (start > 0 and _ascii_word(folded[start - 1]) and _ascii_word(folded[start])
@@ -163,13 +171,16 @@ class Tagger:
                 continue  # "12345" inside "123456", "boc" inside "bocom": not a word of its own
             for payload in payloads:
                 hits[payload[0]].append((start, end + 1, payload))
-        topics = self._rules(self.taxonomy.topics, hits[_T_KW], hits[_T_EX], hits[_T_PAT])
+        topics = self._rules(self.taxonomy.topics, hits[_T_KW], hits[_T_EX], hits[_T_PAT],
+                             hits[_T_CKW], hits[_T_CW])
         return Tags(self._topic_names(topics), self._risks(folded, hits),
                     self._entities(text, folded, hits, banking))
 
-    def _rules(self, rules: list, kw: list, ex: list, pat: list) -> dict[int, list[tuple[int, int]]]:
-        """rule index -> spans of its keyword/pattern hits that no exclusion of that rule covers."""
-        if not kw and not pat:
+    def _rules(self, rules: list, kw: list, ex: list, pat: list, ckw: Sequence = (),
+               cw: Sequence = ()) -> dict[int, list[tuple[int, int]]]:
+        """rule index -> spans of its keyword/pattern hits that no exclusion of that rule covers
+        (and of its context keywords that have one of its context words near)."""
+        if not kw and not pat and not ckw:
             return {}
         excluded: dict[int, list[tuple[int, int]]] = {}
         for s, e, p in ex:
@@ -193,6 +204,17 @@ class Tagger:
                 if match:
                     found.setdefault(i, []).append((fs, match[1]))
                     break
+        if ckw and cw:
+            near: dict[int, list[tuple[int, int]]] = {}
+            for s, e, p in cw:
+                near.setdefault(p[1], []).append((s, e))
+            for s, e, p in ckw:
+                i = p[1]
+                if i in found or i not in near or not free(i, s, e):
+                    continue
+                w = rules[i].context_window
+                if any(cs < e + w and ce > s - w for cs, ce in near[i]):
+                    found[i] = [(s, e)]
         return found
 
     def _topic_names(self, found: dict[int, list]) -> list[str]:

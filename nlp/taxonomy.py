@@ -4,6 +4,10 @@ The file is meant to be edited by a PR team, so every mistake is reported as a `
 naming the file and the key (``topics."信用卡/催收".keywords[2]: expected a non-empty string``).
 Words are folded here exactly as the tagger folds text (`fold_for_matching`), so an editor may
 write ``ICBC`` or ``手機銀行`` and still match. The format is described in the file's header.
+
+Topics may also carry ``context_keywords`` (ambiguous words such as a bare ``卡``) that count only
+with one of ``context_words`` within ``context_window`` characters; the two lists go together, and
+``context_window`` (default ``matching.context_window``) is an integer 0..100.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ class Rule:
     severity: str = ""          # risk flags only
     needs_parent: bool = False  # sub-topics only
     parent: str = ""
+    context_keywords: list[str] = field(default_factory=list)  # topics only: count with context
+    context_words: list[str] = field(default_factory=list)
+    context_window: int = 0
 
 
 @dataclass
@@ -86,9 +93,15 @@ class _Reader:
         if unknown:
             raise self.fail(f"{key}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
-    def rule(self, name: str, data: Any, key: str, *, risk: bool) -> Rule:
+    def window(self, value: Any, key: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+            raise self.fail(key, f"expected an integer 0..100, got {value!r}")
+        return value
+
+    def rule(self, name: str, data: Any, key: str, *, risk: bool, context_window: int = 0) -> Rule:
         data = self.table(data, key)
-        allowed = {"keywords", "patterns", "exclude"} | ({"severity"} if risk else {"needs_parent"})
+        allowed = {"keywords", "patterns", "exclude"} | (
+            {"severity"} if risk else {"needs_parent", "context_keywords", "context_words", "context_window"})
         self.check_keys(data, allowed, key)
         patterns = []
         for i, text in enumerate(self.words(data.get("patterns"), f"{key}.patterns")):
@@ -96,8 +109,21 @@ class _Reader:
             if len(parts) != 2 or not all(parts):
                 raise self.fail(f"{key}.patterns[{i}]", f"expected \"A…B\", got {text!r}")
             patterns.append((parts[0], parts[1]))
-        rule = Rule(name, self.words(data.get("keywords"), f"{key}.keywords", required=not patterns),
+        context = self.words(data.get("context_keywords"), f"{key}.context_keywords")
+        rule = Rule(name, self.words(data.get("keywords"), f"{key}.keywords",
+                                     required=not patterns and not context),
                     patterns, self.words(data.get("exclude"), f"{key}.exclude"))
+        if context or "context_words" in data or "context_window" in data:
+            if not context:
+                raise self.fail(f"{key}.context_keywords", "missing (context_words and context_window "
+                                "only apply to context_keywords)")
+            rule.context_keywords = context
+            rule.context_words = self.words(data.get("context_words"), f"{key}.context_words",
+                                            required=True)
+            if not rule.context_words:
+                raise self.fail(f"{key}.context_words", "empty (context_keywords need at least one)")
+            rule.context_window = self.window(data.get("context_window", context_window),
+                                              f"{key}.context_window")
         if risk:
             rule.severity = data.get("severity", "")
             if rule.severity not in SEVERITIES:
@@ -131,10 +157,7 @@ def parse_taxonomy(data: dict[str, Any], source: str = "<taxonomy>") -> Taxonomy
     matching = r.table(data.get("matching", {}), "matching")
     r.check_keys(matching, {"pattern_gap", "context_window", "negators", "light_words"}, "matching")
     for name in ("pattern_gap", "context_window"):
-        value = matching.get(name, getattr(tax, name))
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
-            raise r.fail(f"matching.{name}", f"expected an integer 0..100, got {value!r}")
-        setattr(tax, name, value)
+        setattr(tax, name, r.window(matching.get(name, getattr(tax, name)), f"matching.{name}"))
     tax.negators = sorted(r.words(matching.get("negators"), "matching.negators"), key=len, reverse=True)
     light = matching.get("light_words", "")
     if not isinstance(light, str):
@@ -145,7 +168,8 @@ def parse_taxonomy(data: dict[str, Any], source: str = "<taxonomy>") -> Taxonomy
     if not topics:
         raise r.fail("topics", "missing or empty (at least one topic is required)")
     for name, body in topics.items():
-        tax.topics.append(r.rule(name, body, f'topics."{name}"', risk=False))
+        tax.topics.append(r.rule(name, body, f'topics."{name}"', risk=False,
+                                 context_window=tax.context_window))
     # "A/B" is a sub-topic of A when A is a topic; otherwise the slash is part of the name
     # (收费/手续费, ATM/网点 are single topics).
     names = {t.name for t in tax.topics}

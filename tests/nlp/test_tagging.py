@@ -299,3 +299,102 @@ def test_bank_recall_on_the_real_bank_set(tagger):
         tp, fp, fn = tp + len(gold & pred), fp + len(pred - gold), fn + len(gold - pred)
     assert tp / (tp + fn) >= 0.90
     assert tp / (tp + fp) >= 0.85
+
+
+# ---- card slang, a bare 卡 read by its context (taxonomy `context_keywords`) -----------------
+
+@pytest.mark.parametrize("text", ["经典白刚批下来", "一身菜卡不想要了", "准备申个二卡", "大山白好难下",
+                                  "精英白和标白选哪个", "无界卡的权益不错", "上来就给白金"])
+def test_card_slang_tags_credit_card(tagger, text):
+    assert "信用卡" in tagger.tag(text).topics
+
+
+@pytest.mark.parametrize("text", ["这张卡用了半年才首提", "卡昨天批下来了", "那张卡的账单日是几号",
+                                  "卡到手就激活了", "新卡刷了几笔小额"])
+def test_bare_card_with_card_context_tags_credit_card(tagger, text):
+    assert "信用卡" in tagger.tag(text).topics
+
+
+@pytest.mark.parametrize(("text", "other"), [
+    ("储蓄卡昨天批下来了", "账户"),
+    ("工资卡办好了", "账户"),
+    ("app卡顿，申请页面半天才出来", "手机银行"),
+    ("手机银行一打开就卡死，申请不了", "手机银行/闪退"),
+    ("公交卡刷不了", None),
+    ("这个卡挺好看的", None),  # no card context near: says nothing
+    ("金葵花的门槛是多少", "账户"),  # a deposit tier, not a credit card
+])
+def test_debit_cards_and_a_hanging_app_are_not_credit_cards(tagger, text, other):
+    topics = tagger.tag(text).topics
+    assert "信用卡" not in topics
+    assert other is None or other in topics
+
+
+def test_points_housing_fund_and_online_loans(tagger):
+    assert tagger.tag("刷卡没有积分").topics == ["信用卡", "信用卡/积分"]
+    assert "公积金" in tagger.tag("没有公积金能下吗").topics
+    assert "贷款/房贷" in tagger.tag("网贷逾期了怎么办").topics
+    assert "信用卡/积分" not in tagger.tag("人生的里程碑").topics
+
+
+CONTEXT = """
+[matching]
+context_window = 3
+[topics."卡"]
+context_keywords = ["卡"]
+context_words = ["额度"]
+exclude = ["卡顿"]
+"""
+
+
+def test_context_keywords_window_and_exclude(tmp_path):
+    path = tmp_path / "taxonomy.toml"
+    path.write_text(CONTEXT, encoding="utf-8")
+    tagger = Tagger.from_file(path)
+    assert tagger.tag("卡额度").topics == ["卡"]
+    assert tagger.tag("额度：卡").topics == ["卡"]  # context before the word counts too
+    assert tagger.tag("卡的那个额度").topics == []  # beyond matching.context_window (3)
+    assert tagger.tag("额度").topics == []  # a context word alone tags nothing
+    assert tagger.tag("卡顿额度").topics == []  # exclusion covers the context keyword
+    path.write_text(CONTEXT.replace('["额度"]', '["额度"]\ncontext_window = 10'), encoding="utf-8")
+    assert Tagger.from_file(path).tag("卡的那个额度").topics == ["卡"]  # the topic's own window
+
+
+@pytest.mark.parametrize(("body", "key"), [
+    ('[topics."a"]\nkeywords = ["x"]\ncontext_words = ["y"]', 'topics."a".context_keywords'),
+    ('[topics."a"]\ncontext_keywords = ["x"]', 'topics."a".context_words'),
+    ('[topics."a"]\ncontext_keywords = ["x"]\ncontext_words = []', 'topics."a".context_words'),
+    ('[topics."a"]\ncontext_keywords = ["x"]\ncontext_words = ["y", 3]', 'topics."a".context_words[1]'),
+    ('[topics."a"]\ncontext_keywords = "x"\ncontext_words = ["y"]', 'topics."a".context_keywords'),
+    ('[topics."a"]\ncontext_keywords = ["x"]\ncontext_words = ["y"]\ncontext_window = "5"',
+     'topics."a".context_window'),
+    ('[topics."a"]\ncontext_keywords = ["x"]\ncontext_words = ["y"]\ncontext_window = 101',
+     'topics."a".context_window'),
+    ('[topics."a"]\nkeywords = ["x"]\ncontext_window = 5', 'topics."a".context_keywords'),
+    ('[topics."a"]\nkeywords = ["x"]\n[risk.r]\nseverity = "info"\ncontext_keywords = ["y"]',
+     "risk.r.context_keywords"),
+])
+def test_bad_context_options_name_the_key(tmp_path, body, key):
+    path = tmp_path / "bad.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(TaxonomyError) as info:
+        Tagger.from_file(path)
+    assert key in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.skipif(not (SHARED / "bank_bdci2021.jsonl").exists(), reason="shared data set absent")
+def test_topic_coverage_on_the_real_bank_dev_split(tagger):
+    """Of the bank dev comments whose `bio` tags name a PRODUCT, ≥ 90 % get a topic
+    (bench/topics_real.py prints the figures; the taxonomy was grown from the train split only)."""
+    from nlp.corpora import bank_rows
+
+    _, dev = bank_rows(SHARED)
+    naming = tagged = 0
+    for row in dev:
+        tags = row["bio"].split(" ")
+        if len(tags) != len(row["text"]) or "B-PRODUCT" not in tags:
+            continue
+        naming += 1
+        tagged += bool(tagger.tag(row["text"]).topics)
+    assert naming > 500
+    assert tagged / naming >= 0.90
