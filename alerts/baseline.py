@@ -12,6 +12,11 @@ week's window starts in, so a quiet group in a running system counts as a real z
 before the system ran do not; the trailing mean likewise uses the covered days only. With no
 covered week and no covered trailing day there is no baseline (None): a rule must not fire on an
 empty history.
+
+Quiet days (holidays, outages): with `skip_quiet_days`, a history day whose total volume is under
+half the median day's is not a comparable day and is left out of both parts, as if the system had
+not run then; the level rules use this, `source_silent` does not (there a holiday's low volume is
+exactly what must not read as a silence).
 """
 
 from __future__ import annotations
@@ -51,11 +56,16 @@ class Baseline:
 
 
 def seasonal_baseline(store: FeedbackStore, start: datetime, end: datetime, group_by: tuple[str, ...],
-                      filters: Filters, weeks: int, days: int) -> Baseline | None:
-    """The blended baseline for the window [start, end), per group key (see the module docstring)."""
+                      filters: Filters, weeks: int, days: int,
+                      skip_quiet_days: bool = False) -> Baseline | None:
+    """The blended baseline for the window [start, end), per group key (see the module docstring).
+
+    `skip_quiet_days` leaves out history days whose whole volume (all records) is below
+    QUIET_SHARE of the upper-quartile covered day: a week-long holiday at a third of the usual volume
+    would otherwise make the first working day after it look like a spike everywhere."""
     window = end - start
     history_start = min(start - weeks * WEEK, start - days * DAY) - DAY
-    covered_days = _days_with_data(store, history_start, start)
+    covered_days = _days_with_data(store, history_start, start, skip_quiet_days)
     keys: dict[str, dict[str, str]] = {}
 
     seasonal_total: dict[str, float] = {}
@@ -106,6 +116,17 @@ def _day_start(moment: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
-def _days_with_data(store: FeedbackStore, start: datetime, end: datetime) -> set[datetime]:
+QUIET_SHARE = 0.5
+MIN_DAYS_FOR_QUIET = 5  # fewer covered days give no stable median
+
+
+def _days_with_data(store: FeedbackStore, start: datetime, end: datetime,
+                    skip_quiet: bool = False) -> set[datetime]:
     rows = store.counts(_day_start(start), end, DAY, (), Filters())
-    return {_day_start(row.bucket) for row in rows if row.count > 0}
+    volume = {_day_start(row.bucket): row.count for row in rows if row.count > 0}
+    whole = sorted(n for day, n in volume.items() if day + DAY <= end)  # not the day in progress
+    if skip_quiet and len(whole) >= MIN_DAYS_FOR_QUIET:
+        floor = QUIET_SHARE * whole[(3 * len(whole)) // 4]  # the upper quartile: a long holiday
+        # may fill half of a short history
+        return {day for day, n in volume.items() if n >= floor or day + DAY > end}
+    return set(volume)

@@ -4,7 +4,8 @@ Volume rules miss a shift in mood at steady volume (the same 100 comments an hou
 instead of 20); this rule tests the share. Per group (overall, or by any of source/topic/entity/
 kind) it takes the classified records in [now - window, now) (near-duplicate clusters once;
 unclassified records left out) and the share of negatives among them over the trailing
-`baseline_days` before the window. A group is tested only when both hold at least `min_total`
+`baseline_days` before the window, counted in window-long buckets so a cluster weighs the same in
+both. A group is tested only when both hold at least `min_total`
 records, and fires when
 
 - P(X >= negatives | Binomial(total, baseline share)) <= alpha / m   (exact binomial test; Bonferroni
@@ -66,7 +67,9 @@ class NegativeShare(Rule):
         fields = (*self.group_by, "sentiment")
         current = _tally(store.counts(start, end, None, fields, self.filters))
         history_start = start - timedelta(days=self.options["baseline_days"])
-        history = _tally(store.counts(history_start, start, None, fields, self.filters))
+        # In window-long buckets: a cluster counts once per bucket, as it does in the window (over
+        # one 7-day range a much-reposted text would count once against once per hour now).
+        history = _tally(store.counts(history_start, start, self.window, fields, self.filters))
         floor = self.options["min_total"]
         tested = [key for key, (_, total, _) in current.items()
                   if total >= floor and history.get(key, (0, 0, {}))[1] >= floor]
@@ -111,7 +114,8 @@ class NegativeShare(Rule):
 
 
 def _tally(rows: list[CountRow]) -> dict[str, tuple[int, int, dict[str, str]]]:
-    """Group key -> (negatives, classified total, group mapping); unclassified records left out."""
+    """Group key -> (negatives, classified total, group mapping), summed over buckets;
+    unclassified records left out."""
     out: dict[str, tuple[int, int, dict[str, str]]] = {}
     for row in rows:
         label = row.key["sentiment"]

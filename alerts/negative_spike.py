@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alerts.alert import Alert
 from alerts.baseline import Baseline, seasonal_baseline
@@ -45,6 +45,9 @@ class NegativeSpike(Rule):
     type_name = "negative_spike"
     OPTIONS = {
         "window": Option(str, "1h", parse_duration, "length of the window that ends now"),
+        "long_window": Option(str, "", lambda v: parse_duration(v) if v else None,
+                              "a second, longer window tested too (\"3h\"; \"\" = none): a climb "
+                              "or a burst spread over hours"),
         **GROUP_BY,
         "baseline_weeks": Option(int, 4, at_least(0), "weeks of same hour-of-week history"),
         "baseline_days": Option(int, 7, at_least(0), "days of trailing history for short histories"),
@@ -66,16 +69,35 @@ class NegativeSpike(Rule):
 
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         end = as_utc(now)
-        start = end - self.window
+        windows = [self.window] + ([self.options["long_window"]] if self.options["long_window"] else [])
+        best: dict[str, Alert] = {}  # per group, the window with the smallest p-value that fires
+        tested = 0
+        for window in windows:
+            fired, groups = self._window(store, end, window, len(windows))
+            tested = max(tested, groups)
+            for alert in fired:
+                if alert.key not in best or alert.p_value < best[alert.key].p_value:
+                    best[alert.key] = alert
+        log.info("rule=%s at=%s groups=%d fired=%d", self.name, end.isoformat(), tested, len(best))
+        alerts = sorted(best.values(), key=lambda a: a.p_value)
+        for alert in alerts:
+            self._finish(store, alert)
+        return alerts
+
+    def _window(self, store: FeedbackStore, end: datetime, window: timedelta,
+                windows: int) -> tuple[list[Alert], int]:
+        """The groups that fire in [end - window, end) (Bonferroni over groups and windows)."""
+        start = end - window
         current = store.counts(start, end, None, self.group_by, self.filters)
         baseline = seasonal_baseline(store, start, end, self.group_by, self.filters,
-                                     self.options["baseline_weeks"], self.options["baseline_days"])
+                                     self.options["baseline_weeks"], self.options["baseline_days"],
+                                     skip_quiet_days=True)
         if baseline is None:
             log.info("rule=%s at=%s skipped=no_history", self.name, end.isoformat())
-            return []
+            return [], 0
         keys = {row.key_str() for row in current} | set(baseline.keys)
         tested = max(1, len(keys))
-        threshold = self.options["alpha"] / tested
+        threshold = self.options["alpha"] / (tested * windows)
         alerts = []
         for row in current:
             key = row.key_str()
@@ -88,31 +110,30 @@ class NegativeSpike(Rule):
             if not fires:
                 continue
             details = _details(baseline, key, tested, threshold)
-            alerts.append(self._alert(store, dict(row.key), key, start, end, row.count, expected,
-                                      ratio, p_value, details))
-        log.info("rule=%s at=%s groups=%d fired=%d", self.name, end.isoformat(), tested, len(alerts))
-        return sorted(alerts, key=lambda a: a.p_value)
+            label = " · ".join(row.key.values()) or "全部"
+            title = (f"{label} 负面 {describe_duration(window)} {row.count} 条，"
+                     f"基线 {format_baseline(expected)}")
+            alerts.append(Alert(rule=self.name, key=key, severity=self.severity, window_start=start,
+                                window_end=end, count=row.count, baseline=expected, ratio=ratio,
+                                p_value=p_value, title=title, fired_at=end, group=dict(row.key),
+                                details=details))
+        return alerts, tested
 
-    def _alert(self, store: FeedbackStore, group: dict[str, str], key: str, start: datetime,
-               end: datetime, count: int, expected: float, ratio: float, p_value: float,
-               details: dict) -> Alert:
-        samples, sizes, capped = self._samples(store, group, start, end)
+    def _finish(self, store: FeedbackStore, alert: Alert) -> None:
+        """Samples, cluster sizes and the 48 h series, only for the alerts that fire."""
+        samples, sizes, capped = self._samples(store, alert.group, alert.window_start, alert.window_end)
+        alert.samples, alert.cluster_sizes = samples, sizes
         if capped:
-            details["cluster_sizes_capped_at"] = RAW_SAMPLE_CAP
-        details["series"] = hourly_series(store, end, replace(self.filters, **group_filters(group)))
-        label = " · ".join(group.values()) or "全部"
-        title = (f"{label} 负面 {describe_duration(self.window)} {count} 条，"
-                 f"基线 {format_baseline(expected)}")
-        return Alert(rule=self.name, key=key, severity=self.severity, window_start=start,
-                     window_end=end, count=count, baseline=expected, ratio=ratio, p_value=p_value,
-                     title=title, fired_at=end, samples=samples, cluster_sizes=sizes, group=group,
-                     details=details)
+            alert.details["cluster_sizes_capped_at"] = RAW_SAMPLE_CAP
+        alert.details["series"] = hourly_series(store, alert.window_end,
+                                                replace(self.filters, **group_filters(alert.group)))
 
     def _samples(self, store: FeedbackStore, group: dict[str, str], start: datetime,
                  end: datetime) -> tuple[list[Feedback], dict[str, int], bool]:
-        """The group's cluster heads, biggest cluster first (then most negative, newest), and each
-        one's cluster size in the window. Duplicates whose head lies outside the window were not
-        counted, so they are not shown either."""
+        """The group's clusters as their first posts, biggest cluster first (then most negative,
+        newest), and each one's size in the window. A repost wave of an older post counts once
+        (`distinct_clusters`), so its first post is read from the store and shown, with the number
+        of its copies in the window."""
         n = self.options["samples"]
         if n == 0:
             return [], {}, False
@@ -128,6 +149,8 @@ class NegativeSpike(Rule):
         for r in store.samples(filters, n * 4):  # heads the capped read may have missed
             if in_group(r, group):
                 heads.setdefault(r.id, r)
+        older = sorted((root for root in sizes if root not in heads), key=lambda k: -sizes[k])[:n]
+        heads.update(store.get_many(older))  # first posts older than the window
 
         def rank(r: Feedback) -> tuple:
             negative = r.sentiment.scores.get("negative", 0.0) if r.sentiment else 0.0

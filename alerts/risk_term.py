@@ -57,6 +57,8 @@ class RiskTerm(Rule):
         "samples": Option(int, 10, at_least(0), "records shown in the alert"),
         "sources": Option(list, [], None, "only these sources ([] = all)"),
         "topics": Option(list, [], None, "only these topics and their sub-topics ([] = all)"),
+        "banking_only": Option(bool, False, None, "only records that name a bank or have a banking "
+                                                  "topic (a stock forum's 破产 is not ours)"),
     }
 
     def __init__(self, name: str, severity: str, options: dict) -> None:
@@ -82,6 +84,8 @@ class RiskTerm(Rule):
         # the first check reports only its window but remembers everything it read, so the next
         # check does not take records from before the first window for late arrivals
         new = [r for r in records if r.id not in seen and (since == last or r.created_at >= since)]
+        if self.options["banking_only"]:
+            new = [r for r in new if r.topics or any(e.get("type") == "bank" for e in r.entities)]
         if self.write_cursor and not replay:  # a replay must not rewind the cursor
             keep_from = end - self.late
             remembered = {r.id: r.created_at.isoformat() for r in records if r.created_at >= keep_from}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from alerts.cluster_growth import ClusterGrowth
 from alerts.emerging_term import EmergingTerm
 from alerts.errors import RuleConfigError
 from alerts.negative_share import NegativeShare
@@ -24,6 +25,7 @@ RULE_TYPES: dict[str, type[Rule]] = {
     "risk_term": RiskTerm,
     "source_silent": SourceSilent,
     "emerging_term": EmergingTerm,
+    "cluster_growth": ClusterGrowth,
 }
 
 

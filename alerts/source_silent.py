@@ -6,7 +6,8 @@ as "all is well". Two independent signs, one alert per source (key `source=<name
 - **silence**: no record from the source in [now - window, now) although its seasonal baseline
   (alerts.baseline: same hour-of-week over `baseline_weeks`, blended with the trailing
   `baseline_days`) expects at least `min_expected` (P(0 | Poisson(5)) = 0.7 %, so a quiet night
-  of a small source does not page anyone);
+  of a small source does not page anyone); where both parts exist the lower one is the
+  expectation, so a holiday's low volume is not read as a silence;
 - **crawl health**: the spider's last crawl (state namespace "crawl_health", written by
   crawlers/health.py: {"sources", "status", "reason", "finished_at", ...}) ended with a status in
   `statuses` (blocked, layout_changed). Documents finished after `now` (a replay of the past) or
@@ -30,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.alert import Alert
-from alerts.baseline import seasonal_baseline
+from alerts.baseline import Baseline, seasonal_baseline
 from alerts.duration import describe_duration, parse_duration
 from alerts.negative_spike import format_baseline
 from alerts.rule import Option, Rule, at_least
@@ -76,7 +77,7 @@ class SourceSilent(Rule):
                                      self.options["baseline_weeks"], self.options["baseline_days"])
         expected: dict[str, float] = {}
         if baseline is not None:
-            expected = {group["source"]: baseline.get(key) for key, group in baseline.keys.items()}
+            expected = {group["source"]: _expected(baseline, key) for key, group in baseline.keys.items()}
         silent = {source for source, value in expected.items()
                   if value >= self.options["min_expected"] and not current.get(source)
                   and self._wanted(source)}
@@ -127,3 +128,11 @@ class SourceSilent(Rule):
                      p_value=math.exp(-expected) if silent else 0.0,
                      title=f"来源 {source} " + "，".join(parts), fired_at=end, group={"source": source},
                      details=details)
+
+
+def _expected(baseline: Baseline, key: str) -> float:
+    """The lower of the seasonal and the trailing expectation where both exist: after a week-long
+    holiday at a third of the volume, the weeks before do not make a quiet night a silence."""
+    if baseline.weeks_with_data and baseline.trailing_windows >= 1:
+        return min(baseline.seasonal.get(key, 0.0), baseline.trailing.get(key, 0.0))
+    return baseline.get(key)

@@ -138,11 +138,21 @@ def group_fields(group_by: Sequence[str]) -> list[str]:
     return names
 
 
+# Clusters once (Filters.distinct_clusters): a cardinality of the cluster id (the first post's id,
+# `duplicate_of`, for a copy; the record's own id otherwise) under every leaf bucket. It is exact
+# below `precision_threshold` (the documented maximum 40,000) distinct values per bucket.
+CLUSTERS_AGG = {"clusters": {"cardinality": {
+    "script": {"lang": "painless",
+               "source": "doc['duplicate_of'].size() > 0 ? doc['duplicate_of'].value : doc['id'].value"},
+    "precision_threshold": 40000}}}
+
+
 def counts_aggs(names: Sequence[str], interval: timedelta | None, timezone: str,
-                max_groups: int) -> dict[str, Any]:
+                max_groups: int, clusters: bool = False) -> dict[str, Any]:
     """Nested aggregations: an optional date_histogram (buckets aligned in `timezone`), then one
-    terms level per group field with `missing` = "(none)" so records without a value count too."""
-    aggs: dict[str, Any] = {}
+    terms level per group field with `missing` = "(none)" so records without a value count too;
+    with `clusters`, a cardinality of the cluster id under the innermost level."""
+    aggs: dict[str, Any] = dict(CLUSTERS_AGG) if clusters else {}
     for depth in reversed(range(len(names))):
         level: dict[str, Any] = {"terms": {"field": GROUP_FIELD[names[depth]], "missing": NONE_KEY,
                                            "size": max_groups}}
@@ -174,7 +184,7 @@ def parse_counts(response: dict[str, Any], names: Sequence[str], start: datetime
             if depth + 1 < len(names):
                 walk(b, depth + 1, bucket, here)
             elif b["doc_count"]:
-                rows.append(CountRow(bucket=bucket, key=here, count=int(b["doc_count"])))
+                rows.append(CountRow(bucket=bucket, key=here, count=_count(b)))
 
     aggs = response.get("aggregations") or {}
     if interval is None:
@@ -184,6 +194,8 @@ def parse_counts(response: dict[str, Any], names: Sequence[str], start: datetime
         else:
             total = response["hits"]["total"]
             n = total["value"] if isinstance(total, dict) else int(total)
+            if "clusters" in aggs and n:
+                n = int(aggs["clusters"]["value"])
             if n:
                 rows.append(CountRow(bucket=start_utc, key={}, count=n))
     else:
@@ -192,6 +204,12 @@ def parse_counts(response: dict[str, Any], names: Sequence[str], start: datetime
             if names:
                 walk(b, 0, at, {})
             elif b["doc_count"]:
-                rows.append(CountRow(bucket=at, key={}, count=int(b["doc_count"])))
+                rows.append(CountRow(bucket=at, key={}, count=_count(b)))
     rows.sort(key=lambda r: (r.bucket, -r.count, *r.key.values()))
     return rows, cut
+
+
+def _count(bucket: dict[str, Any]) -> int:
+    """A leaf bucket's count: its clusters when they were counted, else its documents."""
+    clusters = bucket.get("clusters")
+    return int(clusters["value"]) if clusters is not None else int(bucket["doc_count"])

@@ -7,7 +7,8 @@ end (a window ending at 10:37 starts at 09:37) still come from the records, so r
 
 The roll-ups know each record's source, kind, sentiment, whether it is a near-duplicate, and its
 topic / risk / entity values one at a time. So they serve `counts` when the filters use only
-sources, kinds, sentiment, distinct_clusters and since/until, when at most one multi-valued field
+sources, kinds, sentiment and since/until (not distinct_clusters: a cluster counts once per bucket
+however many hours its members span, which per-hour sums cannot tell), when at most one multi-valued field
 is grouped on, and when buckets are whole hours in a timezone whose offset is whole hours
 (Asia/Shanghai). Anything else reads the records as before.
 """
@@ -33,7 +34,7 @@ def whole_hours(lo: int, hi: int, group_by: Sequence[str], filters: Filters,
                 step: int | None, offset: int) -> tuple[int, int] | None:
     """The hour-aligned middle [h1, h2) of [lo, hi) the roll-ups can answer, or None."""
     if (filters.topics or filters.risk or filters.min_severity is not None or filters.entities
-            or filters.ours is not None):
+            or filters.ours is not None or filters.distinct_clusters):
         return None
     if sum(1 for name in group_by if name in SIDE_FIELDS) > 1:
         return None
@@ -85,8 +86,6 @@ def _filter_clauses(filters: Filters, params: list[Any]) -> list[str]:
     if filters.sentiment:
         labels = ["" if s == NONE_KEY else s for s in filters.sentiment]
         clauses.append(q.in_list("r.sentiment", labels, params))
-    if filters.distinct_clusters:
-        clauses.append("r.dup = 0")
     return clauses
 
 

@@ -26,6 +26,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -233,8 +234,10 @@ class ElasticStore:
                group_by: Sequence[str] = (), filters: Filters = _ANY) -> list[CountRow]:
         """Counts per bucket and group key for start <= created_at < end; empty buckets are absent."""
         fields = q.group_fields(group_by)
-        query = q.bool_query(filters, window=(start, end))
-        aggs = q.counts_aggs(fields, interval, self.timezone, self.max_groups)
+        clusters = filters.distinct_clusters  # each cluster present once, whatever its first post's age
+        query = q.bool_query(replace(filters, distinct_clusters=False) if clusters else filters,
+                             window=(start, end))
+        aggs = q.counts_aggs(fields, interval, self.timezone, self.max_groups, clusters=clusters)
         response = self._hits("counts", self.names["alias"], query=query, size=0, track_total_hits=True,
                               **({"aggs": aggs} if aggs else {}))
         rows, cut = q.parse_counts(response, fields, start, interval)
@@ -244,6 +247,10 @@ class ElasticStore:
         return rows
 
     def total(self, filters: Filters = _ANY) -> int:
+        if filters.distinct_clusters:  # clusters, as `counts` counts them
+            response = self._hits("total", self.names["alias"], size=0, aggs=q.CLUSTERS_AGG,
+                                  query=q.bool_query(replace(filters, distinct_clusters=False)))
+            return int(((response.get("aggregations") or {}).get("clusters") or {}).get("value", 0))
         query = q.bool_query(filters)
         self._ensure()
         resp = self._call("total", lambda: self._es.count(index=self.names["alias"], query=query,

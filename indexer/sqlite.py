@@ -20,6 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -217,18 +218,24 @@ class SqliteStore:
             offset = start.astimezone(self._tz).utcoffset() // timedelta(microseconds=1)
         bucket = (("?", [lo]) if step is None else
                   ("((f.created_at + ?) / ?) * ? - ?", [offset, step, step, offset]))
-        clause, params = q.where(filters, window=True)
+        # Clusters once: every cluster with a member in the bucket counts once, also when its first
+        # post is older than the range (a repost wave of an old post is news). The roll-ups know
+        # only first posts, so such counts read the records.
+        clusters = filters.distinct_clusters
+        clause, params = q.where(replace(filters, distinct_clusters=False) if clusters else filters,
+                                 window=True)
+        tally = "COUNT(DISTINCT COALESCE(f.duplicate_of, f.id))" if clusters else "COUNT(*)"
         keys = [f"k{i}" for i in range(len(exprs))]
         columns = [f"{e} AS {k}" for e, k in zip(exprs, keys, strict=True)]
         select = ", ".join([f"{bucket[0]} AS bucket", *columns])
-        raw = (f"SELECT {select}, COUNT(*) AS n FROM feedback f {' '.join(joins)} "
+        raw = (f"SELECT {select}, {tally} AS n FROM feedback f {' '.join(joins)} "
                f"WHERE f.created_at >= ? AND f.created_at < ? AND {clause} "
                f"GROUP BY {', '.join(['bucket', *keys])} ORDER BY bucket, n DESC, {', '.join(['1', *keys])}")
         if filters.since is not None:  # the roll-ups need the effective window
             lo = max(lo, q.to_micros(filters.since, "filters.since"))
         if filters.until is not None:
             hi = min(hi, q.to_micros(filters.until, "filters.until"))
-        middle = rollup.whole_hours(lo, hi, names, filters, step, offset)
+        middle = None if clusters else rollup.whole_hours(lo, hi, names, filters, step, offset)
         with self._db("counts") as conn:
             def records(a: int, b: int) -> list[tuple]:
                 return conn.execute(raw, [*bucket[1], a, b, *params]).fetchall() if b > a else []
@@ -244,9 +251,11 @@ class SqliteStore:
                 for r in rows]
 
     def total(self, filters: Filters = _ANY) -> int:
-        clause, params = q.where(filters)
+        clusters = filters.distinct_clusters
+        clause, params = q.where(replace(filters, distinct_clusters=False) if clusters else filters)
+        tally = "COUNT(DISTINCT COALESCE(f.duplicate_of, f.id))" if clusters else "COUNT(*)"
         with self._db("total") as conn:
-            return conn.execute(f"SELECT COUNT(*) FROM feedback f WHERE {clause}", params).fetchone()[0]
+            return conn.execute(f"SELECT {tally} FROM feedback f WHERE {clause}", params).fetchone()[0]
 
     def samples(self, filters: Filters = _ANY, n: int = 5) -> list[Feedback]:
         """Up to n matching records: highest negative score first (unclassified last), then newest."""

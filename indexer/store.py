@@ -9,8 +9,10 @@ Contract, shared by the contract tests in tests/indexer/ (run against every back
   `interval=None` gives one bucket per key (bucket = start); otherwise buckets are aligned to the
   display timezone (hours and days in Asia/Shanghai). Multi-valued fields (topic, risk, entity)
   count a record once per value; a record without a value counts under "(none)".
-  `filters.distinct_clusters=True` counts a near-duplicate cluster once (records with
-  `duplicate_of` set are left out).
+  `filters.distinct_clusters=True` counts each near-duplicate cluster with a member in the bucket
+  once (cluster id = `duplicate_of`, or the record's own id for a first post), also when the
+  cluster's first post is older than the range: a repost wave of an old post counts once, not zero
+  times. `total` counts the same way. In `search` and `samples` it keeps first posts only.
 - `samples(filters, n)`: up to n records matching, most negative first, then newest.
 - `state`: small JSON documents by (namespace, key) that survive restarts: crawl cursors
   (namespace "cursor"), alert state, silences, the send journal.

@@ -159,3 +159,44 @@ def test_other_sentiments_and_groups_do_not_count(store):
     assert [a.key for a in alerts] == ["source=weibo,topic=信用卡"]
     assert alerts[0].title.startswith("weibo · 信用卡 负面")
     assert all(s.source == "weibo" and s.topics == ["信用卡"] for s in alerts[0].samples)
+
+
+def test_a_repost_wave_of_an_old_post_counts_once_and_its_first_post_is_shown(store):
+    """Copies whose first post is older than the window count once for their cluster (not zero
+    times), and the email shows that first post with the copies' count."""
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 1))
+    old = [record(NOW - timedelta(days=3), text=f"老帖{i}：手机银行转账失败钱被扣") for i in range(12)]
+    fill(store, old)
+    copies = [record(NOW - HOUR + timedelta(minutes=2 * i + 1), duplicate_of=old[i % 12].id)
+              for i in range(12)] + [record(NOW - timedelta(minutes=5), duplicate_of=old[0].id)
+                                     for _ in range(8)]
+    fill(store, copies)
+    [alert] = rule(min_count=5).evaluate(store, NOW)
+    assert alert.count == 12  # 12 clusters, the first posts three days old
+    assert alert.samples[0].id == old[0].id and alert.cluster_sizes[old[0].id] == 9
+
+
+def test_the_long_window_catches_a_climb_the_short_one_misses(store):
+    """1 an hour of baseline; then 3 in each of the last three hours: no hour reaches the floor of
+    4, but the 3 h window (9 vs 3, p = 0.004) does, with the Bonferroni share of two windows."""
+    fill(store, hourly_history(NOW - 3 * HOUR, WEEKS4, 1))
+    for k in range(3):
+        fill(store, spread(NOW - (3 - k) * HOUR, 3))
+    assert rule(min_count=4, min_ratio=3.0).evaluate(store, NOW) == []
+    [alert] = rule(min_count=4, min_ratio=3.0, long_window="3h").evaluate(store, NOW)
+    assert alert.count == 9 and alert.window_start == NOW - 3 * HOUR
+    assert alert.title.startswith("全部 负面 3 小时 9 条")
+    assert alert.details["p_threshold"] == pytest.approx(0.01 / 2)
+
+
+def test_the_first_working_day_after_a_holiday_is_not_a_spike(store):
+    """Two normal weeks (4 negatives an hour), then an 8-day holiday at a quarter of that: the
+    holiday days are quiet days (under half the upper-quartile day's volume) and leave the baseline, so
+    11 negatives now are 2.75x the normal 4, not 4.4x a holiday-diluted 2.5."""
+    fill(store, hourly_history(NOW - 8 * 24 * HOUR, 14 * 24, 4))
+    fill(store, hourly_history(NOW, 8 * 24, 1))
+    fill(store, spread(NOW - HOUR, 10))  # + the holiday's 1 in that hour: 11
+    args = (store, NOW - HOUR, NOW, (), Filters(sentiment=("negative",), distinct_clusters=True), 2, 7)
+    assert seasonal_baseline(*args).get("") == pytest.approx(2.5)
+    assert seasonal_baseline(*args, skip_quiet_days=True).get("") == pytest.approx(4.0)
+    assert rule(min_ratio=3.0, baseline_weeks=2).evaluate(store, NOW) == []

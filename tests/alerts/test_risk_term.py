@@ -103,3 +103,16 @@ def test_runs_through_the_runner(store):
     fill(store, [flagged(NOW - MIN, RUN)])
     report = run_rules([rule()], store, [], NOW)
     assert [a.rule for a in report.fired] == ["risk"] and report.ok
+
+
+def test_banking_only_ignores_records_that_name_no_bank_and_no_banking_topic(store):
+    stock = flagged(NOW - 3 * MIN, RUN, topic=None, text="这家公司要破产了，股票快跑")
+    bank = flagged(NOW - 2 * MIN, RUN, topic=None, text="听说江南银行要倒闭，赶紧取钱").with_(
+        entities=[{"type": "bank", "text": "江南银行", "canonical": "江南银行", "ours": True,
+                   "start": 2, "end": 6}])
+    card = flagged(NOW - MIN, FRAUD, topic="信用卡")
+    fill(store, [stock, bank, card])
+    [alert] = rule(banking_only=True).evaluate(store, NOW)
+    assert {s.id for s in alert.samples} == {bank.id, card.id}
+    store.delete_state(CURSOR, "risk")
+    assert rule().evaluate(store, NOW)[0].count == 3

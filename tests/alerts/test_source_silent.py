@@ -101,3 +101,20 @@ def test_options_are_validated():
         rule(min_expected=0)
     with pytest.raises(RuleConfigError, match=r"\[silent\]\.audience"):
         rule(audience=["ops"])
+
+
+def test_a_holiday_low_volume_is_not_read_as_a_silence(store):
+    """Weeks ago the source gave 6 an hour; the last week (a holiday) gives 1 an hour. Three silent
+    hours now expect the lower, trailing figure (3), below min_expected: no alert. The same
+    silence after a normal week fires."""
+    batch = []
+    for h in range(8 * 24, 15 * 24):   # the week before the holiday, 6 an hour
+        batch += spread(NOW - h * HOUR, 6, label="neutral", source="weibo")
+    for h in range(4, 8 * 24):         # the holiday week: 1 an hour, silent the last 3 h
+        batch += spread(NOW - h * HOUR, 1, label="neutral", source="weibo")
+    fill(store, batch)
+    assert rule(baseline_weeks=2).evaluate(store, NOW) == []
+    fill(store, [r for h in range(4, 8 * 24) for r in spread(NOW - h * HOUR, 5, label="neutral",
+                                                               source="weibo")])
+    [alert] = rule(baseline_weeks=2).evaluate(store, NOW)
+    assert alert.key == "source=weibo" and alert.details["silent"]

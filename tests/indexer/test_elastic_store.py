@@ -216,6 +216,26 @@ def test_counts_ungrouped_uses_the_total(es, store):
     assert "aggs" not in search_body(es)
 
 
+def test_counts_clusters_once_by_a_cardinality_of_the_cluster_id(es, store):
+    """distinct_clusters: no "first posts only" clause (copies of an old post must count), and a
+    cardinality of duplicate_of-or-id under the innermost level gives the count."""
+    answer = empty_search(9)
+    answer["aggregations"] = {"g0": {"sum_other_doc_count": 0, "buckets": [
+        {"key": "信用卡", "doc_count": 7, "clusters": {"value": 2}},
+        {"key": "贷款", "doc_count": 2, "clusters": {"value": 2}}]}}
+    ungrouped = empty_search(9)
+    ungrouped["aggregations"] = {"clusters": {"value": 4}}
+    es.script("POST", r"/_search$", (200, answer), (200, ungrouped))
+    clusters = Filters(sentiment=("negative",), distinct_clusters=True)
+    rows = store.counts(T0, T0 + timedelta(hours=1), group_by=["topic"], filters=clusters)
+    assert [(r.key_str(), r.count) for r in rows] == [("topic=信用卡", 2), ("topic=贷款", 2)]
+    body = search_body(es)
+    assert "must_not" not in body["query"]["bool"]
+    card = body["aggs"]["g0"]["aggs"]["clusters"]["cardinality"]
+    assert "duplicate_of" in card["script"]["source"] and card["precision_threshold"] == 40000
+    assert [r.count for r in store.counts(T0, T0 + timedelta(hours=1), filters=clusters)] == [4]
+
+
 def test_counts_truncated_groups_are_logged(es, store, caplog):
     answer = empty_search(9)
     answer["aggregations"] = {"g0": {"sum_other_doc_count": 4, "buckets": [{"key": "weibo", "doc_count": 5}]}}

@@ -4,6 +4,8 @@ The oracle is computed in Python from the records themselves, after inserts, upd
 record between hours / sentiments / topics / clusters, and re-upserts. Queries cover windows that
 start and end inside hours (so roll-ups and record reads are combined), day and hour buckets,
 each group_by the roll-ups serve, and filters they serve; a version-1 file is upgraded in place.
+Cluster counts (`distinct_clusters`: each cluster with a member in the bucket once) come from the
+records, and the oracle counts them the same way.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def _record(rng: random.Random, i: int) -> Feedback:
 
 def _oracle(records: dict[str, Feedback], start, end, interval, group_by, filters: Filters) -> Counter:
     out: Counter = Counter()
+    clusters: dict[tuple, set[str]] = {}  # distinct_clusters: each cluster once per bucket and key
     for r in records.values():
         if not start <= r.created_at < end:
             continue
@@ -48,8 +51,6 @@ def _oracle(records: dict[str, Feedback], start, end, interval, group_by, filter
         if filters.sources and r.source not in filters.sources:
             continue
         if filters.sentiment and label not in filters.sentiment:
-            continue
-        if filters.distinct_clusters and r.duplicate_of is not None:
             continue
         if interval is None:
             bucket = start
@@ -67,7 +68,11 @@ def _oracle(records: dict[str, Feedback], start, end, interval, group_by, filter
         for name in group_by:
             keys = [(*k, v) for k in keys for v in values[name]]
         for key in keys:
-            out[(bucket, key)] += 1
+            if filters.distinct_clusters:
+                clusters.setdefault((bucket, key), set()).add(r.duplicate_of or r.id)
+            else:
+                out[(bucket, key)] += 1
+    out.update({k: len(v) for k, v in clusters.items()})
     return out
 
 

@@ -289,6 +289,29 @@ def test_counts_window_filters_and_distinct_clusters(store, tagged):
     assert store.counts(T0 - timedelta(days=2), T0) == []
 
 
+def test_distinct_clusters_count_a_repost_wave_of_an_old_post_once(store, make):
+    """Copies of a first post older than the range count once for their cluster, not zero times;
+    a cluster whose first post is in the range counts once with all its copies."""
+    old = make("两天前的老帖子：信用卡被盗刷没人管", label="negative", at=T0 - timedelta(days=2))
+    fresh = make("今天新帖：客服电话打不通", label="negative", at=T0 + timedelta(minutes=10))
+    copies = [make(f"转发 {i}", key=f"copy-old-{i}", label="negative", duplicate_of=old.id,
+                   at=T0 + timedelta(minutes=5 + 10 * i)) for i in range(4)]
+    copies += [make(f"再转 {i}", key=f"copy-new-{i}", label="negative", duplicate_of=fresh.id,
+                    at=T0 + timedelta(minutes=20 + 10 * i)) for i in range(3)]
+    store.upsert([old, fresh, *copies])
+    clusters = Filters(sentiment=("negative",), distinct_clusters=True)
+    window = (T0, T0 + timedelta(hours=1))
+    assert rows(store.counts(*window, filters=clusters)) == [(T0, "", 2)]
+    assert rows(store.counts(*window)) == [(T0, "", 8)]
+    assert store.total(replace(clusters, since=window[0], until=window[1])) == 2
+    # per bucket: the old cluster has members in both halves of the hour, so each half counts it
+    halves = rows(store.counts(*window, interval=timedelta(minutes=30), filters=clusters))
+    assert halves == [(T0, "", 2), (T0 + timedelta(minutes=30), "", 2)]
+    # the first post alone, in its own day
+    assert rows(store.counts(T0 - timedelta(days=2), T0 - timedelta(days=1), filters=clusters)) == [
+        (T0 - timedelta(days=2), "", 1)]
+
+
 def test_day_buckets_follow_shanghai(store, make):
     late = make("跨年夜还在排队", at=datetime(2026, 1, 1, 23, 30, tzinfo=SH))   # 15:30 UTC, Jan 1
     early = make("元旦一早转账失败", at=datetime(2026, 1, 1, 0, 10, tzinfo=SH))  # 16:10 UTC, Dec 31
