@@ -1,9 +1,12 @@
-"""`voc alerts ...`: one check (now or replayed at a past time), the history, silences, a test email
-and the daily digest.
+"""`voc alerts ...`: one check (now or replayed at a past time), a backtest over a period, the
+history, silences, a test email and the daily digest.
 
     voc alerts check                          evaluate every rule now and deliver what fires
     voc alerts check --at "2025-06-14 10:05"  as if now were then (naive = Asia/Shanghai)
     voc alerts check --dry-run --json         decide, write nothing, print the alerts as JSON
+    voc alerts backtest --since 2025-05-01 --until 2025-06-01 [--rule NAME] [--step 1h] [--json]
+                                              replay every check of a period (alerts/backtest.py):
+                                              each rule's alerts per week, nothing sent or written
     voc alerts list [--since 2025-06-01]      alerts sent, and deliveries still pending or failed
     voc alerts silence negative_spike_topic:topic=信用卡 --for 24h --reason "known outage"
     voc alerts silence negative_spike_topic:topic=信用卡 --off
@@ -11,7 +14,8 @@ and the daily digest.
     voc alerts digest [--at ...]              the digest of the day before, now
 
 `check` exits 0 whether or not anything fired; 1 when a rule could not be evaluated or a delivery
-is still pending or failed; 2 on a bad setting or argument.
+is still pending or failed; 2 on a bad setting or argument. `backtest` exits 0, or 1 when a rule
+could not be evaluated (it is left out of the later checks).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ def register(sub: Any) -> None:
     """Add `voc alerts` and its actions to the `voc` subparsers."""
     from voc.cli import _lazy
 
-    p = sub.add_parser("alerts", help="alert rules: check, list, silence, test-email, digest",
+    p = sub.add_parser("alerts", help="alert rules: check, backtest, list, silence, test-email, digest",
                        description="Alert rules from settings.toml ([[alerts.rules]]).")
     asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
     for name, help_text in (("check", "evaluate every rule once and deliver what fires"),
@@ -43,6 +47,23 @@ def register(sub: Any) -> None:
                         help="decide only: no alert state, history or delivery is written")
         ap.add_argument("--json", action="store_true", help="print the alerts fired as JSON")
         ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_check"))
+
+    ap = asub.add_parser("backtest", help="replay every check of a period; nothing sent or written",
+                         description="Run the alert checks of --since..--until, one every --step, over "
+                                     "the stored history with the live decision code (realert window, "
+                                     "escalations, recoveries, rule cursors kept in memory, starting "
+                                     "empty; live silences are not applied). Prints each rule's alerts "
+                                     "per week and their times. Nothing is sent and no state is "
+                                     "written.")
+    ap.add_argument("--since", metavar="TIME", required=True,
+                    help="first check (ISO 8601; naive = Asia/Shanghai), e.g. 2025-05-01")
+    ap.add_argument("--until", metavar="TIME", help="last check (default now)")
+    ap.add_argument("--rule", action="append", metavar="NAME",
+                    help="only this rule (repeatable; default every configured rule)")
+    ap.add_argument("--step", metavar="DURATION",
+                    help="time between checks, e.g. 5m, 1h (default [alerts] interval_minutes)")
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_backtest"))
 
     ap = asub.add_parser("list", help="alert history, and deliveries pending or failed",
                          description="Alerts recorded (newest first) and deliveries that are still "
@@ -110,6 +131,76 @@ def cmd_check(args: argparse.Namespace) -> int:
         for err in report.errors:
             print(f"  rule error: {err}", file=sys.stderr)
     return 1 if report.errors or report.pending or report.failed else 0
+
+
+KIND_WORDS = {"new": "新告警", "escalation": "升级", "recovery": "恢复"}
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from alerts import parse_duration
+    from alerts.backtest import MAX_CHECKS, backtest, count_checks
+    from voc.alerting import rules_from_settings
+    from voc.pipeline import open_settings_store
+
+    conf = settings()
+    tz = conf.display_tz
+    since = cli_time(args.since, tz)
+    until = cli_time(args.until, tz) or datetime.now(UTC)
+    if since >= until:
+        raise UsageError(f"--since ({args.since}) must be before --until ({args.until or 'now'})")
+    if args.step is None:
+        step = timedelta(minutes=conf.alerts.interval_minutes)
+    else:
+        try:
+            step = parse_duration(args.step)
+        except ValueError as exc:
+            raise UsageError(f"--step: {exc}") from exc
+    checks = count_checks(since, until, step)
+    if checks > MAX_CHECKS:
+        raise UsageError(f"--step {args.step or step}: {checks} checks is more than {MAX_CHECKS}; "
+                         "use a larger --step (e.g. 1h) or a shorter period")
+    rules = rules_from_settings(conf)
+    if args.rule:
+        known = [r.name for r in rules]
+        unknown = [name for name in args.rule if name not in known]
+        if unknown:
+            raise UsageError(f"no rule named {unknown[0]!r} in settings (rules: {', '.join(known)})")
+        rules = [r for r in rules if r.name in args.rule]
+
+    def progress(done: int, total: int, at: datetime) -> None:
+        print(f"backtest: {done}/{total} checks ({done * 100 // total}%), at "
+              f"{at.astimezone(tz):%Y-%m-%d %H:%M}", file=sys.stderr, flush=True)
+
+    store = open_settings_store(conf)
+    try:
+        report = backtest(rules, store, since, until, step,
+                          realert=timedelta(hours=conf.alerts.realert_hours),
+                          recovery=conf.alerts.recovery, progress=progress if checks >= 20 else None)
+    finally:
+        store.close()
+    if args.json:
+        print_json(report.to_dict(tz))
+        return 0 if report.ok else 1
+    minutes = step / timedelta(minutes=1)
+    every = f"{minutes:g} 分钟" if minutes < 60 else f"{minutes / 60:g} 小时"
+    print(f"告警回测 backtest {since.astimezone(tz):%Y-%m-%d %H:%M} → {until.astimezone(tz):%Y-%m-%d %H:%M}"
+          f"（{conf.app.timezone}），每 {every}一次，共 {report.checks} 次检查；未发送、未写入任何状态")
+    weeks = report.weeks()
+    for name, result in report.rules.items():
+        kinds = result.kinds()
+        print(f"\n{name} [{result.severity}]：{len(result.items)} 条（新告警 {kinds['new']}，"
+              f"升级 {kinds['escalation']}，恢复 {kinds['recovery']}；重复被压下 {result.suppressed} 次）")
+        for k, ((start, end), n) in enumerate(zip(weeks, report.per_week(name), strict=True), start=1):
+            last = end - timedelta(seconds=1) if end > start else end
+            print(f"  第 {k} 周 {start.astimezone(tz):%m-%d} 至 {last.astimezone(tz):%m-%d}：{n} 条")
+        for item in result.items:
+            print(f"  {item.at.astimezone(tz):%Y-%m-%d %H:%M}  {KIND_WORDS.get(item.kind, item.kind)}  "
+                  f"{item.key or '-'}  {item.title}")
+        if result.error:
+            at = result.error_at.astimezone(tz) if result.error_at else None
+            print(f"  rule error at {at:%Y-%m-%d %H:%M}, left out of later checks: {result.error}",
+                  file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def cmd_list(args: argparse.Namespace) -> int:
