@@ -7,8 +7,8 @@ seasonality only) while history is short:
 
     baseline = w * seasonal + (1 - w) * trailing,   w = weeks with data / weeks
 
-A week "has data" when the store holds any record at all (unfiltered) on the Asia/Shanghai day that
-week's window starts in, so a quiet group in a running system counts as a real zero while days
+A week "has data" when the store holds any record at all (unfiltered) on the Asia/Shanghai days that
+week's window starts and ends in, so a quiet group in a running system counts as a real zero while days
 before the system ran do not; the trailing mean likewise uses the covered days only. With no
 covered week and no covered trailing day there is no baseline (None): a rule must not fire on an
 empty history.
@@ -72,7 +72,7 @@ def seasonal_baseline(store: FeedbackStore, start: datetime, end: datetime, grou
     weeks_with_data = 0
     for k in range(1, weeks + 1):
         week_start = start - k * WEEK
-        if _day_start(week_start) not in covered_days:
+        if not _covered(week_start, week_start + window, covered_days):
             continue
         weeks_with_data += 1
         _add(seasonal_total, store.counts(week_start, week_start + window, None, group_by, filters), keys)
@@ -88,7 +88,7 @@ def seasonal_baseline(store: FeedbackStore, start: datetime, end: datetime, grou
         step = max(1, math.ceil(window / DAY))  # a window longer than a day: whole, disjoint copies
         for d in range(step, days + 1, step):
             day_start = start - d * DAY
-            if _day_start(day_start) not in covered_days:
+            if not _covered(day_start, day_start + window, covered_days):
                 continue
             trailing_windows += 1
             _add(totals, store.counts(day_start, day_start + window, None, group_by, filters), keys)
@@ -108,6 +108,12 @@ def _add(totals: dict[str, float], rows: list[CountRow], keys: dict[str, dict[st
         key = row.key_str()
         keys.setdefault(key, dict(row.key))
         totals[key] = totals.get(key, 0.0) + row.count
+
+
+def _covered(start: datetime, end: datetime, days: set[datetime]) -> bool:
+    """Whether the window's first and last day are both covered days (a window across midnight
+    into a quiet day is not comparable either)."""
+    return _day_start(start) in days and _day_start(end - timedelta(microseconds=1)) in days
 
 
 def _day_start(moment: datetime) -> datetime:

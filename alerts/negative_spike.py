@@ -67,6 +67,10 @@ class NegativeSpike(Rule):
         self.group_by = tuple(options["group_by"])
         self.filters = scope_filters(options, sentiment=("negative",), distinct_clusters=True)
 
+    def quiet_period(self) -> timedelta:
+        """The longest window tested: a key is calm only when that window has passed too."""
+        return max(self.window, self.options["long_window"] or self.window)
+
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         end = as_utc(now)
         windows = [self.window] + ([self.options["long_window"]] if self.options["long_window"] else [])

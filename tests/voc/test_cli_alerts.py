@@ -103,10 +103,13 @@ def test_dry_run_decides_but_writes_nothing(store, tmp_path, capsys):
 
 def test_recovery_notice_after_the_rise_ends(store, capsys):
     check(capsys, AT)
-    later = check(capsys, AT + timedelta(hours=2))
+    # the shipped topic rule also tests a 3 h window: still elevated 2 h later, calm after 3 h
+    assert [a for a in check(capsys, AT + timedelta(hours=2))["fired"]
+            if a["rule"] == "negative_spike_topic" and a["kind"] == "recovery"] == []
+    later = check(capsys, AT + timedelta(hours=4))
     [notice] = [a for a in later["fired"] if a["rule"] == "negative_spike_topic"]
     assert notice["kind"] == "recovery" and "已恢复正常" in notice["title"] and notice["eml"]
-    assert [a for a in check(capsys, AT + timedelta(hours=3))["fired"]
+    assert [a for a in check(capsys, AT + timedelta(hours=5))["fired"]
             if a["rule"] == "negative_spike_topic"] == []
 
 
