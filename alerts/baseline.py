@@ -51,6 +51,17 @@ class Baseline:
             return 1.0
         return self.weeks_with_data / self.weeks
 
+    @property
+    def windows(self) -> float:
+        """How many past windows the expectation rests on (for a predictive test: one or two
+        windows estimate a mean poorly)."""
+        w = self.weight
+        if w >= 1.0:
+            return float(self.weeks_with_data)
+        if w <= 0.0:
+            return self.trailing_windows
+        return self.weeks_with_data + self.trailing_windows
+
     def get(self, key: str) -> float:
         return self.expected.get(key, 0.0)
 

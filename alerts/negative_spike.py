@@ -5,8 +5,12 @@ Per group (overall, or by any of source/topic/entity/kind) it counts negative re
 fires only when all three hold, so "3 vs 1" never pages anyone:
 
 - count >= min_count                              (a volume floor)
-- P(X >= count | Poisson(baseline)) <= alpha / m  (Bonferroni over the m groups tested: every key
-                                                   seen in the window or its baseline)
+- P(X >= count) <= alpha / m                      (Bonferroni over the m groups and windows tested:
+                                                   every key seen in the window or its baseline)
+  where X follows the predictive distribution of a count whose Poisson mean is the baseline
+  estimated from n past windows (`alerts.stats.predictive_sf`, a negative binomial): close to
+  Poisson(baseline) over weeks of history, far more cautious when the baseline rests on one or two
+  windows (a young installation, the day after a holiday whose days are left out)
 - count >= min_ratio * baseline                   (a rise people care about, not just a significant one)
 
 The baseline is floored at `baseline_floor` so a group that was silent so far needs real volume.
@@ -32,7 +36,7 @@ from alerts.errors import RuleConfigError
 from alerts.groups import GROUP_BY, SCOPE, group_filters, in_group, scope_filters
 from alerts.rule import Option, Rule, at_least, between_open
 from alerts.series import hourly_series
-from alerts.stats import poisson_sf
+from alerts.stats import predictive_sf
 from indexer.store import FeedbackStore
 from voc.record import Feedback, as_utc
 
@@ -107,7 +111,7 @@ class NegativeSpike(Rule):
             key = row.key_str()
             expected = baseline.get(key)
             lam = max(expected, self.options["baseline_floor"])
-            p_value = poisson_sf(row.count, lam)
+            p_value = predictive_sf(row.count, lam, baseline.windows)
             ratio = row.count / lam
             fires = (row.count >= self.options["min_count"] and p_value <= threshold
                      and ratio >= self.options["min_ratio"])

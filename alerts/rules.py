@@ -18,6 +18,7 @@ from alerts.negative_spike import NegativeSpike
 from alerts.risk_term import RiskTerm
 from alerts.rule import Rule
 from alerts.source_silent import SourceSilent
+from alerts.volume_spike import VolumeSpike
 
 RULE_TYPES: dict[str, type[Rule]] = {
     "negative_spike": NegativeSpike,
@@ -26,6 +27,7 @@ RULE_TYPES: dict[str, type[Rule]] = {
     "source_silent": SourceSilent,
     "emerging_term": EmergingTerm,
     "cluster_growth": ClusterGrowth,
+    "volume_spike": VolumeSpike,
 }
 
 

@@ -5,6 +5,11 @@ gamma function P(k, lam), computed in log space by its power series when lam < k
 case, where the tail is tiny and must stay accurate) and as 1 - Q(k, lam) by Lentz's continued
 fraction otherwise (where the tail is large and absolute accuracy is what matters).
 
+`negbin_sf(k, r, p)` is P(X >= k) for X ~ NegativeBinomial(r, p) (failures before the r-th success,
+real r > 0): the predictive distribution of a count whose Poisson mean is itself only estimated —
+a Gamma(r, n) posterior after a total of r - 1/2 events in n past windows gives NB(r, n / (n + 1))
+for the next window. It equals I_{1-p}(k, r).
+
 `binom_sf(k, n, p)` is P(X >= k) for X ~ Binomial(n, p), exact: it equals the regularized incomplete
 beta function I_p(k, n - k + 1), evaluated by its continued fraction on the side where it converges
 (and where a small upper tail is computed directly, not as 1 - something close to 1).
@@ -66,6 +71,24 @@ def _upper_gamma_fraction(a: float, x: float) -> float:
         if abs(delta - 1.0) < _EPS:
             break
     return math.exp(a * math.log(x) - x - math.lgamma(a)) * h
+
+
+def negbin_sf(k: int, r: float, p: float) -> float:
+    """P(X >= k) for X ~ NegativeBinomial(r, p): k failures before the r-th success."""
+    if r <= 0 or math.isnan(p) or not 0.0 < p <= 1.0:
+        raise ValueError(f"negative binomial needs r > 0 and 0 < p <= 1, got r={r} p={p}")
+    if k <= 0:
+        return 1.0
+    if p == 1.0:
+        return 0.0
+    return _regularized_beta(k, r, 1.0 - p)
+
+
+def predictive_sf(k: int, mean: float, windows: float) -> float:
+    """P(next window >= k) when `mean` is the average of `windows` past windows (Jeffreys prior):
+    close to poisson_sf(k, mean) over a long history, far more cautious over one or two windows."""
+    n = max(windows, 1.0)
+    return negbin_sf(k, mean * n + 0.5, n / (n + 1.0))
 
 
 def binom_sf(k: int, n: int, p: float) -> float:

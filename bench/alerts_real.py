@@ -26,7 +26,8 @@ holiday at 0.3x volume, the first working day after it, then incidents and quiet
 An incident is caught when an alert that shows at least one of the incident's records fires within
 its first hour plus one check interval (65 min). A false alarm is an alert outside every incident's
 span (start to end + 3 h); an alert whose words claim negative feedback ("负面") during the positive
-burst or the post-holiday day is counted and listed apart. The same streams run again with the gold
+burst or the post-holiday day is counted and listed apart (`volume_spike` and `cluster_growth` say in
+`details["claims_negative"]` whether their words do). The same streams run again with the gold
 labels in place of the model ("oracle"), so the classifier's cost is visible. Seeded.
 """
 
@@ -299,6 +300,7 @@ def replay(store: SqliteStore, settings: Any, tier: Tier, times: list[datetime],
             if alert.kind != "recovery":
                 fired.append({"at": now, "rule": alert.rule, "key": alert.key, "group": dict(alert.group),
                               "title": alert.title, "kind": alert.kind,
+                              "claims_negative": alert.details.get("claims_negative", "负面" in alert.title),
                               "samples": {r.id for r in alert.samples}})
         if i % 250 == 0:
             print(f"  [{tier.name}/{label}] check {i}/{len(times)} {time.perf_counter() - began:.0f}s",
@@ -332,7 +334,7 @@ def score(fired: list[dict[str, Any]], incidents: list[Incident], tier: Tier,
                 delays.append((first - inc.start) / timedelta(minutes=1))
             per[inc.label()] = None if first is None else round((first - inc.start) / timedelta(minutes=1))
         false = [a for a in alerts if not any(lo <= a["at"] <= hi for lo, hi in spans)]
-        negative_quiet = [a for a in alerts if "负面" in a["title"]
+        negative_quiet = [a for a in alerts if a["claims_negative"]
                           and any(q.start <= a["at"] <= q.end for q in quiet)]
         return {"incidents": sum(i.acceptance for i in real), "caught": caught,
                 "median_delay_min": statistics.median(delays) if delays else None,
@@ -359,7 +361,10 @@ def run_tier(tier: Tier, dev: dict[str, list[corpora.Example]], settings: Any, m
     names = [r.name for r in rules_from_settings(settings)]
     out: dict[str, Any] = {"records": len(records), "checks": len(times)}
     for label, classifier in (("model", model), ("oracle", Gold(gold))):
-        store = SqliteStore(work / f"{tier.name}-{label}.db")
+        path = work / f"{tier.name}-{label}.db"
+        for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):  # a kept store of an earlier run
+            stale.unlink(missing_ok=True)
+        store = SqliteStore(path)
         began = time.perf_counter()
         pipe = Pipeline(classifier, tagger, Deduper(window_hours=settings.nlp.dedup_window_hours),
                         store, progress=False, spool_dir=work / "spool")
@@ -410,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settings", default=str(ROOT / "settings.toml"))
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--json", metavar="OUT", help="write the figures as JSON")
+    ap.add_argument("--keep", metavar="DIR", help="keep each tier's SQLite stores in DIR (to replay "
+                                                  "checks or `voc alerts backtest` on them)")
     args = ap.parse_args(argv)
     tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
     unknown = [t for t in tiers if t not in TIERS]
@@ -427,8 +434,12 @@ def main(argv: list[str] | None = None) -> int:
     tagger = load_tagger(settings)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="alerts_real-") as tmp:
-        for i, name in enumerate(tiers):
-            results[name] = run_tier(TIERS[name], dev, settings, model, tagger, args.seed + i, Path(tmp))
+        work = Path(args.keep) if args.keep else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        for name in tiers:
+            # each tier's seed is fixed by its place in TIERS, so `--tiers mid` rebuilds mid's stream
+            seed = args.seed + list(TIERS).index(name)
+            results[name] = run_tier(TIERS[name], dev, settings, model, tagger, seed, work)
             print_table(name, results[name])
     summary = summarize(results)
     print(f"\nall tiers: model caught {summary['overall']['caught']}/{summary['overall']['incidents']}"

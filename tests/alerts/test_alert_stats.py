@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from alerts.duration import describe_duration, parse_duration
-from alerts.stats import poisson_sf
+from alerts.stats import negbin_sf, poisson_sf, predictive_sf
 
 
 def direct_sf(k: int, lam: float) -> float:
@@ -56,3 +56,20 @@ def test_describe_duration():
     assert describe_duration(timedelta(hours=1)) == "1 小时"
     assert describe_duration(timedelta(minutes=30)) == "30 分钟"
     assert describe_duration(timedelta(days=2)) == "2 天"
+
+
+@pytest.mark.parametrize(("k", "r", "p"), [(3, 1.5, 0.5), (10, 4.5, 0.9), (7, 1.5, 0.5), (1, 0.5, 0.2),
+                                           (25, 12.5, 0.6)])
+def test_negbin_sf_matches_direct_sum(k, r, p):
+    def pmf(x):
+        return math.exp(math.lgamma(x + r) - math.lgamma(r) - math.lgamma(x + 1)
+                        + r * math.log(p) + x * math.log1p(-p))
+    assert negbin_sf(k, r, p) == pytest.approx(1 - sum(pmf(x) for x in range(k)), rel=1e-9, abs=1e-13)
+
+
+def test_predictive_tail_is_cautious_on_short_histories_and_poisson_on_long_ones():
+    # 7 when one past window held 1: plausible; when fifty windows averaged 1: as rare as Poisson says
+    assert predictive_sf(7, 1.0, 1) > 0.01
+    assert predictive_sf(7, 1.0, 5000) == pytest.approx(poisson_sf(7, 1.0), rel=0.01)
+    with pytest.raises(ValueError):
+        negbin_sf(3, 0.0, 0.5)

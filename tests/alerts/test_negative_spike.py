@@ -10,7 +10,7 @@ from alert_fixtures import HOUR, NOW, fill, hourly_history, record, spread
 
 from alerts import build_rule
 from alerts.baseline import seasonal_baseline
-from alerts.stats import poisson_sf
+from alerts.stats import poisson_sf, predictive_sf
 from indexer.store import Filters
 
 WEEKS4 = 28 * 24
@@ -31,7 +31,9 @@ def test_fires_on_37_vs_4(store):
     assert alert.baseline == pytest.approx(4.0)
     assert alert.title == "手机银行 负面 1 小时 37 条，基线 4"
     assert alert.ratio == pytest.approx(37 / 4)
-    assert alert.p_value == pytest.approx(poisson_sf(37, 4.0))
+    # the predictive tail over four weeks' windows: wider than Poisson(4), still tiny
+    assert alert.p_value == pytest.approx(predictive_sf(37, 4.0, 4), rel=1e-6, abs=0)
+    assert poisson_sf(37, 4.0) < alert.p_value < 1e-12
     assert alert.window_end == NOW and alert.window_start == NOW - HOUR
     assert len(alert.samples) == 5 and all(s.negative for s in alert.samples)
     assert all(NOW - HOUR <= s.created_at < NOW for s in alert.samples)
@@ -53,10 +55,10 @@ def test_no_fire_on_3_vs_1_even_with_ratio(store):
 
 
 def test_ratio_guard_holds_back_significant_but_small_rises(store):
-    fill(store, hourly_history(NOW - HOUR, 8 * 24, 20))
-    fill(store, spread(NOW - HOUR, 36))  # p ~ 1e-3, but only 1.8x
-    assert rule(baseline_weeks=1).evaluate(store, NOW) == []
-    assert len(rule(baseline_weeks=1, min_ratio=1.5).evaluate(store, NOW)) == 1
+    fill(store, hourly_history(NOW - HOUR, WEEKS4 + 24, 20))
+    fill(store, spread(NOW - HOUR, 36))  # p ~ 3e-3 over four weeks' windows, but only 1.8x
+    assert rule().evaluate(store, NOW) == []
+    assert len(rule(min_ratio=1.5).evaluate(store, NOW)) == 1
 
 
 def test_bonferroni_changes_a_borderline_case(store):
@@ -177,15 +179,16 @@ def test_a_repost_wave_of_an_old_post_counts_once_and_its_first_post_is_shown(st
 
 
 def test_the_long_window_catches_a_climb_the_short_one_misses(store):
-    """1 an hour of baseline; then 3 in each of the last three hours: no hour reaches the floor of
-    4, but the 3 h window (9 vs 3, p = 0.004) does, with the Bonferroni share of two windows."""
+    """1 an hour of baseline; then 5, 4 and 3 in the last three hours: the last hour (3) is under
+    the floor of 4, but the 3 h window (12 vs 3, p = 8e-4 over four weeks' windows) fires, with
+    the Bonferroni share of two windows."""
     fill(store, hourly_history(NOW - 3 * HOUR, WEEKS4, 1))
-    for k in range(3):
-        fill(store, spread(NOW - (3 - k) * HOUR, 3))
+    for k, n in enumerate((5, 4, 3)):
+        fill(store, spread(NOW - (3 - k) * HOUR, n))
     assert rule(min_count=4, min_ratio=3.0).evaluate(store, NOW) == []
     [alert] = rule(min_count=4, min_ratio=3.0, long_window="3h").evaluate(store, NOW)
-    assert alert.count == 9 and alert.window_start == NOW - 3 * HOUR
-    assert alert.title.startswith("全部 负面 3 小时 9 条")
+    assert alert.count == 12 and alert.window_start == NOW - 3 * HOUR
+    assert alert.title.startswith("全部 负面 3 小时 12 条")
     assert alert.details["p_threshold"] == pytest.approx(0.01 / 2)
 
 

@@ -44,7 +44,7 @@ def test_read_only_settings_mapping_with_tuples():
     ({"name": "a", "type": "negative_spike", "severity": "urgent"}, "severity", "'urgent'"),
     ({"name": "a", "type": "negative_spike", "baseline_weeks": 0, "baseline_days": 0},
      "baseline_weeks", "both 0"),
-    ({"name": "a", "type": "volume_spike"}, "type", "unknown rule type"),
+    ({"name": "a", "type": "volume_surge"}, "type", "unknown rule type"),
     ({"name": "a"}, "type", "required"),
     ({"type": "negative_spike"}, "name", "required"),
 ])
