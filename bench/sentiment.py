@@ -5,7 +5,9 @@
 Texts: a fixed, seeded mix of the dev sets (bank comments, Weibo, stock forum, reviews, food
 delivery) trimmed to a realistic length distribution (median ~40 characters). Each contender runs
 in its own child process so its peak RSS is its own (model loaded included). Prints comments/s,
-peak RSS and the ratio; also GPU throughput when CUDA exists. Absolute figures are noisy on a
+peak RSS and the ratio for the shipped CPU path (int8 encoder + calibration, the default of
+`SentimentClassifier.load` on the CPU), the same model in fp32 (`quantize=False`) and SnowNLP;
+also GPU throughput (fp32) when CUDA exists. Absolute figures are noisy on a
 shared 2-core machine; the ratio is the figure to quote.
 """
 
@@ -53,7 +55,7 @@ def _run(which: str, texts: list[str], device: str, queue) -> None:
         torch.set_num_threads(torch.get_num_threads())
         from nlp.sentiment import SentimentClassifier
 
-        clf = SentimentClassifier.load(device=device)
+        clf = SentimentClassifier.load(device=device, quantize=False if which == "model_fp32" else None)
         clf.predict(texts[:64])
         start = time.perf_counter()
         clf.predict(texts)
@@ -82,8 +84,10 @@ def main() -> None:
     print(f"texts={len(texts)} median_chars={statistics.median(map(len, texts)):.0f} "
           f"mean_chars={statistics.mean(map(len, texts)):.0f}", flush=True)
     ours = measure("model", texts)
+    fp32 = measure("model_fp32", texts)
     snow = measure("snownlp", texts)
-    result = {"texts": len(texts), "model": ours, "snownlp": snow, "ratio": ours["per_s"] / snow["per_s"]}
+    result = {"texts": len(texts), "model": ours, "model_fp32": fp32, "snownlp": snow,
+              "ratio": ours["per_s"] / snow["per_s"], "ratio_fp32": fp32["per_s"] / snow["per_s"]}
     import torch
 
     if torch.cuda.is_available():
@@ -91,7 +95,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=1))
         return
-    print(f"shipped model : {ours['per_s']:8.1f} comments/s  peak RSS {ours['peak_rss_mb']:.0f} MB")
+    print(f"shipped model : {ours['per_s']:8.1f} comments/s  peak RSS {ours['peak_rss_mb']:.0f} MB (int8)")
+    print(f"same, fp32    : {fp32['per_s']:8.1f} comments/s  peak RSS {fp32['peak_rss_mb']:.0f} MB  "
+          f"(ratio {result['ratio_fp32']:.2f}x)")
     print(f"SnowNLP 0.12.3: {snow['per_s']:8.1f} comments/s  peak RSS {snow['peak_rss_mb']:.0f} MB")
     print(f"ratio model/SnowNLP: {result['ratio']:.2f}x")
     if "model_cuda" in result:

@@ -63,11 +63,82 @@ def confusion_table(entry: dict) -> str:
     return "\n".join(rows)
 
 
+def calibration_section(report: dict) -> str:
+    """The calibration / operating-point part of the card, from metrics.json["calibration"]."""
+    cal = report.get("calibration")
+    if not cal:
+        return ("No calibration has been fitted for these weights (no `calibration.json`): run "
+                "`python -m nlp.calibrate --write`, then `python -m nlp.model_card`.")
+    raw, ins = cal["bank_negative_raw"], cal["bank_negative_in_sample"]
+    lines = [
+        f"`calibration.json` (fitted {cal['date']} by `python -m nlp.calibrate --write`): temperature "
+        f"**{cal['temperature']:.4f}** (NLL on the pooled logits of the four 3-class dev sets), "
+        f"negative-logit bias **{cal['negative_bias']:+.2f}** (neutral and positive 0), applied as "
+        "`softmax(logits / T + bias)` in `SentimentClassifier.probabilities` on every device. "
+        "Logits from the CPU int8 path.",
+        "",
+        "Bias rule: the smallest bias on the negative logit (grid 0.05) with bank-dev negative recall "
+        "≥ 0.65 at precision ≥ 0.45; if none reaches both, the bias with the best negative F1. "
+        + ("The target **is reached** in sample." if cal["target_reached_in_sample"] else
+           "**No bias reaches the target** (see the PR table: no threshold gives both), so the rule "
+           "took the best-F1 bias."),
+        "",
+        "| bank dev, negative class | recall | precision | TP / predicted (of 143) |",
+        "|---|---|---|---|",
+        f"| argmax, no bias | {raw['recall']:.3f} | {raw['precision']:.3f} | "
+        f"{raw['tp']} / {raw['predicted']} |",
+        f"| with the shipped bias, in sample | {ins['recall']:.3f} | {ins['precision']:.3f} | "
+        f"{ins['tp']} / {ins['predicted']} |",
+    ]
+    for cf in cal["bank_negative_cross_fitted"]:
+        biases = ", ".join(f"{f['negative_bias']:+.2f}" for f in cf["per_fold"])
+        lines.append(f"| cross-fitted, {cf['folds']} folds (T and bias refitted without the scored fold; "
+                     f"biases {biases}) | {cf['recall']:.3f} | {cf['precision']:.3f} | "
+                     f"{cf['tp']} / {cf['predicted']} |")
+    lines += ["", "Per class on bank dev (shipped path):", "",
+              "| class | precision | recall | support |", "|---|---|---|---|"]
+    for label, e in cal["bank_per_class_calibrated"].items():
+        lines.append(f"| {label} | {e['precision']:.3f} | {e['recall']:.3f} | {e['support']} |")
+    lines += ["", "Negative-class PR curve on bank dev (predict negative when calibrated P(negative) ≥ "
+              "threshold, whatever the other classes):", "",
+              "| P(negative) ≥ | recall | precision | TP / predicted |", "|---|---|---|---|"]
+    for row in cal["bank_negative_pr_calibrated"]:
+        lines.append(f"| {row['threshold']:.2f} | {row['recall']:.3f} | {row['precision']:.3f} | "
+                     f"{row['tp']} / {row['predicted']} |")
+    lines += ["", "Every dev set, macro-F1 and 15-bin top-label ECE (raw, after T, after T + bias):", "",
+              "| dev set | macro-F1 raw | macro-F1 calibrated | ECE raw | ECE after T | ECE after T + bias |",
+              "|---|---|---|---|---|---|"]
+    for name, e in cal["sets"].items():
+        lines.append(f"| {name} | {e['macro_f1_raw']:.3f} | {e['macro_f1_calibrated']:.3f} | "
+                     f"{e['ece_raw']:.3f} | {e['ece_temperature']:.3f} | {e['ece_calibrated']:.3f} |")
+    agree = cal.get("int8_vs_fp32")
+    if agree:
+        lines += ["", f"int8 vs fp32 on all {agree['texts']:,} dev texts: label agreement "
+                  f"{agree['label_agreement']:.4f}, largest probability difference "
+                  f"{agree['max_abs_prob_diff']:.3f}."]
+    return "\n".join(lines)
+
+
+def speed_section(report: dict) -> str:
+    """The latest `python bench/sentiment.py` run, from metrics.json["speed"]."""
+    sp = report.get("speed")
+    if not sp:
+        return "Not measured for these weights yet: run `python bench/sentiment.py`."
+    rows = [f"Measured with `{sp['command']}` on {sp['machine']} ({sp['when']}; {sp['texts']}):", "",
+            "| | comments/s | peak RSS |", "|---|---|---|"]
+    for name, e in sp["rows"].items():
+        rows.append(f"| {name} | {e['per_s']:.1f} | {e['peak_rss_mb']:.0f} MB |")
+    rows += ["", sp["note"]]
+    return "\n".join(rows)
+
+
 def write(path: Path, report: dict) -> None:
     """Write the measured part of the card; the recipe text lives in nlp/MODEL_CARD.template.md."""
     template = (Path(__file__).parent / "MODEL_CARD.template.md").read_text(encoding="utf-8")
     text = template.replace("{{RESULTS}}", results_table(report))
     text = text.replace("{{BANK_CONFUSION}}", confusion_table(report["sets"]["bank"]))
+    text = text.replace("{{CALIBRATION}}", calibration_section(report))
+    text = text.replace("{{SPEED}}", speed_section(report))
     text = text.replace("{{TRAIN_SIZES}}", ", ".join(f"{k} {v:,}" for k, v in report["train_sizes"].items()))
     text = text.replace("{{MODEL}}", report["model"])
     args = report.get("args", {})

@@ -8,12 +8,27 @@ stays small; a text longer than the model window keeps its head and tail (compla
 with the point); empty or whitespace-only text is `neutral` with score 1.0 without running the
 model. The model directory is a plain `transformers` BertForSequenceClassification checkpoint
 (config.json, model.safetensors, tokenizer files), loaded with `local_files_only=True`.
+
+Calibration: when `calibration.json` lies beside the model (written by `nlp/calibrate.py`), the
+logits are divided by its `temperature` and its per-class `bias` is added before the softmax, so
+scores are calibrated probabilities and the label is the calibrated argmax. No file = identity; a
+malformed file is a `ModelError` naming it.
+
+Int8 on the CPU (`quantize`, default on for the CPU, never on CUDA): the encoder's Linear layers run
+as int8 matmuls (`torch._int_mm`) with per-output-channel weight scales and per-token activation
+scales, so a token's result never depends on its batch-mates (stock `quantize_dynamic` uses one
+activation scale per batch, which breaks batch/single agreement). To keep the remaining fp32
+kernels bit-identical between a batch and a single text, the quantized path batches only texts of
+the same token length (no padding).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,6 +41,7 @@ from voc.record import SENTIMENT_LABELS, Sentiment
 log = logging.getLogger(__name__)
 DEFAULT_PATH = Path(__file__).resolve().parent / "model"
 MAX_LENGTH = 128
+CALIBRATION_FILE = "calibration.json"
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -43,12 +59,79 @@ def head_tail(ids: list[int], keep: int) -> list[int]:
     return ids[:head] + ids[len(ids) - (keep - head):]
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """Calibrated logits = logits / temperature + bias (bias in SENTIMENT_LABELS order)."""
+
+    temperature: float = 1.0
+    bias: tuple[float, ...] = (0.0,) * len(SENTIMENT_LABELS)
+    name: str = ""
+
+    @classmethod
+    def read(cls, path: Path) -> Calibration | None:
+        """The calibration stored at `path`; None when there is no file."""
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            temperature = float(data["temperature"])
+            bias_map = data.get("bias", {})
+            if not isinstance(bias_map, dict) or set(bias_map) - set(SENTIMENT_LABELS):
+                raise ValueError(f"bias must map labels {list(SENTIMENT_LABELS)} to numbers")
+            bias = tuple(float(bias_map.get(label, 0.0)) for label in SENTIMENT_LABELS)
+            name = str(data.get("name", ""))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ModelError(f"malformed calibration file {path}: {exc!r}") from exc
+        if not (math.isfinite(temperature) and temperature > 0) or not all(map(math.isfinite, bias)):
+            raise ModelError(f"malformed calibration file {path}: temperature must be > 0 and finite, "
+                             f"biases finite (got {temperature}, {bias})")
+        return cls(temperature, bias, name)
+
+    def apply(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits / self.temperature + torch.tensor(self.bias, dtype=logits.dtype)
+
+
+class Int8Linear(torch.nn.Module):
+    """A Linear as an int8 matmul: symmetric per-output-channel weights, per-token activations."""
+
+    def __init__(self, linear: torch.nn.Linear) -> None:
+        super().__init__()
+        w = linear.weight.detach().float()
+        scale = w.abs().amax(dim=1).clamp(min=1e-8) / 127
+        self.register_buffer("weight_q", torch.round(w / scale[:, None]).to(torch.int8).t().contiguous())
+        self.register_buffer("weight_scale", scale)
+        bias = linear.bias.detach().float() if linear.bias is not None else torch.zeros(w.shape[0])
+        self.register_buffer("bias", bias)
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        rows = x.reshape(-1, shape[-1]).float()
+        scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-8) / 127
+        q = torch.round(rows / scale).to(torch.int8)
+        y = torch._int_mm(q, self.weight_q).float() * (scale * self.weight_scale) + self.bias
+        return y.reshape(*shape[:-1], self.out_features)
+
+
+def quantize_int8(module: torch.nn.Module) -> torch.nn.Module:
+    """Replace every nn.Linear under `module` by an Int8Linear (in place; CPU only)."""
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.Linear):
+            setattr(module, name, Int8Linear(child))
+        else:
+            quantize_int8(child)
+    return module
+
+
 class SentimentClassifier:
     """A loaded model; keep the instance (loading costs far more than a batch)."""
 
     def __init__(self, model: torch.nn.Module, tokenizer, version: str, device: torch.device,
-                 max_length: int = MAX_LENGTH) -> None:
+                 max_length: int = MAX_LENGTH, calibration: Calibration | None = None,
+                 quantized: bool = False) -> None:
         self.model = model.eval().to(device)
+        self.calibration = calibration
+        self.quantized = quantized
         self.tokenizer = tokenizer
         self.version = version
         self.device = device
@@ -61,8 +144,17 @@ class SentimentClassifier:
         self._order = [SENTIMENT_LABELS.index(id2label[i]) for i in range(len(id2label))]
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str | None = None) -> SentimentClassifier:
+    def load(cls, path: str | Path | None = None, device: str | None = None,
+             quantize: bool | None = None) -> SentimentClassifier:
+        """Load the model at `path` (default nlp/model/) with its calibration.json if present.
+
+        `quantize`: int8 encoder (CPU only); None = on for the CPU, off elsewhere."""
         path = Path(path) if path else DEFAULT_PATH
+        dev = resolve_device(device)
+        if quantize is None:
+            quantize = dev.type == "cpu"
+        if quantize and dev.type != "cpu":
+            raise ModelError(f"int8 quantization runs on the CPU only, not on {dev}")
         if not (path / "config.json").exists():
             raise ModelError(f"no sentiment model at {path} (expected config.json; run `make model`)")
         hf_logging.disable_progress_bar()  # a load bar on every CLI call is noise
@@ -76,8 +168,14 @@ class SentimentClassifier:
         if labels != set(SENTIMENT_LABELS):
             raise ModelError(f"{path}: model labels {sorted(labels)} are not {list(SENTIMENT_LABELS)}")
         version = getattr(model.config, "voc_model_version", None) or path.name
-        log.info("sentiment model=%s device=%s", version, resolve_device(device))
-        return cls(model, tokenizer, version, resolve_device(device))
+        calibration = Calibration.read(path / CALIBRATION_FILE)
+        if calibration is not None and calibration.name:
+            version += f"+{calibration.name}"
+        if quantize:
+            quantize_int8(model.bert.encoder if hasattr(model, "bert") else model)
+            version += "+int8"
+        log.info("sentiment model=%s device=%s", version, dev)
+        return cls(model, tokenizer, version, dev, calibration=calibration, quantized=quantize)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids with the special tokens, head+tail-truncated to the model window."""
@@ -85,14 +183,25 @@ class SentimentClassifier:
         encodings = self._backend.encode_batch(list(texts), add_special_tokens=False)
         return [[self._cls, *head_tail(e.ids, keep), self._sep] for e in encodings]
 
-    def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """[n, 3] probabilities in SENTIMENT_LABELS order (texts must be non-empty)."""
-        ids = self.encode(texts)
+    def _batches(self, ids: list[list[int]], batch_size: int) -> list[list[int]]:
+        """Index batches sorted by length; the quantized path never mixes lengths (no padding)."""
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        if not self.quantized:
+            return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+        batches: list[list[int]] = []
+        for i in order:
+            if batches and len(batches[-1]) < batch_size and len(ids[batches[-1][0]]) == len(ids[i]):
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        return batches
+
+    def logits(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """[n, 3] raw (uncalibrated) logits in SENTIMENT_LABELS order (texts must be non-empty)."""
+        ids = self.encode(texts)
         out = torch.empty(len(ids), len(SENTIMENT_LABELS))
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
+            for chunk in self._batches(ids, batch_size):
                 width = max(len(ids[i]) for i in chunk)
                 input_ids = torch.full((len(chunk), width), self._pad, dtype=torch.long)
                 mask = torch.zeros((len(chunk), width), dtype=torch.long)
@@ -101,8 +210,15 @@ class SentimentClassifier:
                     mask[row, :len(ids[i])] = 1
                 logits = self.model(input_ids=input_ids.to(self.device),
                                     attention_mask=mask.to(self.device)).logits.float().cpu()
-                out[chunk] = torch.softmax(logits, dim=-1)[:, self._order]
+                out[chunk] = logits[:, self._order]
         return out
+
+    def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """[n, 3] probabilities in SENTIMENT_LABELS order, calibrated when the model has a calibration."""
+        logits = self.logits(texts, batch_size)
+        if self.calibration is not None:
+            logits = self.calibration.apply(logits)
+        return torch.softmax(logits, dim=-1)
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Sentiment]:
         if isinstance(texts, str):

