@@ -41,7 +41,7 @@ def bench_texts(data: Path, n: int) -> list[str]:
     return out
 
 
-def _run(which: str, texts: list[str], device: str, queue) -> None:
+def _run(which: str, texts: list[str], device: str, queue, threads: int = 0) -> None:
     if which == "snownlp":
         from snownlp import SnowNLP
 
@@ -52,7 +52,7 @@ def _run(which: str, texts: list[str], device: str, queue) -> None:
     else:
         import torch
 
-        torch.set_num_threads(torch.get_num_threads())
+        torch.set_num_threads(threads or torch.get_num_threads())
         from nlp.sentiment import SentimentClassifier
 
         clf = SentimentClassifier.load(device=device, quantize=False if which == "model_fp32" else None)
@@ -64,12 +64,18 @@ def _run(which: str, texts: list[str], device: str, queue) -> None:
     queue.put({"per_s": len(texts) / seconds, "peak_rss_mb": peak_mb})
 
 
-def measure(which: str, texts: list[str], device: str = "cpu") -> dict:
+def measure(which: str, texts: list[str], device: str = "cpu", threads: int = 0) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_run, args=(which, texts, device, queue))
+    proc = ctx.Process(target=_run, args=(which, texts, device, queue, threads))
     proc.start()
-    result = queue.get()
+    while True:  # a child that dies (e.g. snownlp not installed: `pip install -e .[bench]`) must not hang us
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Exception:  # queue.Empty
+            if not proc.is_alive():
+                raise SystemExit(f"{which}: the child exited with {proc.exitcode} (see above)") from None
     proc.join()
     return result
 
@@ -79,12 +85,14 @@ def main() -> None:
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sentiment")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads for the model (0 = torch default; 1 when the machine is shared)")
     args = p.parse_args()
     texts = bench_texts(args.data, args.n)
     print(f"texts={len(texts)} median_chars={statistics.median(map(len, texts)):.0f} "
           f"mean_chars={statistics.mean(map(len, texts)):.0f}", flush=True)
-    ours = measure("model", texts)
-    fp32 = measure("model_fp32", texts)
+    ours = measure("model", texts, threads=args.threads)
+    fp32 = measure("model_fp32", texts, threads=args.threads)
     snow = measure("snownlp", texts)
     result = {"texts": len(texts), "model": ours, "model_fp32": fp32, "snownlp": snow,
               "ratio": ours["per_s"] / snow["per_s"], "ratio_fp32": fp32["per_s"] / snow["per_s"]}
