@@ -9,7 +9,9 @@ both. A group is tested only when both hold at least `min_total`
 records, and fires when
 
 - P(X >= negatives | Binomial(total, baseline share)) <= alpha / m   (exact binomial test; Bonferroni
-                                                                       over the m groups tested)
+                                                                       over the m groups tested;
+                                                                       both counts divided by the
+                                                                       group's overdispersion)
 - share >= min_ratio * baseline share                                  (a rise worth reading about)
 
 The baseline share is (negatives + 0.5) / (total + 1), so a group never negative so far is not
@@ -69,7 +71,9 @@ class NegativeShare(Rule):
         history_start = start - timedelta(days=self.options["baseline_days"])
         # In window-long buckets: a cluster counts once per bucket, as it does in the window (over
         # one 7-day range a much-reposted text would count once against once per hour now).
-        history = _tally(store.counts(history_start, start, self.window, fields, self.filters))
+        rows = store.counts(history_start, start, self.window, fields, self.filters)
+        history = _tally(rows)
+        spread = _dispersion(rows, history)
         floor = self.options["min_total"]
         tested = [key for key, (_, total, _) in current.items()
                   if total >= floor and history.get(key, (0, 0, {}))[1] >= floor]
@@ -80,12 +84,15 @@ class NegativeShare(Rule):
             base_negatives, base_total, _ = history[key]
             base_share = (base_negatives + 0.5) / (base_total + 1)
             share = negatives / total
-            p_value = binom_sf(negatives, total, base_share)
+            # Overdispersion: windows vary more than a binomial would (a night of one community's
+            # posts is not a random draw); the test shrinks both counts by the group's own factor.
+            phi = spread.get(key, 1.0)
+            p_value = binom_sf(round(negatives / phi), max(1, round(total / phi)), base_share)
             if p_value > threshold or share < self.options["min_ratio"] * base_share:
                 continue
             details = {"share": share, "baseline_share": base_share, "total": total,
                        "baseline_total": base_total, "baseline_negative": base_negatives,
-                       "groups_tested": len(tested), "p_threshold": threshold}
+                       "groups_tested": len(tested), "p_threshold": threshold, "dispersion": phi}
             alerts.append(self._alert(store, group, key, start, end, negatives, total, base_share,
                                       p_value, details))
         log.info("rule=%s at=%s groups=%d fired=%d", self.name, end.isoformat(), len(tested), len(alerts))
@@ -126,3 +133,27 @@ def _tally(rows: list[CountRow]) -> dict[str, tuple[int, int, dict[str, str]]]:
         negatives, total, _ = out.get(key, (0, 0, group))
         out[key] = (negatives + (row.count if label == "negative" else 0), total + row.count, group)
     return out
+
+
+def _dispersion(rows: list[CountRow], history: dict[str, tuple[int, int, dict[str, str]]],
+                ) -> dict[str, float]:
+    """Group key -> Pearson dispersion of the baseline's window-long buckets around the baseline
+    share (chi-square / degrees of freedom, at least 1): 1 for a binomial, more when windows vary
+    more than chance. Buckets with fewer than 5 classified records are left out."""
+    buckets: dict[tuple[str, object], list[int]] = {}
+    for row in rows:
+        label = row.key["sentiment"]
+        if label == NONE_KEY:
+            continue
+        key = ",".join(f"{f}={v}" for f, v in row.key.items() if f != "sentiment")
+        cell = buckets.setdefault((key, row.bucket), [0, 0])
+        cell[0] += row.count if label == "negative" else 0
+        cell[1] += row.count
+    chi: dict[str, list[float]] = {}
+    for (key, _), (negatives, total) in buckets.items():
+        if total < 5 or key not in history:
+            continue
+        base_negatives, base_total, _ = history[key]
+        p = (base_negatives + 0.5) / (base_total + 1)
+        chi.setdefault(key, []).append((negatives - total * p) ** 2 / (total * p * (1 - p)))
+    return {key: max(1.0, sum(v) / (len(v) - 1)) for key, v in chi.items() if len(v) > 1}

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
-    p.add_argument("--version", default="voc-sentiment-zh-e5s3-v2")
+    p.add_argument("--version", default="voc-sentiment-zh-e5s3-v3")
     p.add_argument("--max-steps", type=int, default=0,
                    help="train at most this many steps of a stage in this run, then checkpoint and "
                         "stop without exporting (reproducibility checks; 0 = no limit)")

@@ -119,3 +119,31 @@ def test_no_history_no_alert(store):
 
 def record_list():
     return [record(NOW - HOUR / 2, label="neutral") for _ in range(5)]
+
+
+def test_windows_that_vary_more_than_chance_need_a_larger_shift(store):
+    """The same hour (20 of 40 negative against a 20 % baseline) fires after a steady history, but
+    not after one whose hours swing between 5 % and 35 % negative: the test divides both counts
+    by the history's own dispersion."""
+    def window():
+        fill(store, spread(NOW - HOUR, 20) + spread(NOW - HOUR, 20, label="neutral"))
+
+    history(store, negatives=8, others=32)  # 20 % every hour
+    window()
+    [alert] = rule().evaluate(store, NOW)
+    assert alert.details["dispersion"] == pytest.approx(1.0)
+
+
+def test_overdispersed_history_holds_back_the_same_shift(tmp_path):
+    from indexer.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "swing.db")
+    batch = []
+    for h in range(1, 3 * 24 + 1):  # the same 20 % on average, but 5 % and 35 % hours in turn
+        start = NOW - HOUR - h * HOUR
+        negatives = 2 if h % 2 else 14
+        batch += spread(start, negatives) + spread(start, 40 - negatives, label="neutral")
+    fill(store, batch)
+    fill(store, spread(NOW - HOUR, 20) + spread(NOW - HOUR, 20, label="neutral"))
+    assert rule().evaluate(store, NOW) == []
+    store.close()
