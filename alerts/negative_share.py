@@ -29,6 +29,7 @@ grouped by the rule's fields plus sentiment).
 from __future__ import annotations
 
 import logging
+import statistics
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -42,6 +43,7 @@ from indexer.store import NONE_KEY, CountRow, FeedbackStore, Filters
 from voc.record import Feedback, as_utc
 
 log = logging.getLogger(__name__)
+CHI2_1_MEDIAN = 0.4549  # the median of a chi-square variable with one degree of freedom
 
 
 class NegativeShare(Rule):
@@ -137,9 +139,9 @@ def _tally(rows: list[CountRow]) -> dict[str, tuple[int, int, dict[str, str]]]:
 
 def _dispersion(rows: list[CountRow], history: dict[str, tuple[int, int, dict[str, str]]],
                 ) -> dict[str, float]:
-    """Group key -> Pearson dispersion of the baseline's window-long buckets around the baseline
-    share (chi-square / degrees of freedom, at least 1): 1 for a binomial, more when windows vary
-    more than chance. Buckets with fewer than 5 classified records are left out."""
+    """Group key -> dispersion of the baseline's window-long buckets around the baseline share
+    (each bucket's Pearson chi-square, robustly averaged; at least 1): 1 for a binomial, more when
+    windows vary more than chance. Buckets with fewer than 5 classified records are left out."""
     buckets: dict[tuple[str, object], list[int]] = {}
     for row in rows:
         label = row.key["sentiment"]
@@ -156,4 +158,6 @@ def _dispersion(rows: list[CountRow], history: dict[str, tuple[int, int, dict[st
         base_negatives, base_total, _ = history[key]
         p = (base_negatives + 0.5) / (base_total + 1)
         chi.setdefault(key, []).append((negatives - total * p) ** 2 / (total * p * (1 - p)))
-    return {key: max(1.0, sum(v) / (len(v) - 1)) for key, v in chi.items() if len(v) > 1}
+    # The median bucket over the median of chi-square(1), not the mean: a few past incident hours
+    # (a share shift is exactly what the history may hold) must not make every hour look noisy.
+    return {key: max(1.0, statistics.median(v) / CHI2_1_MEDIAN) for key, v in chi.items() if len(v) > 2}
