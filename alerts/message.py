@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
@@ -31,7 +32,7 @@ from html import escape
 from alerts.alert import Alert
 from alerts.chart import chart_png
 from alerts.notifier import Link, resolve_link
-from nlp.normalize import strip_html
+from nlp.normalize import strip_controls, strip_html
 from voc.record import DISPLAY_TZ, Feedback, to_display
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,23 @@ MAX_SAMPLE_CHARS = 400
 KIND_TAGS = {"escalation": "升级", "recovery": "已恢复正常"}
 
 
+def one_line(text: str) -> str:
+    """`text` as one line of plain characters: CR, LF and every other control, format (U+202E and
+    friends) or line/paragraph separator becomes a space, and runs of spaces become one. Titles
+    carry untrusted text (a source name, a term, a comment) into mail headers and chat titles."""
+    cleaned = "".join(" " if unicodedata.category(c) in _NOT_INLINE else c for c in str(text))
+    return " ".join(cleaned.split())
+
+
+_NOT_INLINE = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+
+
 def subject_for(alert: Alert) -> str:
+    """The one-line subject of the alert's email and chat message."""
     if alert.kind == "recovery":
-        return f"[{KIND_TAGS['recovery']}] {alert.title}"
+        return one_line(f"[{KIND_TAGS['recovery']}] {alert.title}")
     tag = alert.severity_label + (f"·{KIND_TAGS['escalation']}" if alert.kind == "escalation" else "")
-    return f"[{tag}] {alert.title}"
+    return one_line(f"[{tag}] {alert.title}")
 
 
 def banner_for(alert: Alert) -> str | None:
@@ -74,7 +87,7 @@ def new_message(subject: str, sender: str, recipients: Sequence[str], date: date
                 message_id: str) -> EmailMessage:
     """An empty message with the headers every voc email has (`date` tz-aware; shown in Beijing)."""
     msg = EmailMessage(policy=SMTP)
-    msg["Subject"] = subject
+    msg["Subject"] = one_line(subject)  # a header: never a line break from untrusted text
     msg["From"] = sender
     if recipients:
         msg["To"] = ", ".join(recipients)
@@ -135,7 +148,7 @@ def figures(alert: Alert) -> list[tuple[str, str]]:
 def clip(text: str, limit: int = MAX_SAMPLE_CHARS) -> str:
     # People read the comment as text: Weibo HTML becomes its emoji alt text and topic names
     # (the HTML part escapes the result again; nothing from the internet is rendered as markup).
-    text = " ".join(strip_html(text).split())
+    text = " ".join(strip_html(strip_controls(text)).split())
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -11,7 +11,9 @@ leaves something the next run completes, never a lost or doubled alert):
 4. journal the alert as pending, record it as the key's last alert and in the store's history;
 5. hand it to each notifier that wants it and does not have it yet; mark it sent when all have it.
    A DeliveryError leaves it pending with `next_attempt_at` backing off (1, 2, 4 ... 60 min); after
-   `max_attempts` tries it is marked failed (shown by `voc alerts list`).
+   `max_attempts` tries it is marked failed (shown by `voc alerts list`). Any other exception from
+   a notifier (a bug, an alert it cannot render) marks the entry failed at once with its reason,
+   so one poisoned entry never stops the others.
 
 Recovery: a key whose last message was an alert, that did not fire this check (not even held
 back) and has been quiet for the rule's window since, gets a "recovery" notice through the same
@@ -65,7 +67,7 @@ def decide(alert: Alert, state: AlertState, now: datetime, realert: timedelta,
     last = state.last(alert.state_key)
     if last is None or last.recovered or as_utc(now) >= last.fired_at + realert:
         return "alert"
-    if alert.count >= 2 * last.count:
+    if last.count > 0 and alert.count >= 2 * last.count:  # 0 >= 2 * 0: a silence never "doubles"
         alert.details.setdefault("previous_count", last.count)
         return "escalation"
     return "suppressed"
@@ -165,7 +167,8 @@ def _deliver(alert_id: str, entry: dict[str, Any], store: FeedbackStore, state: 
         entry["recorded"] = True
         journal.save(alert_id, entry, now)
     delivered: list[str] = entry.setdefault("delivered", [])
-    errors = []
+    errors: list[str] = []
+    broken: list[str] = []  # failures no retry can mend: the entry is marked failed at once
     for notifier in notifiers:
         if notifier.name in delivered:
             continue
@@ -179,10 +182,22 @@ def _deliver(alert_id: str, entry: dict[str, Any], store: FeedbackStore, state: 
             log.warning("alert=%s notifier=%s delivery_failed=%s", alert_id, notifier.name, exc)
             errors.append(f"{notifier.name}: {exc}")
             continue
+        except Exception as exc:  # a bug or a poisoned alert: retrying cannot help, and it must not
+            # stop the entries after it (every later check replays pending entries first)
+            log.exception("alert=%s notifier=%s delivery_broken=%s", alert_id, notifier.name,
+                          type(exc).__name__)
+            broken.append(f"{notifier.name}: {type(exc).__name__}: {exc}")
+            continue
         delivered.append(notifier.name)
         journal.save(alert_id, entry, now)  # each success at once, so a crash cannot resend it
         log.info("alert=%s notifier=%s delivered", alert_id, notifier.name)
-    if not errors:
+    if broken:
+        entry["attempts"] = int(entry.get("attempts", 0)) + 1
+        entry["last_error"] = "; ".join(broken + errors)
+        entry["status"] = "failed"
+        report.failed.append(alert_id)
+        log.error("alert=%s status=failed reason=%s", alert_id, entry["last_error"][:300])
+    elif not errors:
         entry["status"] = "sent"
         report.sent.append(alert_id)
     else:
