@@ -47,6 +47,11 @@ _TAG = re.compile(r"</?[A-Za-z][^<>]*>")  # a tag starts with a letter: "利率<
 _URL = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE)
 _MENTION = re.compile(r"(?://)?@[\w\-·]{1,30}(?=[\s:：,，)）])[:：]?")
 _SPACE = re.compile(r"\s+")
+# Terminal escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL | ESC \\") go whole; then every
+# other C0/C1 control but newline and tab, and the bidirectional overrides/isolates (U+202A–202E,
+# U+2066–2069) that make a comment display differently from what it says.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 # Full-width ASCII (U+FF01..U+FF5E) to half-width, except the Chinese punctuation we keep.
@@ -90,12 +95,23 @@ def strip_html(text: str) -> str:
     return text
 
 
-def normalize(text: str) -> str:
-    """The text the models read: HTML → text, URLs and delimited @mentions removed, full-width
-    ASCII and whitespace folded (Chinese punctuation kept), traditional → simplified."""
+def strip_controls(text: str) -> str:
+    """`text` without terminal escape sequences, control characters (newline and tab kept) and
+    bidirectional overrides: what reaches a terminal, an email or a chat message, or the models."""
     if not text:
         return ""
-    text = strip_html(text)
+    if "\x1b" in text or "\x9b" in text:
+        text = _ESCAPES.sub("", text)
+    return _CONTROLS.sub("", text)
+
+
+def normalize(text: str) -> str:
+    """The text the models read: control characters and terminal escapes removed, HTML → text,
+    URLs and delimited @mentions removed, full-width ASCII and whitespace folded (Chinese
+    punctuation kept), traditional → simplified."""
+    if not text:
+        return ""
+    text = strip_html(strip_controls(text))
     if "http" in text or "www." in text or "HTTP" in text:
         text = _URL.sub(" ", text)
     if "@" in text:

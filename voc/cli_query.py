@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from indexer.store import FeedbackStore, Filters
-from nlp.normalize import strip_html
+from nlp.normalize import strip_controls, strip_html
 from voc.cli import UsageError, cli_time, print_json, settings
 from voc.record import Feedback, to_display
 
@@ -67,7 +67,8 @@ def _search_line(record: Feedback, tz: Any) -> str:
     text = " ".join(strip_html(record.text).split())  # Weibo HTML read as text
     text = text if len(text) <= 60 else text[:59] + "…"
     dup = " (copy)" if record.duplicate_of else ""
-    return f"{to_display(record.created_at, tz)}  {record.source:<10} {label:<8} {topics:<16} {text}{dup}"
+    line = f"{to_display(record.created_at, tz)}  {record.source:<10} {label:<8} {topics:<16} {text}{dup}"
+    return strip_controls(line)  # stored text must not drive the terminal (ANSI/OSC escapes)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

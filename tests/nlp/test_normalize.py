@@ -79,3 +79,12 @@ def test_fold_for_matching_folds():
 def test_angle_brackets_that_are_not_tags_survive():
     assert normalize("利率<3%，收益>2%") == "利率<3%，收益>2%"
     assert normalize("<b>江南银行</b> <script>x()</script>") == "江南银行 x()"
+
+
+def test_controls_and_terminal_escapes_are_stripped_before_the_models():
+    from nlp.normalize import strip_controls
+
+    hostile = "转账\x1b[2J\x1b]0;title\x07失败\x00\x08\u202e了\r\n第二行\t完"
+    assert strip_controls(hostile) == "转账失败了\n第二行\t完"
+    assert normalize(hostile) == "转账失败了 第二行 完"
+    assert strip_controls("普通评论") == "普通评论"

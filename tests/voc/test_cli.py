@@ -190,3 +190,16 @@ def test_classify_jsonl_uses_the_line_source_for_bank_context(tmp_path, capsys) 
     banks = [[e["canonical"] for e in json.loads(line)["entities"] if e["type"] == "bank"]
              for line in dst.read_text("utf-8").splitlines()]
     assert banks == [["民生银行"], [], []]
+
+
+def test_search_output_cannot_drive_the_terminal(tmp_path, capsys) -> None:
+    """ANSI/OSC escapes, NUL and a bidi override in a stored comment (and its source) never reach
+    the terminal in `voc search` (issue 14, item 9)."""
+    path = tmp_path / "hostile.jsonl"
+    line = {"source": "weibo\x1b]0;pwned\x07", "text": "信用卡\x1b[2J\x1b[31m被盗刷\x00了\u202e反转",
+            "created_at": "2025-06-01T10:00:00Z", "url": "https://m.weibo.cn/detail/9"}
+    path.write_text(json.dumps(line, ensure_ascii=False) + "\n", "utf-8")
+    assert run(capsys, "import", str(path), "--platform", "records")[0] == 0
+    code, out, _ = run(capsys, "search", "信用卡")
+    assert code == 0 and "信用卡被盗刷了反转" in out
+    assert not any(c in out for c in "\x1b\x07\x00\u202e")
