@@ -94,6 +94,9 @@ class ClusterGrowth(Rule):
         self.window: timedelta = options["window"]
         self.scope = scope_filters(options)
 
+    def key_fields(self) -> tuple[str, ...]:
+        return ("source", "cluster")
+
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         end = as_utc(now)
         start = end - self.window

@@ -86,6 +86,9 @@ class EmergingTerm(Rule):
         text = normalized(record.title, record.text)
         return self._mask.sub("，", text) if self._mask is not None else text
 
+    def key_fields(self) -> tuple[str, ...]:
+        return ("term",)
+
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         end = as_utc(now)
         start = end - self.window

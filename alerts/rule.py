@@ -129,6 +129,11 @@ class Rule:
         window = self.options.get("window")
         return window if isinstance(window, timedelta) else timedelta(hours=1)
 
+    def key_fields(self) -> tuple[str, ...]:
+        """The fields of this rule's alert keys, in order (`topic` for `topic=信用卡`; () for the one
+        overall key ""): what a silence `RULE:KEY` must name."""
+        return tuple(self.options.get("group_by", ()))
+
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         """Look at the store as of `now` (every window ends there) and return the alerts that fire."""
         raise NotImplementedError

@@ -68,6 +68,9 @@ class SourceSilent(Rule):
         only = self.options["sources"]
         return (not only or source in only) and source not in self.options["ignore_sources"]
 
+    def key_fields(self) -> tuple[str, ...]:
+        return ("source",)
+
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         end = as_utc(now)
         start = end - self.window

@@ -237,18 +237,29 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_key(rule: Any, key: str) -> None:
+    """A silence that names fields the rule never keys on silences nothing: refuse it (exit 2)."""
+    want = rule.key_fields()
+    got = tuple(part.split("=", 1)[0] for part in key.split(",")) if key else ()
+    if got != want or any("=" not in part for part in (key.split(",") if key else [])):
+        form = ",".join(f"{f}=<value>" for f in want) or "nothing (the rule has one overall key)"
+        raise UsageError(f"key {key!r} does not fit rule {rule.name!r}: its keys read {form}")
+
+
 def cmd_silence(args: argparse.Namespace) -> int:
     from alerts import parse_duration, silence
     from alerts.state import SILENCE
+    from voc.alerting import rules_from_settings
     from voc.pipeline import open_settings_store
 
     if ":" not in args.target:
         raise UsageError(f"{args.target!r} is not RULE:KEY, e.g. negative_spike_topic:topic=信用卡")
     conf = settings()
-    rule = args.target.split(":", 1)[0]
-    known = {table.get("name") for table in conf.alerts.rules}
-    if rule not in known:
-        raise UsageError(f"no rule named {rule!r} in settings (rules: {', '.join(sorted(known))})")
+    rule, key = args.target.split(":", 1)
+    rules = {r.name: r for r in rules_from_settings(conf)}
+    if rule not in rules:
+        raise UsageError(f"no rule named {rule!r} in settings (rules: {', '.join(sorted(rules))})")
+    _check_key(rules[rule], key)
     store = open_settings_store(conf)
     try:
         if args.off:

@@ -202,3 +202,13 @@ def test_scheduler_jobs_log_failures_and_skip_a_running_crawl(tmp_path, monkeypa
     with crawl_lock(conf.app.var_dir, "appstore"):
         assert crawl_job(conf, "appstore") is None
     assert "job=crawl:appstore status=skipped reason=already_running" in caplog.text
+
+
+def test_silence_key_must_fit_the_rules_fields(store, capsys):
+    """A typo in the key (topc=) would silence nothing; it is refused with the form the keys take."""
+    code, _, err = run(capsys, "alerts", "silence", "negative_spike_topic:topc=信用卡", "--for", "1h")
+    assert code == 2 and "does not fit rule 'negative_spike_topic'" in err and "topic=<value>" in err
+    code, _, err = run(capsys, "alerts", "silence", "source_silent:topic=信用卡", "--for", "1h")
+    assert code == 2 and "source=<value>" in err
+    assert run(capsys, "alerts", "silence", "source_silent:source=tousu", "--for", "1h")[0] == 0
+    assert run(capsys, "alerts", "silence", "risk_critical:", "--for", "1h")[0] == 0
