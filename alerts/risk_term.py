@@ -22,7 +22,9 @@ records (most negative first), its details the flags with their severities and c
 
 Two things the runner must know (alerts/runner.py): every risk_term alert is new by construction
 (`suppress_repeats = False`: a realert window must not hold the next check's records back), and
-`evaluate` writes the cursor, so a dry run sets `write_cursor = False` on the rule first.
+`evaluate` prepares the cursor and `commit` writes it, which the runner does only once the alert
+is in the send journal (a check that fails in between finds the records again); a dry run sets
+`write_cursor = False` and never commits.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class RiskTerm(Rule):
         self.filters = Filters(min_severity=options["min_severity"], sources=tuple(options["sources"]),
                                topics=tuple(options["topics"]), distinct_clusters=True)
         self.write_cursor = True
+        self._cursor: dict[str, Any] | None = None
 
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         end = as_utc(now)
@@ -86,15 +89,22 @@ class RiskTerm(Rule):
         new = [r for r in records if r.id not in seen and (since == last or r.created_at >= since)]
         if self.options["banking_only"]:
             new = [r for r in new if r.topics or any(e.get("type") == "bank" for e in r.entities)]
+        self._cursor = None
         if self.write_cursor and not replay:  # a replay must not rewind the cursor
             keep_from = end - self.late
             remembered = {r.id: r.created_at.isoformat() for r in records if r.created_at >= keep_from}
-            store.put_state(CURSOR, self.name, {"last_check": end.isoformat(), "seen": remembered})
+            self._cursor = {"last_check": end.isoformat(), "seen": remembered}
         log.info("rule=%s at=%s since=%s read=%d new=%d", self.name, end.isoformat(), since.isoformat(),
                  len(records), len(new))
         if not new:
             return []
         return [self._alert(store, new, since, end, capped=len(records) >= READ_CAP)]
+
+    def commit(self, store: FeedbackStore) -> None:
+        """Write the cursor the last evaluate prepared (the runner calls this after journaling)."""
+        if self._cursor is not None:
+            store.put_state(CURSOR, self.name, self._cursor)
+            self._cursor = None
 
     def _alert(self, store: FeedbackStore, new: list[Feedback], since: datetime, end: datetime,
                capped: bool) -> Alert:

@@ -119,8 +119,8 @@ class Rule:
     # Whether a repeat for the same key inside the realert window is held back; rules whose every
     # alert carries only records never reported before (risk_term) set this False.
     suppress_repeats: ClassVar[bool] = True
-    # Rules that keep a cursor in the store (risk_term) write it only when this is True; the runner
-    # clears it for a dry run, which must write nothing.
+    # Rules that keep a cursor in the store (risk_term) prepare it only when this is True; the
+    # runner clears it for a dry run, which must write nothing.
     write_cursor: bool = True
 
     def quiet_period(self) -> timedelta:
@@ -128,6 +128,11 @@ class Rule:
         the rule's window (the alerting window has then fully passed), else one hour."""
         window = self.options.get("window")
         return window if isinstance(window, timedelta) else timedelta(hours=1)
+
+    def commit(self, store: FeedbackStore) -> None:
+        """Write what the last `evaluate` decided to remember (risk_term's cursor). The runner calls
+        it once every alert of that evaluation is in the send journal, so a failure in between
+        finds the same records again instead of losing them; a dry run never calls it."""
 
     def key_fields(self) -> tuple[str, ...]:
         """The fields of this rule's alert keys, in order (`topic` for `topic=信用卡`; () for the one

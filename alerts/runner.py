@@ -8,7 +8,8 @@ leaves something the next run completes, never a lost or doubled alert):
 2. skip alerts whose `rule:key` is silenced;
 3. suppress a repeat inside the realert window (default 6 h) unless the count at least doubled since
    the last alert (then it goes out as an "escalation");
-4. journal the alert as pending, record it as the key's last alert and in the store's history;
+4. journal the alert as pending (all of a rule's alerts, then the rule's cursor, see
+   `Rule.commit`), record it as the key's last alert and in the store's history;
 5. hand it to each notifier that wants it and does not have it yet; mark it sent when all have it.
    A DeliveryError leaves it pending with `next_attempt_at` backing off (1, 2, 4 ... 60 min); after
    `max_attempts` tries it is marked failed (shown by `voc alerts list`). Any other exception from
@@ -104,12 +105,12 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
             alerts = alerts + [_recovery(rule.name, last, now)
                                for key, last in state.open_keys(rule.name).items()
                                if key not in elevated and now >= last.fired_at + rule.quiet_period()]
+        outgoing: list[Alert] = []  # journaled first, then the rule's cursor, then delivered
         for alert in alerts:
             if alert.kind == "recovery":
                 report.fired.append(alert)
                 log.info("rule=%s key=%s kind=recovery", alert.rule, alert.key)
-                if not dry_run:
-                    _journal_and_deliver(alert, store, state, journal, notifiers, now, max_attempts, report)
+                outgoing.append(alert)
                 continue
             until = silenced_until(store, alert.state_key, now)
             if until is not None:
@@ -125,9 +126,18 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
             report.fired.append(alert)
             log.info("rule=%s key=%s kind=%s count=%d baseline=%.2f p=%.3g", alert.rule, alert.key,
                      alert.kind, alert.count, alert.baseline, alert.p_value)
-            if dry_run:
-                continue
-            _journal_and_deliver(alert, store, state, journal, notifiers, now, max_attempts, report)
+            outgoing.append(alert)
+        if dry_run:
+            continue
+        entries = [(alert, journal.get(alert.id) or journal.open(alert, now)) for alert in outgoing]
+        # The rule's cursor (risk_term's "checked up to") moves only now that every alert it
+        # covers is in the journal: a failure before this line re-finds the records next check.
+        rule.commit(store)
+        for alert, entry in entries:
+            if entry["status"] == "pending" and due(entry, now):
+                _deliver(alert.id, entry, store, state, journal, notifiers, now, max_attempts, report)
+            elif entry["status"] == "pending":
+                report.pending.append(alert.id)
     if not dry_run:
         journal.prune(now)
     return report
@@ -145,16 +155,6 @@ def _recovery(rule: str, last: LastAlert, now: datetime) -> Alert:
                  title=f"已恢复正常：{title}", fired_at=now, group=dict(doc.get("group", {})),
                  kind="recovery", details={"previous_count": last.count,
                                            "alerted_at": last.fired_at.isoformat()})
-
-
-def _journal_and_deliver(alert: Alert, store: FeedbackStore, state: AlertState, journal: SendJournal,
-                         notifiers: Sequence[Notifier], now: datetime, max_attempts: int,
-                         report: RunReport) -> None:
-    entry = journal.get(alert.id) or journal.open(alert, now)
-    if entry["status"] == "pending" and due(entry, now):
-        _deliver(alert.id, entry, store, state, journal, notifiers, now, max_attempts, report)
-    elif entry["status"] == "pending":
-        report.pending.append(alert.id)
 
 
 def _deliver(alert_id: str, entry: dict[str, Any], store: FeedbackStore, state: AlertState,
