@@ -6,6 +6,8 @@ without one). Optional: `id` (kept as given; otherwise `make_id` from `url`, els
 created_at + text), `kind` (default `survey` for `survey:*` sources, else `post`), `url`, `author`,
 `title`, `rating`, `fetched_at`, `meta`. Any other field goes into `meta`. Understanding fields
 (sentiment, topics, risk, entities, fingerprint, duplicate_of) are ignored: the pipeline computes them.
+A line that is not UTF-8, not JSON or nested deeper than MAX_DEPTH is reported with its number and
+the other lines import.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from voc.record import Feedback, RecordError, make_id, parse_time
 COMPUTED = {"sentiment", "topics", "risk", "entities", "fingerprint", "duplicate_of"}
 TEXT_FIELDS = ("url", "author", "title")
 KNOWN = {"id", "source", "kind", "text", "created_at", "fetched_at", "rating", "meta", *TEXT_FIELDS}
+MAX_DEPTH = 20  # nesting a line may have; deeper cannot be stored (SQLite's JSON, ES) or is an attack
 
 
 class RecordsImporter(Importer):
@@ -37,18 +40,15 @@ class RecordsImporter(Importer):
             raise ImportFileError(f"{path}: cannot read file: {exc.strerror or exc}") from exc
         if not raw.strip():
             raise ImportFileError(f"{path} is empty")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ImportFileError(f"{path}: JSONL must be UTF-8 ({exc})") from exc
         result = ImportResult(platform=self.platform, encoding="utf-8")
         seen: dict[str, int] = {}
-        for line_no, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
+        # Line by line from the bytes: one line of broken UTF-8 is that line's error, not the file's.
+        for line_no, chunk in enumerate(raw.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+            if not chunk.strip():
                 continue
             result.rows_read += 1
             try:
-                record = self.build(line, line_no)
+                record = self.build(_decoded(chunk, line_no), line_no)
             except RowError as exc:
                 result.errors.append(exc)
                 continue
@@ -57,6 +57,9 @@ class RecordsImporter(Importer):
                 continue
             seen[record.id] = line_no
             result.records.append(record)
+        if result.rows_read and all(e.reason.startswith("not UTF-8") for e in result.errors) \
+                and len(result.errors) == result.rows_read:
+            raise ImportFileError(f"{path}: JSONL must be UTF-8 (no line decodes; another encoding?)")
         if result.rows_read and not result.records and len(result.errors) == result.rows_read:
             result.message = "no line could be imported"
         return result
@@ -67,6 +70,10 @@ class RecordsImporter(Importer):
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             raise RowError(line_no, f"not JSON: {exc.msg} at column {exc.colno}") from exc
+        except RecursionError as exc:  # "[[[[..." 100k deep: the parser's own stack gives out
+            raise RowError(line_no, f"JSON nested deeper than {MAX_DEPTH} levels") from exc
+        if _deeper_than(data, MAX_DEPTH):
+            raise RowError(line_no, f"JSON nested deeper than {MAX_DEPTH} levels")
         if not isinstance(data, dict):
             raise RowError(line_no, f"expected a JSON object, got {type(data).__name__}")
         text = data.get("text")
@@ -113,3 +120,22 @@ class RecordsImporter(Importer):
                             rating=rating, meta=meta)
         except RecordError as exc:
             raise RowError(line_no, str(exc)) from exc
+
+
+def _decoded(chunk: bytes, line_no: int) -> str:
+    try:
+        return chunk.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError as exc:
+        raise RowError(line_no, f"not UTF-8 (byte {exc.start + 1} of the line)") from exc
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` nests lists/objects more than `limit` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False

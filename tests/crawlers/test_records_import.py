@@ -78,3 +78,27 @@ def test_records_empty_and_unreadable(tmp_path: Path) -> None:
     gbk.write_bytes('{"text": "中文"}'.encode("gbk"))
     with pytest.raises(ImportFileError, match="UTF-8"):
         import_file(gbk)
+
+
+def test_records_hostile_lines_are_row_errors_and_the_rest_imports(tmp_path: Path) -> None:
+    """Issue 14, item 5: a line of broken UTF-8, a 100k-deep array and meta nested 300 deep are each
+    reported with their line number; the good lines import (no RecursionError, nothing refused)."""
+    good = {"text": "信用卡额度被降", "created_at": "2026-11-20T10:00:00+08:00", "source": "weibo"}
+    deep_meta: dict = {}
+    node = deep_meta
+    for _ in range(300):
+        node["x"] = {}
+        node = node["x"]
+    lines = [json.dumps(good, ensure_ascii=False).encode(),                                   # 1 ok
+             b'{"text": "\xe4\xbf\xa1\xff\xfe", "created_at": "2026-11-20T10:00:00Z", "source": "x"}',  # 2
+             b"[" * 100_000 + b"]" * 100_000,                                                    # 3
+             json.dumps({**good, "text": "深", "meta": deep_meta}).encode(),                     # 4
+             json.dumps({**good, "text": "第二条好的"}, ensure_ascii=False).encode()]             # 5 ok
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = import_file(path)
+    assert [r.text for r in result.records] == ["信用卡额度被降", "第二条好的"]
+    reasons = {e.line: e.reason for e in result.errors}
+    assert sorted(reasons) == [2, 3, 4]
+    assert reasons[2].startswith("not UTF-8")
+    assert "nested deeper" in reasons[3] and "nested deeper" in reasons[4]
