@@ -194,3 +194,21 @@ def test_a_failing_stage_surfaces(classifier, store, record, tmp_path) -> None:
     pipeline = make_pipeline(classifier, Broken(), store, tmp_path)
     with pytest.raises(RuntimeError, match="tagger exploded"):
         pipeline.run([record("手机银行闪退", "b1")])
+
+
+def test_an_over_long_comment_is_stored_whole_and_read_as_head_and_tail(classifier, tagger, store, record,
+                                                                       tmp_path) -> None:
+    """Issue 14, item 6: a 3.5-million-character paste is kept whole in the store; the models, dedup
+    and the tagger read a bounded part of it, and meta says so (bench/huge_comment.py: peak RSS)."""
+    from voc.pipeline import MODEL_CHARS
+
+    huge = record(ANGRY * 80_000, "huge")
+    small = record(ANGRY, "small", hours_ago=2)
+    report = make_pipeline(classifier, tagger, store, tmp_path).run([small, huge])
+    assert report.stored == 2 and not report.rejected
+    stored = store.get(huge.id)
+    assert stored.text == ANGRY * 80_000
+    assert stored.meta["text_truncated_for_models"] == len(ANGRY) * 80_000
+    assert all(e["end"] <= MODEL_CHARS for e in stored.entities)
+    assert "手机银行" in stored.topics  # tagged from its head
+    assert "text_truncated_for_models" not in store.get(small.id).meta
