@@ -106,7 +106,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     conf = settings()
     now = cli_time(args.at, conf.display_tz) or datetime.now(UTC)
-    store = open_settings_store(conf)
+    store = open_settings_store(conf, must_exist=True)
     try:
         report = run_configured_rules(conf, store, now=now, dry_run=args.dry_run)
     finally:
@@ -209,7 +209,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     conf = settings()
     since = cli_time(args.since, conf.display_tz)
-    store = open_settings_store(conf)
+    store = open_settings_store(conf, must_exist=True)
     try:
         history = store.alerts(since=since, rule=args.rule, limit=args.limit)
         journal = store.list_state(SEND_JOURNAL)

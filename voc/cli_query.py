@@ -36,7 +36,7 @@ def _with_store(fn: Any, args: argparse.Namespace) -> int:
 
     conf = settings()
     filters = filters_from(args, conf.display_tz)
-    store = open_settings_store(conf)
+    store = open_settings_store(conf, must_exist=True)
     try:
         return fn(store, filters, args, conf.display_tz)
     finally:
@@ -72,6 +72,10 @@ def _search_line(record: Feedback, tz: Any) -> str:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    # `voc stats` is the container's health check: settings the scheduler would refuse fail it too.
+    from voc.alerting import rules_from_settings
+
+    rules_from_settings(settings())
     return _with_store(_stats, args)
 
 

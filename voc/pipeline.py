@@ -232,11 +232,18 @@ def load_tagger(settings: Any) -> Any:
                             bank_aliases=tuple(settings.bank.aliases))
 
 
-def open_settings_store(settings: Any) -> FeedbackStore:
-    """The store the settings choose, given plain options only."""
+def open_settings_store(settings: Any, must_exist: bool = False) -> FeedbackStore:
+    """The store the settings choose, given plain options only. `must_exist` (commands that only
+    read: search, stats, alert checks) refuses a SQLite file that is not there, naming the key,
+    instead of making a new empty store wherever a mistyped path points."""
     from indexer import open_store
 
     backend = settings.store.backend
+    if backend == "sqlite" and must_exist and not Path(settings.store.path).exists():
+        from voc.errors import ConfigError
+
+        raise ConfigError(f"[store] path: no store at {settings.store.path} (import, crawl or run "
+                          f"`voc demo` first, or set VOC_STORE__PATH)", key="store.path")
     if backend == "sqlite":
         return open_store(backend, path=str(settings.store.path), timezone=settings.app.timezone)
     es = settings.elasticsearch

@@ -160,6 +160,14 @@ def cmd_run(args: Any) -> int:
     from voc.cli import settings as load
 
     conf = load()
+    from voc.alerting import notifiers_from_settings, rules_from_settings
+    from voc.pipeline import open_settings_store
+
+    # Bad rules or notifier settings stop start-up (exit 2) instead of a failed job every 5 minutes.
+    rules_from_settings(conf)
+    notifiers_from_settings(conf)
+    if conf.store.backend == "sqlite":  # the store exists from start-up on: `voc stats`, the health
+        open_settings_store(conf).close()  # check, refuses a missing file
     logging.getLogger("voc").setLevel(logging.INFO)
     logging.getLogger("alerts").setLevel(logging.INFO)
     sched = build_scheduler(conf)

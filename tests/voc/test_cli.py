@@ -203,3 +203,15 @@ def test_search_output_cannot_drive_the_terminal(tmp_path, capsys) -> None:
     code, out, _ = run(capsys, "search", "信用卡")
     assert code == 0 and "信用卡被盗刷了反转" in out
     assert not any(c in out for c in "\x1b\x07\x00\u202e")
+
+
+@pytest.mark.parametrize("command", [["stats"], ["search", "信用卡"], ["alerts", "check"],
+                                     ["alerts", "list"]])
+def test_a_mistyped_store_path_is_refused_by_reading_commands(tmp_path, monkeypatch, capsys,
+                                                               command) -> None:
+    """Issue 14, item 10: reading commands used to create the directory and an empty store."""
+    missing = tmp_path / "nonexistent" / "dir" / "voc.db"
+    monkeypatch.setenv("VOC_STORE__PATH", str(missing))
+    code, _, err = run(capsys, *command)
+    assert code == 2 and "no store at" in err and str(missing) in err
+    assert not missing.parent.exists()

@@ -212,3 +212,17 @@ def test_silence_key_must_fit_the_rules_fields(store, capsys):
     assert code == 2 and "source=<value>" in err
     assert run(capsys, "alerts", "silence", "source_silent:source=tousu", "--for", "1h")[0] == 0
     assert run(capsys, "alerts", "silence", "risk_critical:", "--for", "1h")[0] == 0
+
+
+@pytest.mark.parametrize("command", [["run"], ["stats", "--json"]])
+def test_an_unknown_rule_type_stops_the_scheduler_and_the_health_check(tmp_path, monkeypatch, capsys,
+                                                                        command):
+    """Issue 14, item 10: `voc run` used to start and log a failed job every 5 minutes, and
+    `voc stats` (the Docker health check) passed with the same file."""
+    shipped = (REPO / "settings.toml").read_text("utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(shipped + '\n[[alerts.rules]]\nname = "typo"\ntype = "negative_spkie"\n', "utf-8")
+    monkeypatch.setenv("VOC_SETTINGS", str(bad))
+    code, out, err = run(capsys, *command)
+    assert code == 2 and "unknown rule type 'negative_spkie'" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
