@@ -4,7 +4,9 @@
     ├── RuleConfigError        a `[[alerts.rules]]` table is invalid; names the rule and the key
     ├── NotifierConfigError    a notifier was built with unusable values (security mode, recipients)
     └── DeliveryError          a notifier could not hand an alert over (SMTP refused, disk full);
-                               the alert stays pending in the send journal and is retried
+        │                      the alert stays pending in the send journal and is retried
+        └── PartialDelivery    some recipients have it, some refused it: only the temporarily
+                               refused are retried (the journal keeps who has it)
 
 Library errors (smtplib, OSError) are wrapped with `raise ... from exc`, so the cause stays visible.
 """
@@ -31,3 +33,13 @@ class NotifierConfigError(AlertError):
 
 class DeliveryError(AlertError):
     """An alert could not be delivered by one notifier; it stays queued for the next run."""
+
+
+class PartialDelivery(DeliveryError):
+    """Some recipients took the alert and some refused it. `delivered` have it; `retry` refused
+    it for now (SMTP 4xx) and get it again on the next attempt; `refused` (5xx) never will."""
+
+    def __init__(self, message: str, delivered: list[str], retry: dict[str, str],
+                 refused: dict[str, str]) -> None:
+        super().__init__(message)
+        self.delivered, self.retry, self.refused = delivered, retry, refused

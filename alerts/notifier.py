@@ -38,6 +38,8 @@ class Notifier:
         return True
 
     def send(self, alert: Alert) -> None:
+        """Hand the alert over or raise DeliveryError. A notifier that raises PartialDelivery (some
+        recipients have it) also takes `skip`, the recipients the journal says already have it."""
         raise NotImplementedError
 
     def send_digest(self, digest: Digest) -> None:

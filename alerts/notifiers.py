@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alerts.alert import Alert
-from alerts.errors import DeliveryError, NotifierConfigError
+from alerts.errors import DeliveryError, NotifierConfigError, PartialDelivery
 from alerts.message import build_message
 from alerts.notifier import Link, Notifier
 from alerts.webhooks import DingTalkNotifier, WeComNotifier
@@ -175,10 +175,15 @@ class EmailNotifier(Notifier):
     def wants(self, alert: Alert) -> bool:
         return bool(_route(self.routes, alert))
 
-    def send(self, alert: Alert) -> None:
-        recipients = _route(self.routes, alert)
-        if not recipients:
+    def send(self, alert: Alert, skip: frozenset[str] = frozenset()) -> None:
+        """Mail the alert to its severity's recipients except `skip` (those an earlier, partly
+        refused attempt reached: the runner passes them from the send journal)."""
+        routed = _route(self.routes, alert)
+        if not routed:
             raise DeliveryError(f"notifier={self.name} no recipients for severity={alert.severity}")
+        recipients = [r for r in routed if r not in skip]
+        if not recipients:
+            return
         self._deliver(build_message(alert, self.sender, recipients, self.link), recipients,
                       f"alert={alert.id}")
 
@@ -208,6 +213,16 @@ class EmailNotifier(Notifier):
             log.warning("notifier=%s %s refused=%s code=%s", self.name, what, address, code)
         log.info("notifier=%s %s host=%s recipients=%d", self.name, what, self.host,
                  len(recipients) - len(refused))
+        if refused:  # accepted by some: say who has it, so a retry goes only to the others
+            def reason(item: tuple[int, bytes]) -> str:
+                return f"{item[0]} {item[1].decode('utf-8', 'replace')}"[:200]
+
+            retry = {a: reason(v) for a, v in refused.items() if 400 <= v[0] < 500}
+            final = {a: reason(v) for a, v in refused.items() if a not in retry}
+            named = ", ".join(f"{a} ({r})" for a, r in {**retry, **final}.items())
+            raise PartialDelivery(f"notifier={self.name} refused: {named}",
+                                  delivered=[r for r in recipients if r not in refused], retry=retry,
+                                  refused=final)
 
 
 NOTIFIERS: dict[str, type[Notifier]] = {

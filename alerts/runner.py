@@ -12,7 +12,9 @@ leaves something the next run completes, never a lost or doubled alert):
    `Rule.commit`), record it as the key's last alert and in the store's history;
 5. hand it to each notifier that wants it and does not have it yet; mark it sent when all have it.
    A DeliveryError leaves it pending with `next_attempt_at` backing off (1, 2, 4 ... 60 min); after
-   `max_attempts` tries it is marked failed (shown by `voc alerts list`). Any other exception from
+   `max_attempts` tries it is marked failed (shown by `voc alerts list`). A partial refusal
+   (`PartialDelivery`: some SMTP recipients accepted) records who has it; the retry goes only to
+   the recipients refused with a temporary (4xx) code. Any other exception from
    a notifier (a bug, an alert it cannot render) marks the entry failed at once with its reason,
    so one poisoned entry never stops the others.
 
@@ -30,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.alert import Alert
-from alerts.errors import AlertError, DeliveryError
+from alerts.errors import AlertError, DeliveryError, PartialDelivery
 from alerts.notifiers import Notifier, due, next_attempt
 from alerts.rule import Rule
 from alerts.state import AlertState, LastAlert, SendJournal, silenced_until
@@ -176,8 +178,24 @@ def _deliver(alert_id: str, entry: dict[str, Any], store: FeedbackStore, state: 
             log.info("alert=%s notifier=%s skipped=not_routed severity=%s", alert_id, notifier.name,
                      alert.severity)
             continue
+        done = entry.get("recipients", {}).get(notifier.name, {}).get("done")
         try:
-            notifier.send(alert)
+            if done:  # an earlier attempt reached some recipients: only the others now
+                notifier.send(alert, skip=frozenset(done))  # type: ignore[call-arg]  # see Notifier.send
+            else:
+                notifier.send(alert)
+        except PartialDelivery as exc:
+            mine = entry.setdefault("recipients", {}).setdefault(notifier.name, {"done": [], "refused": {}})
+            mine["done"] = sorted({*mine["done"], *exc.delivered, *exc.refused})
+            mine["refused"].update(exc.refused)  # refused for good (5xx): not retried, kept as said
+            journal.save(alert_id, entry, now)  # who has it, before anything else can fail
+            if exc.retry:
+                log.warning("alert=%s notifier=%s partly_delivered=%d retry=%s", alert_id, notifier.name,
+                            len(exc.delivered), ",".join(exc.retry))
+                errors.append(f"{notifier.name}: {exc}")
+                continue
+            log.warning("alert=%s notifier=%s refused_for_good=%s", alert_id, notifier.name,
+                        ",".join(exc.refused))
         except DeliveryError as exc:
             log.warning("alert=%s notifier=%s delivery_failed=%s", alert_id, notifier.name, exc)
             errors.append(f"{notifier.name}: {exc}")

@@ -39,6 +39,7 @@ def notifiers_from_settings(settings: Any, outbox: str | Path | None = None) -> 
         try:
             out.append(EmailNotifier(notify.smtp_host, notify.smtp_port, notify.smtp_from, recipients,
                                      security=notify.smtp_security, username=notify.smtp_user or None,
+                                     timeout=notify.smtp_timeout,
                                      link=link, digest_recipients=digest_to))
         except NotifierConfigError as exc:
             raise ConfigError(f"[notify] in {settings.source_path}: {exc}", key="notify") from exc

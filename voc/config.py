@@ -101,6 +101,7 @@ class NotifySettings:
     smtp_from: str
     smtp_user: str
     smtp_security: str
+    smtp_timeout: float  # seconds per SMTP command: a slow server must answer before a retry
     recipients: Mapping[str, tuple[str, ...]]  # every severity present, possibly ()
     webhooks: Mapping[str, str]  # dingtalk / wecom URL, "" when unused
     webhook_severities: tuple[str, ...]  # which alert tiers the chat robots get

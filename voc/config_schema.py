@@ -71,6 +71,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "smtp_from": Key("str", "voc-monitor@localhost", "address_or_empty"),
         "smtp_user": Key("str", ""),
         "smtp_security": Key("str", "starttls", "smtp_security"),
+        "smtp_timeout": Key("float", 30.0, "positive"),
         "recipients": Key("recipients", {}),
         "webhooks": Key("webhooks", {}),
         "webhook_severities": Key("strs", ("warning", "critical"), "severities"),
