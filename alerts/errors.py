@@ -3,6 +3,7 @@
     AlertError                 base of everything below
     ├── RuleConfigError        a `[[alerts.rules]]` table is invalid; names the rule and the key
     ├── NotifierConfigError    a notifier was built with unusable values (security mode, recipients)
+    ├── CheckInProgress        another process holds the store's alert-check lock: this check skips
     └── DeliveryError          a notifier could not hand an alert over (SMTP refused, disk full);
         │                      the alert stays pending in the send journal and is retried
         └── PartialDelivery    some recipients have it, some refused it: only the temporarily
@@ -43,3 +44,8 @@ class PartialDelivery(DeliveryError):
                  refused: dict[str, str]) -> None:
         super().__init__(message)
         self.delivered, self.retry, self.refused = delivered, retry, refused
+
+
+class CheckInProgress(AlertError):
+    """Another process is running an alert check on this store (it holds the "alerts:check" lock):
+    two checks at once would both deliver what fired."""

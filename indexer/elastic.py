@@ -38,7 +38,7 @@ from indexer import _es_query as q
 from indexer._es_docs import Doc, build_doc, dumps, load
 from indexer._es_setup import names, setup
 from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
-from indexer.store import CountRow, Filters, SearchPage, UpsertResult
+from indexer.store import LOCKS, CountRow, Filters, SearchPage, UpsertResult
 from voc.record import Feedback, RecordError, parse_time
 
 log = logging.getLogger(__name__)
@@ -280,6 +280,39 @@ class ElasticStore:
         resp = self._call("get_state", lambda: self._es.options(ignore_status=404).get(
             index=self.names["state"], id=doc_id))
         return resp.body["_source"]["value"] if resp.meta.status == 200 and resp.body.get("found") else None
+
+    def lock(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """`create` the lock document (409 when it exists); an expired or own one is replaced only
+        if nobody changed it since it was read (`if_seq_no` / `if_primary_term`)."""
+        index, doc_id = self.names["state"], self._state_id(LOCKS, name)
+        now = datetime.now(UTC)
+        doc = {"namespace": LOCKS, "key": name, "updated_at": now.isoformat(),
+               "value": {"owner": owner, "until": (now + ttl).isoformat(), "taken_at": now.isoformat()}}
+        self._ensure()
+        created = self._call("lock", lambda: self._es.options(ignore_status=409).create(
+            index=index, id=doc_id, document=doc, refresh=True))
+        if created.meta.status in (200, 201):
+            return True
+        held = self._call("lock", lambda: self._es.options(ignore_status=404).get(index=index, id=doc_id))
+        if held.meta.status != 200 or not held.body.get("found"):
+            return False  # released between the two calls: the next check takes it
+        value = held.body["_source"].get("value", {})
+        if value.get("owner") != owner and parse_time(value["until"], naive_tz=None) > now:
+            return False
+        taken = self._call("lock", lambda: self._es.options(ignore_status=409).index(
+            index=index, id=doc_id, document=doc, refresh=True, if_seq_no=held.body["_seq_no"],
+            if_primary_term=held.body["_primary_term"]))
+        return taken.meta.status in (200, 201)
+
+    def unlock(self, name: str, owner: str) -> None:
+        index, doc_id = self.names["state"], self._state_id(LOCKS, name)
+        self._ensure()
+        held = self._call("unlock", lambda: self._es.options(ignore_status=404).get(index=index, id=doc_id))
+        if held.meta.status == 200 and held.body.get("found") \
+                and held.body["_source"].get("value", {}).get("owner") == owner:
+            self._call("unlock", lambda: self._es.options(ignore_status=(404, 409)).delete(
+                index=index, id=doc_id, refresh=True, if_seq_no=held.body["_seq_no"],
+                if_primary_term=held.body["_primary_term"]))
 
     def put_state(self, namespace: str, key: str, value: dict[str, Any]) -> None:
         """Replace one state document; datetimes inside are stored as ISO 8601 strings."""

@@ -31,7 +31,7 @@ from indexer import _sqlite_rollup as rollup
 from indexer._sqlite_rows import RECORD_COLS, Prepared, dumps, from_micros, load
 from indexer._sqlite_schema import connect
 from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
-from indexer.store import CountRow, Filters, SearchPage, UpsertResult
+from indexer.store import LOCKS, CountRow, Filters, SearchPage, UpsertResult
 from voc.record import Feedback, RecordError, parse_time
 
 _CHUNK = 500  # ids per `IN (...)` lookup
@@ -291,6 +291,32 @@ class SqliteStore:
     def delete_state(self, namespace: str, key: str) -> None:
         with self._db("delete_state") as conn:
             conn.execute("DELETE FROM state WHERE namespace = ? AND key = ?", (namespace, key))
+
+    def lock(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """Take the named lock for `owner` until now + ttl, in one IMMEDIATE transaction; False
+        while another owner holds an unexpired one. Taking it again as the same owner renews it."""
+        now = datetime.now(UTC)
+        with self._db("lock", write=True) as conn:
+            row = conn.execute("SELECT value FROM state WHERE namespace = ? AND key = ?",
+                               (LOCKS, name)).fetchone()
+            if row:
+                held = json.loads(row[0])
+                if held.get("owner") != owner and parse_time(held["until"], naive_tz=None) > now:
+                    return False
+            doc = {"owner": owner, "until": (now + ttl).isoformat(), "taken_at": now.isoformat()}
+            conn.execute("INSERT INTO state (namespace, key, value, updated_at) VALUES (?,?,?,?) "
+                         "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
+                         "updated_at = excluded.updated_at",
+                         (LOCKS, name, dumps(doc), q.to_micros(now, "now")))
+        return True
+
+    def unlock(self, name: str, owner: str) -> None:
+        """Release the named lock if `owner` holds it."""
+        with self._db("unlock", write=True) as conn:
+            row = conn.execute("SELECT value FROM state WHERE namespace = ? AND key = ?",
+                               (LOCKS, name)).fetchone()
+            if row and json.loads(row[0]).get("owner") == owner:
+                conn.execute("DELETE FROM state WHERE namespace = ? AND key = ?", (LOCKS, name))
 
     def list_state(self, namespace: str) -> dict[str, dict[str, Any]]:
         with self._db("list_state") as conn:

@@ -15,7 +15,8 @@ Contract, shared by the contract tests in tests/indexer/ (run against every back
   times. `total` counts the same way. In `search` and `samples` it keeps first posts only.
 - `samples(filters, n)`: up to n records matching, most negative first, then newest.
 - `state`: small JSON documents by (namespace, key) that survive restarts: crawl cursors
-  (namespace "cursor"), alert state, silences, the send journal.
+  (namespace "cursor"), alert state, silences, the send journal; `lock`/`unlock` keep a lock
+  shared by every process (namespace "lock").
 - `add_alert`/`alerts`: the alert history, newest first.
 """
 
@@ -29,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 from voc.record import Feedback
 
 GROUP_FIELDS = ("source", "kind", "sentiment", "topic", "risk", "entity")
+LOCKS = "lock"  # the state namespace of `lock`/`unlock` documents: {"owner", "until", "taken_at"}
 NONE_KEY = "(none)"
 
 
@@ -109,6 +111,17 @@ class FeedbackStore(Protocol):
     def delete_state(self, namespace: str, key: str) -> None: ...
 
     def list_state(self, namespace: str) -> dict[str, dict[str, Any]]: ...
+
+    def lock(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """Take a lock shared by every process on this store (alert checks hold "alerts:check"):
+        True when `owner` now holds it until now + ttl, False while another owner holds an
+        unexpired one. Atomic: SQLite in one IMMEDIATE transaction, Elasticsearch by `create`
+        and sequence-number checks."""
+        ...
+
+    def unlock(self, name: str, owner: str) -> None:
+        """Release the lock if `owner` holds it (an expired lock is free anyway)."""
+        ...
 
     def add_alert(self, alert: dict[str, Any]) -> None: ...
 

@@ -10,13 +10,16 @@ else the email shows the `voc search` command that lists the same records.
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from alerts import NOTIFIERS, EmailNotifier, Notifier, OutboxNotifier, RunReport, build_rules, run_rules
 from alerts.digest import DigestReport, build_digest, send_digest
-from alerts.errors import NotifierConfigError, RuleConfigError
+from alerts.errors import CheckInProgress, NotifierConfigError, RuleConfigError
 from alerts.notifier import discover_link_for
 from indexer.store import FeedbackStore
 from voc.errors import ConfigError
@@ -67,10 +70,30 @@ def rules_from_settings(settings: Any) -> list[Any]:
         raise ConfigError(f"[[alerts.rules]] in {settings.source_path}: {exc}", key="alerts.rules") from exc
 
 
+CHECK_LOCK = "alerts:check"
+CHECK_LOCK_TTL = timedelta(minutes=15)  # a check that died holding it frees it after this long
+
+
 def run_configured_rules(settings: Any, store: FeedbackStore, now: datetime | None = None,
                          outbox: str | Path | None = None, rules: list[Any] | None = None,
                          dry_run: bool = False) -> RunReport:
-    """Evaluate the configured rules (or `rules`) once at `now` and deliver what fires."""
+    """Evaluate the configured rules (or `rules`) once at `now` and deliver what fires, holding the
+    store's alert-check lock (CheckInProgress while another process holds it). A dry run writes
+    nothing, the lock included."""
+    if dry_run:
+        return _run_configured(settings, store, now, outbox, rules, dry_run)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    if not store.lock(CHECK_LOCK, owner, CHECK_LOCK_TTL):
+        raise CheckInProgress("another alert check is running on this store (lock alerts:check); "
+                              "this one is skipped")
+    try:
+        return _run_configured(settings, store, now, outbox, rules, dry_run)
+    finally:
+        store.unlock(CHECK_LOCK, owner)
+
+
+def _run_configured(settings: Any, store: FeedbackStore, now: datetime | None,
+                    outbox: str | Path | None, rules: list[Any] | None, dry_run: bool) -> RunReport:
     return run_rules(rules if rules is not None else rules_from_settings(settings), store,
                      notifiers_from_settings(settings, outbox), now or datetime.now(UTC),
                      realert=timedelta(hours=settings.alerts.realert_hours), dry_run=dry_run,

@@ -14,7 +14,8 @@ history, silences, a test email and the daily digest.
     voc alerts digest [--at ...]              the digest of the day before, now
 
 `check` exits 0 whether or not anything fired; 1 when a rule could not be evaluated or a delivery
-is still pending or failed; 2 on a bad setting or argument. `backtest` exits 0, or 1 when a rule
+is still pending or failed; 2 on a bad setting or argument; 4 when another check holds the store's
+lock (two checks at once would both deliver). `backtest` exits 0, or 1 when a rule
 could not be evaluated (it is left out of the later checks).
 """
 
@@ -106,9 +107,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     conf = settings()
     now = cli_time(args.at, conf.display_tz) or datetime.now(UTC)
+    from alerts.errors import CheckInProgress
+
     store = open_settings_store(conf, must_exist=True)
     try:
         report = run_configured_rules(conf, store, now=now, dry_run=args.dry_run)
+    except CheckInProgress as exc:
+        print(f"voc alerts check: {exc}", file=sys.stderr)
+        return 4
     finally:
         store.close()
     fired = describe_fired(report, conf.notify.outbox)

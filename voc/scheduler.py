@@ -104,9 +104,10 @@ def _with_store(settings: Any, job: str, work: Callable[[Any], Any]) -> Any:
         finally:
             store.close()
     except Exception as exc:
+        from alerts.errors import CheckInProgress
         from crawlers.runner import AlreadyRunning
 
-        if isinstance(exc, AlreadyRunning):
+        if isinstance(exc, AlreadyRunning | CheckInProgress):
             log.info("job=%s status=skipped reason=already_running", job)
         else:
             log.error("job=%s status=failed error=%s: %s", job, type(exc).__name__, exc)

@@ -7,7 +7,8 @@ body). Answers:
   seconds first, for timeouts; `"drop"` closes the connection without an answer);
 - else a small in-memory model of what the store needs: index templates, indices, the bulk API
   (documents kept per index and id; `server.bulk_fault(fn)` lets `fn(doc_id, attempt)` return a
-  per-item status such as 429 or 400), the document get/index/delete APIs, _nodes/plugins;
+  per-item status such as 429 or 400), the document get/index/create/delete APIs with `_seq_no`
+  and `if_seq_no` conflicts (409), _nodes/plugins;
 - search and count return an empty result unless scripted (the tests check request bodies and
   feed the store realistic responses; the query semantics are covered by the contract tests on a
   real cluster).
@@ -71,6 +72,7 @@ class FakeES:
     _scripts: list[tuple[str, re.Pattern[str], list[tuple[Any, Any]]]] = field(default_factory=list)
     _fault: Callable[[str, int], int | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    seqnos: dict[tuple[str, str], int] = field(default_factory=dict)  # (index, id) -> _seq_no
 
     def script(self, method: str, pattern: str, *answers: tuple[Any, Any]) -> None:
         self._scripts.append((method, re.compile(pattern), list(answers)))
@@ -129,11 +131,18 @@ class FakeES:
                 return 200, {"acknowledged": True, "shards_acknowledged": True, "index": index}
         if parts[1] == "_mapping":
             return 200, {"acknowledged": True}
-        if parts[1] == "_doc":
+        if parts[1] in ("_doc", "_create"):
             docs = self.indices.setdefault(index, {"body": {}, "docs": {}})["docs"]
             doc_id = parts[2] if len(parts) > 2 else f"auto{len(docs)}"
-            base = {"_index": index, "_id": doc_id, "_version": 1, "_seq_no": 0, "_primary_term": 1}
+            seq = self.seqnos.get((index, doc_id), 0)
+            base = {"_index": index, "_id": doc_id, "_version": seq + 1, "_seq_no": seq, "_primary_term": 1}
+            wanted = req.query.get("if_seq_no")  # optimistic concurrency, as ES documents it
+            if (parts[1] == "_create" and doc_id in docs) or (
+                    wanted and (doc_id not in docs or int(wanted[0]) != seq)):
+                return 409, error_body(409, "version_conflict_engine_exception",
+                                       f"[{doc_id}]: version conflict")
             if m in ("PUT", "POST"):
+                self.seqnos[(index, doc_id)] = seq + 1 if doc_id in docs else seq
                 docs[doc_id] = req.json()
                 return 201, {**base, "result": "created",
                              "_shards": {"total": 2, "successful": 1, "failed": 0}}
@@ -143,6 +152,7 @@ class FakeES:
                 return 404, {"_index": index, "_id": doc_id, "found": False}
             if m == "DELETE":
                 found = docs.pop(doc_id, None) is not None
+                self.seqnos.pop((index, doc_id), None)
                 return (200 if found else 404), {**base, "result": "deleted" if found else "not_found"}
         return 400, error_body(400, "illegal_argument_exception", f"fake server: no route {m} {req.path}")
 

@@ -394,3 +394,19 @@ def test_registry_is_lazy():
             "print('elasticsearch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_lock_uses_create_and_sequence_numbers(es, store):
+    """The lock document is `create`d (409 when it exists); an expired one is taken over with
+    if_seq_no / if_primary_term, so two processes cannot both take it."""
+    ttl = timedelta(minutes=10)
+    assert store.lock("alerts:check", "a", ttl)
+    assert not store.lock("alerts:check", "b", ttl)
+    creates = es.seen("PUT", r"/_create/")
+    assert len(creates) == 2 and all(r.json()["value"]["owner"] in "ab" for r in creates)
+    store.unlock("alerts:check", "a")
+    assert store.lock("alerts:check", "b", timedelta(0))
+    assert store.lock("alerts:check", "a", ttl)  # expired: taken over
+    takeover = [r for r in es.seen("PUT", r"/_doc/") if "if_seq_no" in r.query]
+    assert takeover and takeover[-1].query["if_primary_term"] == ["1"]
+    assert not store.lock("alerts:check", "b", ttl)

@@ -384,3 +384,16 @@ def test_alert_history_newest_first(backend):
     assert len(store.alerts(limit=1)) == 1
     with pytest.raises(StoreQueryError, match="rule"):
         store.add_alert({"count": 1})
+
+
+def test_lock_is_held_by_one_owner_until_it_expires_or_is_released(store):
+    ttl = timedelta(minutes=10)
+    assert store.lock("alerts:check", "host-a:1", ttl)
+    assert not store.lock("alerts:check", "host-b:2", ttl)  # another process
+    assert store.lock("alerts:check", "host-a:1", ttl)      # the owner renews
+    store.unlock("alerts:check", "host-b:2")                 # not the owner: nothing happens
+    assert not store.lock("alerts:check", "host-b:2", ttl)
+    store.unlock("alerts:check", "host-a:1")
+    assert store.lock("alerts:check", "host-b:2", timedelta(0))  # expires at once
+    assert store.lock("alerts:check", "host-a:1", ttl)           # an expired lock is free
+    assert store.lock("other", "host-b:2", ttl)                  # locks are by name

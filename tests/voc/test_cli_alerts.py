@@ -226,3 +226,19 @@ def test_an_unknown_rule_type_stops_the_scheduler_and_the_health_check(tmp_path,
     code, out, err = run(capsys, *command)
     assert code == 2 and "unknown rule type 'negative_spkie'" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_check_while_another_process_holds_the_lock_is_skipped(store, tmp_path, capsys):
+    """Issue 14, item 4: two checks at once delivered twice. The lock lives in the store, so any
+    process sees it; the second check exits 4 and sends nothing."""
+    from voc.alerting import CHECK_LOCK
+
+    assert store.lock(CHECK_LOCK, "other-host:4242:1", timedelta(minutes=15))
+    code, _, err = run(capsys, "alerts", "check", "--at", AT.strftime("%Y-%m-%d %H:%M"))
+    assert code == 4 and "another alert check is running" in err
+    assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").iterdir())
+    assert store.alerts() == []
+    store.unlock(CHECK_LOCK, "other-host:4242:1")
+    assert [a["key"] for a in check(capsys, AT)["fired"] if a["rule"] == "negative_spike_topic"] == [
+        "topic=手机银行"]
+    assert store.list_state("lock") == {}  # released after the check
