@@ -32,6 +32,7 @@ from html import escape
 from alerts.alert import Alert
 from alerts.chart import chart_png
 from alerts.notifier import Link, resolve_link
+from nlp.mask import mask_pii
 from nlp.normalize import strip_controls, strip_html
 from voc.record import DISPLAY_TZ, Feedback, to_display
 
@@ -148,7 +149,7 @@ def figures(alert: Alert) -> list[tuple[str, str]]:
 def clip(text: str, limit: int = MAX_SAMPLE_CHARS) -> str:
     # People read the comment as text: Weibo HTML becomes its emoji alt text and topic names
     # (the HTML part escapes the result again; nothing from the internet is rendered as markup).
-    text = " ".join(strip_html(strip_controls(text)).split())
+    text = " ".join(mask_pii(strip_html(strip_controls(text))).split())  # leaves the store: masked
     return text if len(text) <= limit else text[:limit] + "…"
 
 

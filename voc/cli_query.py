@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from indexer.store import FeedbackStore, Filters
+from nlp.mask import mask_pii
 from nlp.normalize import strip_controls, strip_html
 from voc.cli import UsageError, cli_time, print_json, settings
 from voc.record import Feedback, to_display
@@ -52,7 +53,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def _search(store: FeedbackStore, filters: Filters, args: argparse.Namespace, tz: Any) -> int:
     page = store.search(args.query, filters, page=1, size=args.limit)
     if args.json:
-        print_json({"total": page.total, "items": [r.to_dict() for r in page.items]})
+        print_json({"total": page.total, "items": [_masked(r.to_dict()) for r in page.items]})
         return 0
     shown = f", showing {len(page.items)}" if page.total > len(page.items) else ""
     print(f"{page.total} match(es){shown}")
@@ -61,10 +62,18 @@ def _search(store: FeedbackStore, filters: Filters, args: argparse.Namespace, tz
     return 0
 
 
+def _masked(doc: dict[str, Any]) -> dict[str, Any]:
+    """A record document as it may leave the store: phone, ID and card numbers masked."""
+    for key in ("text", "title"):
+        if isinstance(doc.get(key), str):
+            doc[key] = mask_pii(doc[key])
+    return doc
+
+
 def _search_line(record: Feedback, tz: Any) -> str:
     label = record.sentiment.label if record.sentiment else "-"
     topics = ",".join(record.topics) or "-"
-    text = " ".join(strip_html(record.text).split())  # Weibo HTML read as text
+    text = " ".join(mask_pii(strip_html(record.text)).split())  # Weibo HTML read as text
     text = text if len(text) <= 60 else text[:59] + "…"
     dup = " (copy)" if record.duplicate_of else ""
     line = f"{to_display(record.created_at, tz)}  {record.source:<10} {label:<8} {topics:<16} {text}{dup}"

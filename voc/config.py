@@ -110,9 +110,16 @@ class NotifySettings:
     digest_recipients: tuple[str, ...]  # () = everyone in recipients
 
 
+@dataclass(frozen=True)
+class PrivacySettings:
+    # Whether the store keeps comment text as written (true) or with phone, ID and card numbers
+    # masked (false). Everything that leaves the store (messages, console, CLI) is masked either way.
+    keep_original: bool
+
+
 _SECTIONS = {"app": AppSettings, "bank": BankSettings, "store": StoreSettings,
              "elasticsearch": ElasticsearchSettings, "kibana": KibanaSettings, "nlp": NlpSettings,
-             "alerts": AlertsSettings, "notify": NotifySettings}
+             "alerts": AlertsSettings, "notify": NotifySettings, "privacy": PrivacySettings}
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,7 @@ class Settings:
     crawl: Mapping[str, Mapping[str, Any]]  # spider name -> its options (validated by the spider)
     alerts: AlertsSettings
     notify: NotifySettings
+    privacy: PrivacySettings
     secrets: Secrets
     source_path: Path
 

@@ -64,6 +64,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "digest_time": Key("str", "09:00", "clock"),
         "rules": Key("rules", []),
     },
+    "privacy": {
+        "keep_original": Key("bool", True),
+    },
     "notify": {
         "outbox": Key("path", "var/outbox"),
         "smtp_host": Key("str", ""),

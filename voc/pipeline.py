@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from indexer.store import FeedbackStore, Filters, iter_batches
+from nlp.mask import mask_pii
 from nlp.normalize import normalize
 from voc.errors import PipelineError
 from voc.record import KINDS, Feedback, RecordError, Sentiment
@@ -79,7 +80,8 @@ class Pipeline:
 
     def __init__(self, classifier: Classifier, tagger: Any, deduper: Any, store: FeedbackStore,
                  batch_size: int = 64, progress: bool = True,
-                 spool_dir: str | Path = DEFAULT_SPOOL, chunk_size: int = 512) -> None:
+                 spool_dir: str | Path = DEFAULT_SPOOL, chunk_size: int = 512,
+                 mask_store: bool = False) -> None:
         if batch_size < 1 or chunk_size < 1:
             raise PipelineError(f"batch_size and chunk_size must be >= 1, got {batch_size}, {chunk_size}")
         self.classifier = classifier
@@ -92,6 +94,7 @@ class Pipeline:
         self.chunk_size = max(chunk_size, batch_size)
         self.progress = progress
         self.spool_dir = Path(spool_dir)
+        self.mask_store = mask_store  # [privacy] keep_original = false: store the masked text
 
     def run(self, records: Iterable[Feedback]) -> PipelineReport:
         report = PipelineReport()
@@ -126,6 +129,8 @@ class Pipeline:
         texts: list[str] = []
         for position, record in enumerate(batch, start=report.received - len(batch) + 1):
             try:
+                if self.mask_store and isinstance(record, Feedback) and isinstance(record.text, str):
+                    record.text = mask_pii(record.text)  # same length: entity offsets stay true
                 text = _validated_text(record)
             except RecordError as exc:
                 rid = record.id if isinstance(record, Feedback) and record.id else f"#{position}"
@@ -280,4 +285,5 @@ def build_pipeline(settings: Any, *, store: FeedbackStore | None = None, progres
     seed_deduper(deduper, store, settings.nlp.dedup_window_hours)
     return Pipeline(load_classifier(settings), load_tagger(settings), deduper, store,
                     batch_size=settings.nlp.batch_size, progress=progress,
+                    mask_store=not settings.privacy.keep_original,
                     spool_dir=spool_dir or Path(settings.app.var_dir) / "spool")

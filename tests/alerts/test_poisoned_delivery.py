@@ -72,3 +72,13 @@ def test_comment_text_in_messages_loses_controls_and_bidi_overrides():
 
     hostile = "信用卡\x00被盗刷\u202e了\x1b[2J"
     assert clip(hostile) == "信用卡被盗刷了" and "\u202e" not in md_text(hostile)
+
+
+def test_personal_numbers_in_comments_are_masked_in_every_message():
+    from alerts.markdown import md_text
+    from alerts.message import clip
+
+    comment = "客服让我打13812345678，卡号6222020200112233445，身份证110101199003071234"
+    for shown in (clip(comment), md_text(comment)):
+        assert "13812345678" not in shown and "6222020200112233445" not in shown
+        assert "110101199003071234" not in shown and "5678" in shown  # (markdown: full-width ＊)

@@ -215,3 +215,15 @@ def test_a_mistyped_store_path_is_refused_by_reading_commands(tmp_path, monkeypa
     code, _, err = run(capsys, *command)
     assert code == 2 and "no store at" in err and str(missing) in err
     assert not missing.parent.exists()
+
+
+def test_search_masks_personal_numbers_in_text_and_json(tmp_path, capsys) -> None:
+    path = tmp_path / "pii.jsonl"
+    line = {"source": "weibo", "text": "信用卡盗刷，回电13812345678，卡号6222020200112233445",
+            "created_at": "2025-06-01T10:00:00Z", "url": "https://m.weibo.cn/detail/7"}
+    path.write_text(json.dumps(line, ensure_ascii=False) + "\n", "utf-8")
+    assert run(capsys, "import", str(path), "--platform", "records")[0] == 0
+    code, out, _ = run(capsys, "search", "盗刷")
+    assert code == 0 and "138****5678" in out and "13812345678" not in out
+    found = run_json(capsys, "search", "盗刷")
+    assert "6222***********3445" in found["items"][0]["text"]

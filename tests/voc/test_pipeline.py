@@ -212,3 +212,17 @@ def test_an_over_long_comment_is_stored_whole_and_read_as_head_and_tail(classifi
     assert all(e["end"] <= MODEL_CHARS for e in stored.entities)
     assert "手机银行" in stored.topics  # tagged from its head
     assert "text_truncated_for_models" not in store.get(small.id).meta
+
+
+def test_mask_store_keeps_no_personal_number_and_offsets_stay_true(classifier, tagger, store, record,
+                                                                     tmp_path) -> None:
+    text = "江南银行信用卡被盗刷，我的电话13812345678，卡号6222020200112233445"
+    kept = make_pipeline(classifier, tagger, store, tmp_path).run([record(text, "kept")])
+    masked = make_pipeline(classifier, tagger, store, tmp_path, mask_store=True).run(
+        [record(text, "masked")])
+    assert kept.stored == masked.stored == 1
+    assert store.get(record(text, "kept").id).text == text  # [privacy] keep_original = true
+    stored = store.get(record(text, "masked").id)
+    assert "13812345678" not in stored.text and "6222020200112233445" not in stored.text
+    bank = next(e for e in stored.entities if e["type"] == "bank")
+    assert stored.text[bank["start"]:bank["end"]] == bank["text"] == "江南银行"
