@@ -83,9 +83,16 @@ class ElasticStore:
             auth["basic_auth"] = (username, os.environ["VOC_ES_PASSWORD"])
         # Queries may be retried by the transport (no backoff, idempotent reads); bulk requests
         # are retried by `upsert` alone, with backoff, so the client gets max_retries=0 there.
-        self._es = Elasticsearch(self.hosts, ca_certs=str(ca_certs) if ca_certs else None,
-                                  request_timeout=request_timeout,
-                                 max_retries=max_retries, retry_on_timeout=True, **auth)
+        plain = [h for h in self.hosts if h.lower().startswith("http://")]
+        if ca_certs and plain:  # the client would raise a bare ValueError
+            raise StoreQueryError(f"[elasticsearch] ca_certs is set but hosts {plain} use http://: "
+                                  f"use https:// hosts, or set ca_certs = \"\"")
+        try:
+            self._es = Elasticsearch(self.hosts, ca_certs=str(ca_certs) if ca_certs else None,
+                                     request_timeout=request_timeout,
+                                     max_retries=max_retries, retry_on_timeout=True, **auth)
+        except ValueError as exc:  # bad host URLs and TLS options, as the client words them
+            raise StoreQueryError(f"[elasticsearch] {exc}") from exc
         self._bulk_es = self._es.options(max_retries=0)
 
     def __repr__(self) -> str:

@@ -410,3 +410,13 @@ def test_lock_uses_create_and_sequence_numbers(es, store):
     takeover = [r for r in es.seen("PUT", r"/_doc/") if "if_seq_no" in r.query]
     assert takeover and takeover[-1].query["if_primary_term"] == ["1"]
     assert not store.lock("alerts:check", "b", ttl)
+
+
+def test_ca_certs_with_an_http_host_is_a_clear_error(tmp_path):
+    """Issue 14, item 12: the client raised a bare ValueError; the store names the setting."""
+    from indexer.errors import StoreQueryError
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not used", "utf-8")
+    with pytest.raises(StoreQueryError, match=r"ca_certs is set but hosts \['http://localhost:9200'\]"):
+        ElasticStore(["http://localhost:9200"], ca_certs=str(ca))
