@@ -48,7 +48,16 @@ def resolve_device(device: str | None) -> torch.device:
     """None means CUDA when available, else the CPU."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"[nlp] device {device!r}: {exc}") from exc
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"[nlp] device {device!r}: this torch build or machine has no CUDA; "
+                         f"use device = \"cpu\"")
+    if chosen.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelError(f"[nlp] device {device!r}: MPS is not available here; use device = \"cpu\"")
+    return chosen
 
 
 def head_tail(ids: list[int], keep: int) -> list[int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from voc.cli import UsageError, _lazy, cli_time, print_json, settings
@@ -57,6 +58,15 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if args.name.partition(":")[0] not in SPIDERS:
         raise UsageError(f"unknown crawl {args.name!r} (known: {', '.join(sorted(SPIDERS))}, site:<profile>)")
     extra = spider_args(args.args)
+    spider, _, profile = args.name.partition(":")
+    if spider == "site":  # the profile is a settings table: a missing one is a bad argument (exit 2)
+        profiles = sorted(k for k, v in conf.crawl.get("site", {}).items() if isinstance(v, Mapping))
+        profile = profile or extra.get("profile", "")
+        if profile and profile not in profiles:
+            raise UsageError(f"no site profile {profile!r} under [crawl.site] "
+                             f"(known: {', '.join(profiles) or 'none'})")
+        if not profile and len(profiles) != 1:
+            raise UsageError(f"say which site: site:<profile> (known: {', '.join(profiles) or 'none'})")
     for key in ("since", "until"):
         value = cli_time(getattr(args, key), conf.display_tz)
         if value is not None:

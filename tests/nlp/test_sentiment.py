@@ -226,3 +226,12 @@ def test_shipped_bank_negative_recall_does_not_regress(shipped):
     negatives = [p.label for e, p in zip(bank, preds, strict=True) if e.label == 0]
     recall = negatives.count("negative") / len(negatives)
     assert recall >= SHIPPED_BANK_NEGATIVE_RECALL - 0.01
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA machine can use device cuda")
+def test_cuda_on_a_machine_without_it_is_one_clear_error(tiny_dir):
+    """Issue 14, item 10: VOC_NLP__DEVICE=cuda on a CPU build printed a 43-line traceback."""
+    with pytest.raises(ModelError, match="no CUDA"):
+        SentimentClassifier.load(tiny_dir, device="cuda")
+    with pytest.raises(ModelError, match="device 'gpu0'"):
+        SentimentClassifier.load(tiny_dir, device="gpu0")

@@ -227,3 +227,10 @@ def test_search_masks_personal_numbers_in_text_and_json(tmp_path, capsys) -> Non
     assert code == 0 and "138****5678" in out and "13812345678" not in out
     found = run_json(capsys, "search", "盗刷")
     assert "6222***********3445" in found["items"][0]["text"]
+
+
+def test_crawl_of_an_unknown_site_profile_is_a_bad_argument(capsys) -> None:
+    """Issue 14, item 10: it exited 1 with the child process's traceback."""
+    code, _, err = run(capsys, "crawl", "site:nosuch")
+    assert code == 2 and "no site profile 'nosuch' under [crawl.site]" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
