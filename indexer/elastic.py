@@ -37,7 +37,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 from indexer import _es_query as q
 from indexer._es_docs import Doc, build_doc, dumps, load
 from indexer._es_setup import names, setup
-from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
+from indexer.errors import StoreDenied, StoreError, StoreQueryError, StoreUnavailable
 from indexer.store import LOCKS, CountRow, Filters, SearchPage, UpsertResult
 from voc.record import Feedback, RecordError, parse_time
 
@@ -109,6 +109,12 @@ class ElasticStore:
         try:
             return fn()
         except ApiError as exc:
+            if exc.status_code in (401, 403):  # a missing privilege is not an outage: no retries
+                hint = (" (the index-template API needs the cluster privilege manage_index_templates: "
+                        "run `voc es setup` once as an admin and set [elasticsearch] auto_setup = "
+                        "false)" if what.startswith("setup") else "")
+                raise StoreDenied(f"Elasticsearch refused {what} status={exc.status_code}: "
+                                  f"{_reason(exc)}{hint}") from exc
             cls = StoreQueryError if exc.status_code == 400 else StoreUnavailable
             raise cls(f"Elasticsearch {what} failed status={exc.status_code}: {_reason(exc)}") from exc
         except TransportError as exc:
@@ -415,7 +421,7 @@ def _reason(exc: ApiError) -> str:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         err = body["error"]
         return f"{err.get('type')}: {err.get('reason')}"
-    return str(exc.message)
+    return str(exc.message) if exc.message else "refused (no reason given)"
 
 
 def _no_userinfo(url: str) -> str:

@@ -67,6 +67,7 @@ class ElasticsearchSettings:
     ca_certs: Path | None
     index_prefix: str
     username: str
+    auto_setup: bool  # false for an account without cluster privileges: an admin runs `voc es setup`
 
 
 @dataclass(frozen=True)

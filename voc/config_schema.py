@@ -47,6 +47,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "ca_certs": Key("opt_path", ""),
         "index_prefix": Key("str", "voc", "index_prefix"),
         "username": Key("str", "elastic"),
+        "auto_setup": Key("bool", True),
     },
     "kibana": {"url": Key("str", "http://localhost:5601", "url_or_empty")},
     "nlp": {

@@ -253,7 +253,7 @@ def open_settings_store(settings: Any, must_exist: bool = False) -> FeedbackStor
         return open_store(backend, path=str(settings.store.path), timezone=settings.app.timezone)
     es = settings.elasticsearch
     return open_store(backend, hosts=list(es.hosts), ca_certs=es.ca_certs, index_prefix=es.index_prefix,
-                      username=es.username, timezone=settings.app.timezone)
+                      username=es.username, timezone=settings.app.timezone, auto_setup=es.auto_setup)
 
 
 def seed_deduper(deduper: Any, store: FeedbackStore, window_hours: float, limit: int = 5000) -> int:

@@ -178,3 +178,31 @@ def test_pipeline_spools_failed_records_and_replay_stores_them(es, store, tmp_pa
     assert (replay.replayed, replay.remaining, replay.errors) == (2, 0, [])
     assert set(es.docs()) == {r.id for r in records}  # nothing lost
     assert list(spool.glob("*.jsonl")) == []
+
+
+DENIED = error_body(403, "security_exception",
+                    "action [indices:admin/index_template/get] is unauthorized for API key id [k1], "
+                    "this action is granted by the cluster privileges [manage_index_templates,manage,all]")
+
+
+def test_a_least_privilege_account_is_denied_once_not_retried_as_an_outage(es, sleeps, monkeypatch):
+    """Issue 14, item 11: an API key with index privileges only. The template check answers 403:
+    one StoreDenied that names the privilege and the fix, no backoff loop; with auto_setup = false
+    the store never asks for the template and indexes."""
+    from indexer.errors import StoreDenied
+
+    monkeypatch.delenv("VOC_ES_API_KEY", raising=False)
+    monkeypatch.delenv("VOC_ES_PASSWORD", raising=False)
+    es.script("GET", r"/_index_template/", (403, DENIED))
+    es.script("HEAD", r"/_index_template/", (403, DENIED))
+    store = make_store(es.url, sleeps)
+    with pytest.raises(StoreDenied, match=r"manage_index_templates.*auto_setup = false"):
+        store.upsert([build_record("信用卡额度被降")])
+    assert sleeps == []  # not retried as if the cluster were down
+    store.close()
+    quiet = make_store(es.url, sleeps, auto_setup=False)
+    result = quiet.upsert([build_record("信用卡额度被降")])
+    assert result.stored == 1 and not result.failed
+    asked = es.seen("GET", r"/_index_template/") + es.seen("HEAD", r"/_index_template/")
+    assert len(asked) == 1  # the first store's check only: auto_setup = false never asks
+    quiet.close()
