@@ -183,6 +183,7 @@ class ElasticStore:
         errors: dict[str, tuple[int | None, str]] = {}
         try:
             self._ensure()
+            self._keep_homes(docs)
             for success, item in helpers.streaming_bulk(
                     self._bulk_es, docs, chunk_size=self.chunk_size, expand_action_callback=_expand,
                     raise_on_error=False, raise_on_exception=False, max_retries=0,
@@ -200,6 +201,23 @@ class ElasticStore:
                 if doc.id not in ok:
                     errors.setdefault(doc.id, (None, reason))
         return ok, errors
+
+    def _keep_homes(self, docs: list[Doc]) -> None:
+        """A record lives in exactly one monthly index: one already stored is written where it is,
+        even when a re-crawl moved its `created_at` into another month (a relative 「2天前」 read
+        later), instead of leaving a copy in each month. One ids search per GET_MANY_CHUNK docs."""
+        for i in range(0, len(docs), GET_MANY_CHUNK):
+            chunk = docs[i:i + GET_MANY_CHUNK]
+            hits = self._call("upsert lookup", lambda chunk=chunk: self._es.search(
+                index=self.names["alias"], ignore_unavailable=True, size=len(chunk), source=False,
+                query={"ids": {"values": [d.id for d in chunk]}}).body)
+            homes = {h["_id"]: h["_index"] for h in hits["hits"]["hits"]}
+            for doc in chunk:
+                home = homes.get(doc.id)
+                if home and home != doc.index:
+                    log.info("es upsert id=%s stays in index=%s (its time moved to %s)", doc.id, home,
+                             doc.index)
+                    doc.index = home
 
     def _hits(self, what: str, index: str, **body: Any) -> dict[str, Any]:
         self._ensure()

@@ -420,3 +420,21 @@ def test_ca_certs_with_an_http_host_is_a_clear_error(tmp_path):
     ca.write_text("not used", "utf-8")
     with pytest.raises(StoreQueryError, match=r"ca_certs is set but hosts \['http://localhost:9200'\]"):
         ElasticStore(["http://localhost:9200"], ca_certs=str(ca))
+
+
+def test_a_record_whose_time_moves_month_stays_in_the_index_it_lives_in(es, store):
+    """Issue 14, item 12: a re-crawl that moves created_at from January into February would leave
+    a copy in each monthly index (and every count would see it twice). The ids lookup across the
+    alias sends the new version to January's index; a new record still goes to its own month."""
+    moved = build_record("2天前的投诉", key="moved", at=datetime(2026, 2, 2, 10, 0, tzinfo=UTC))
+    fresh = build_record("新的投诉", key="fresh", at=datetime(2026, 2, 2, 11, 0, tzinfo=UTC))
+    found = empty_search(1)
+    found["hits"]["hits"] = [{"_index": "voc-feedback-2026.01", "_id": moved.id, "_score": 1.0}]
+    es.script("POST", r"/_search$", (200, found))
+    assert store.upsert([moved, fresh]).stored == 2
+    lookup = es.seen("POST", r"/_search$")[-1]
+    assert lookup.json()["query"] == {"ids": {"values": [moved.id, fresh.id]}}
+    assert lookup.json()["_source"] is False
+    actions = es.seen("PUT", r"^/_bulk$")[-1].ndjson()[0::2]
+    assert actions == [{"index": {"_index": "voc-feedback-2026.01", "_id": moved.id}},
+                       {"index": {"_index": "voc-feedback-2026.02", "_id": fresh.id}}]
