@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from indexer.errors import StoreUnavailable
 from indexer.store import FeedbackStore, Filters, iter_batches
 from nlp.mask import mask_pii
 from nlp.normalize import normalize
@@ -277,12 +278,17 @@ def seed_deduper(deduper: Any, store: FeedbackStore, window_hours: float, limit:
 def build_pipeline(settings: Any, *, store: FeedbackStore | None = None, progress: bool = True,
                    spool_dir: str | Path | None = None) -> Pipeline:
     """Everything from settings: classifier, tagger, deduper (seeded from the store), store; the
-    spool goes under `[app] var_dir` unless `spool_dir` says otherwise."""
+    spool goes under `[app] var_dir` unless `spool_dir` says otherwise. A store that is down when
+    the run starts does not stop it: the deduper starts unseeded and every batch is spooled for
+    `voc index --retry-spool`."""
     from nlp.dedup import Deduper
 
     store = store if store is not None else open_settings_store(settings)
     deduper = Deduper(window_hours=settings.nlp.dedup_window_hours)
-    seed_deduper(deduper, store, settings.nlp.dedup_window_hours)
+    try:
+        seed_deduper(deduper, store, settings.nlp.dedup_window_hours)
+    except StoreUnavailable as exc:  # the store is down: run anyway, every batch goes to the spool
+        log.warning("pipeline dedup_seed=skipped reason=%s", exc)
     return Pipeline(load_classifier(settings), load_tagger(settings), deduper, store,
                     batch_size=settings.nlp.batch_size, progress=progress,
                     mask_store=not settings.privacy.keep_original,

@@ -4,6 +4,7 @@ Deduper and a real SQLite file. Store failures are real too: a closed SqliteStor
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,17 @@ def test_mask_store_keeps_no_personal_number_and_offsets_stay_true(classifier, t
     assert "13812345678" not in stored.text and "6222020200112233445" not in stored.text
     bank = next(e for e in stored.entities if e["type"] == "bank")
     assert stored.text[bank["start"]:bank["end"]] == bank["text"] == "江南银行"
+
+
+def test_a_store_down_when_the_run_starts_spools_everything(tiny_model_dir, record, tmp_path,
+                                                            monkeypatch) -> None:
+    """Issue 14, item 7: the deduper's seeding read failed and `voc import` exited with nothing
+    spooled. Now the run goes on unseeded and every batch reaches the spool."""
+    monkeypatch.setenv("VOC_NLP__MODEL_PATH", str(tiny_model_dir))
+    monkeypatch.setenv("VOC_APP__VAR_DIR", str(tmp_path / "var"))
+    down = SqliteStore(tmp_path / "voc.db")
+    down.close()  # every call now raises StoreUnavailable, the seeding search first
+    pipeline = build_pipeline(load_settings(None, env=dict(os.environ)), store=down, progress=False)
+    report = pipeline.run([record(f"江南银行第{i}次转账失败", f"d{i}") for i in range(3)])
+    assert report.stored == 0 and len(report.spooled) == 3
+    assert all(Path(f).is_relative_to(tmp_path / "var" / "spool") for f in report.spool_files)
