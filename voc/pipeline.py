@@ -38,6 +38,8 @@ __all__ = ["Pipeline", "PipelineReport", "build_pipeline", "retry_spool", "seed_
 log = logging.getLogger(__name__)
 
 STAGES = ("normalize", "classify", "tag", "dedup", "store")
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2262, 4, 11, tzinfo=UTC)
 MODEL_CHARS = 20_000  # characters of a text the models and dedup read (head and tail halves)
 PROGRESS_MIN = 200  # a shorter input finishes before a bar would help
 
@@ -200,6 +202,10 @@ def _validated_text(record: Any) -> str:
         raise RecordError(f"kind {record.kind!r} not in {KINDS}")
     if not isinstance(record.created_at, datetime) or record.created_at.utcoffset() is None:
         raise RecordError("created_at must be a tz-aware datetime")
+    if not EARLIEST_TIME <= record.created_at < LATEST_TIME:
+        # what every store can hold (Elasticsearch's date_nanos): refused here with a reason, not
+        # accepted by SQLite and then refused per item by Elasticsearch, forever in the spool
+        raise RecordError(f"created_at {record.created_at.isoformat()} is outside 1970–2262")
     if not isinstance(record.text, str):
         raise RecordError("text must be a string")
     raw = record.text

@@ -241,3 +241,15 @@ def test_a_store_down_when_the_run_starts_spools_everything(tiny_model_dir, reco
     report = pipeline.run([record(f"江南银行第{i}次转账失败", f"d{i}") for i in range(3)])
     assert report.stored == 0 and len(report.spooled) == 3
     assert all(Path(f).is_relative_to(tmp_path / "var" / "spool") for f in report.spool_files)
+
+
+def test_times_no_store_can_hold_are_rejected_with_their_reason(classifier, tagger, store, record,
+                                                                tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    old = record("1900年的评论", "old")
+    old.created_at = datetime(1900, 1, 1, tzinfo=UTC)
+    good = record("正常的评论", "good")
+    report = make_pipeline(classifier, tagger, store, tmp_path).run([old, good])
+    assert report.stored == 1 and not report.spooled
+    assert report.rejected == [(old.id, "created_at 1900-01-01T00:00:00+00:00 is outside 1970–2262")]
