@@ -192,14 +192,19 @@ def test_classify_jsonl_uses_the_line_source_for_bank_context(tmp_path, capsys) 
     assert banks == [["民生银行"], [], []]
 
 
+def import_one(capsys: pytest.CaptureFixture[str], tmp_path: Path, source: str, text: str) -> None:
+    """Import one record of `source` and `text` through `voc import --platform records`."""
+    path = tmp_path / "one.jsonl"
+    line = {"source": source, "text": text, "created_at": "2025-06-01T10:00:00Z",
+            "url": "https://m.weibo.cn/detail/9"}
+    path.write_text(json.dumps(line, ensure_ascii=False) + "\n", "utf-8")
+    assert run(capsys, "import", str(path), "--platform", "records")[0] == 0
+
+
 def test_search_output_cannot_drive_the_terminal(tmp_path, capsys) -> None:
     """ANSI/OSC escapes, NUL and a bidi override in a stored comment (and its source) never reach
     the terminal in `voc search` (issue 14, item 9)."""
-    path = tmp_path / "hostile.jsonl"
-    line = {"source": "weibo\x1b]0;pwned\x07", "text": "信用卡\x1b[2J\x1b[31m被盗刷\x00了\u202e反转",
-            "created_at": "2025-06-01T10:00:00Z", "url": "https://m.weibo.cn/detail/9"}
-    path.write_text(json.dumps(line, ensure_ascii=False) + "\n", "utf-8")
-    assert run(capsys, "import", str(path), "--platform", "records")[0] == 0
+    import_one(capsys, tmp_path, "weibo\x1b]0;pwned\x07", "信用卡\x1b[2J\x1b[31m被盗刷\x00了\u202e反转")
     code, out, _ = run(capsys, "search", "信用卡")
     assert code == 0 and "信用卡被盗刷了反转" in out
     assert not any(c in out for c in "\x1b\x07\x00\u202e")
@@ -218,11 +223,7 @@ def test_a_mistyped_store_path_is_refused_by_reading_commands(tmp_path, monkeypa
 
 
 def test_search_masks_personal_numbers_in_text_and_json(tmp_path, capsys) -> None:
-    path = tmp_path / "pii.jsonl"
-    line = {"source": "weibo", "text": "信用卡盗刷，回电13812345678，卡号6222020200112233445",
-            "created_at": "2025-06-01T10:00:00Z", "url": "https://m.weibo.cn/detail/7"}
-    path.write_text(json.dumps(line, ensure_ascii=False) + "\n", "utf-8")
-    assert run(capsys, "import", str(path), "--platform", "records")[0] == 0
+    import_one(capsys, tmp_path, "weibo", "信用卡盗刷，回电13812345678，卡号6222020200112233445")
     code, out, _ = run(capsys, "search", "盗刷")
     assert code == 0 and "138****5678" in out and "13812345678" not in out
     found = run_json(capsys, "search", "盗刷")
