@@ -159,6 +159,8 @@ class SentimentClassifier:
 
         `quantize`: int8 encoder (CPU only); None = on for the CPU, off elsewhere."""
         path = Path(path) if path else DEFAULT_PATH
+        if quantize and device is not None and str(device).split(":")[0] != "cpu":
+            raise ModelError(f"int8 quantization runs on the CPU only, not on {device}")
         dev = resolve_device(device)
         if quantize is None:
             quantize = dev.type == "cpu"
