@@ -57,6 +57,40 @@ def decode(data: bytes, name: str = "file") -> tuple[str, str]:
         raise ImportFileError(f"{name}: cannot decode as {codec}: {exc}") from exc
 
 
+BAD_LINE_SHARE = 0.05  # at most this share of lines may fail to decode before the file is refused
+
+
+def decode_lines(data: bytes, name: str = "file") -> tuple[str, str, list[int]]:
+    """Like `decode`, but a file that decodes strictly except for a few lines (two bad bytes in
+    one row of a 问卷星 export) is decoded anyway: returns (text, encoding, the 1-based numbers of
+    the lines that did not decode; their bad bytes became U+FFFD). The caller reports and drops
+    the rows on those lines. A file with more bad lines than BAD_LINE_SHARE is refused."""
+    try:
+        text, codec = decode(data, name)
+        return text, codec, []
+    except ImportFileError as refused:
+        lines = data.split(b"\n")
+        best: tuple[int, str, list[int]] | None = None
+        for codec in ("utf-8", "gb18030"):
+            bad = [i + 1 for i, line in enumerate(lines) if not _decodes(line, codec)]
+            if best is None or len(bad) < best[0]:
+                best = (len(bad), codec, bad)
+        assert best is not None
+        count, codec, bad = best
+        if not count or count > max(1, BAD_LINE_SHARE * len(lines)):
+            raise refused
+        text = "\n".join(line.decode(codec, errors="replace") for line in lines)
+        return text, codec, bad
+
+
+def _decodes(line: bytes, codec: str) -> bool:
+    try:
+        line.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
     """UTF-16 text without a BOM has NULs in every other byte for ASCII (CSV punctuation,
     digits); CJK text alone does not, but every export has commas and digits."""

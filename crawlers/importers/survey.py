@@ -106,8 +106,14 @@ def _well_formed(table: Table, result: ImportResult) -> list[tuple[int, list[str
     padded or trimmed (Excel stores no empty trailing cells), CSV rows must match the header."""
     width = len(table.header)
     good = []
+    bad_lines = set(table.bad_lines)
     for row in table.rows:
         result.rows_read += 1
+        broken = bad_lines.intersection(range(row.line, max(row.line, row.last) + 1))
+        if broken:
+            result.errors.append(RowError(row.line, f"bytes that are not {table.encoding} on line "
+                                                    f"{min(broken)}; the row is left out"))
+            continue
         cells = list(row.cells)
         while len(cells) > width and not cells[-1]:
             cells.pop()

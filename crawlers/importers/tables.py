@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from crawlers.errors import ImportFileError
-from crawlers.importers.encoding import decode
+from crawlers.importers.encoding import decode_lines
 
 _DELIMITERS = ",\t;|"
 _NOT_TABLES = (
@@ -36,6 +36,7 @@ _NOT_TABLES = (
 class Row:
     line: int
     cells: list[str]
+    last: int = 0  # the last line a (multi-line, quoted) CSV row spans; 0 = `line`
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Table:
     rows: list[Row] = field(default_factory=list)
     fmt: str = "csv"
     encoding: str | None = None
+    bad_lines: list[int] = field(default_factory=list)  # CSV lines whose bytes did not decode
 
 
 def read_table(path: str | Path) -> Table:
@@ -66,9 +68,9 @@ def read_table(path: str | Path) -> Table:
         return _from_rows(path, _xlsx_rows(path, data), "xlsx")
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return _from_rows(path, _xls_rows(path, data), "xls")
-    text, encoding = decode(data, str(path))
+    text, encoding, bad_lines = decode_lines(data, str(path))
     table = _from_rows(path, _csv_rows(path, text), "csv")
-    table.encoding = encoding
+    table.encoding, table.bad_lines = encoding, bad_lines
     return table
 
 
@@ -87,7 +89,7 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
     start = 1
     try:
         for cells in reader:
-            yield start, [c.strip() for c in cells]
+            yield start, [c.strip() for c in cells], reader.line_num
             start = reader.line_num + 1
     except csv.Error as exc:
         raise ImportFileError(f"{path}: line {start}: malformed CSV: {exc}") from exc
@@ -146,17 +148,18 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _from_rows(path: Path, rows: Iterable[tuple[int, list[str]]], fmt: str) -> Table:
+def _from_rows(path: Path, rows: Iterable[tuple[Any, ...]], fmt: str) -> Table:
+    """Rows are (line, cells) or, for CSV, (line, cells, last line)."""
     header: list[str] | None = None
     table: Table | None = None
-    for line, cells in rows:
+    for line, cells, *rest in rows:
         if not any(cells):
             continue  # blank lines and Excel's trailing empty rows carry nothing
         if table is None:
             header = _trim_trailing_empty(cells)
             table = Table(path=path, header=header, header_line=line, fmt=fmt)
             continue
-        table.rows.append(Row(line, cells))
+        table.rows.append(Row(line, cells, rest[0] if rest else 0))
     if table is None:
         raise ImportFileError(f"{path} is empty")
     return table

@@ -302,3 +302,21 @@ def test_real_wjx_coded_sample() -> None:
     for ip in ips:
         assert ip not in dump
     assert "来自IP" not in dump
+
+
+def test_two_bad_bytes_in_one_row_lose_that_row_only(tmp_path: Path) -> None:
+    """Issue 14, item 5: two stray bytes in one row of a GBK export made the whole file
+    "cannot detect the text encoding" (0 answers). Now that row is reported with its line and
+    the rest imports."""
+    from survey_fixtures import WJX_TEXT_HEADER, WJX_TEXT_ROWS, csv_bytes
+
+    data = csv_bytes(WJX_TEXT_HEADER, WJX_TEXT_ROWS, encoding="gbk")
+    lines = data.split(b"\r\n")
+    lines[4] = lines[4].replace("网点".encode("gbk"), b"\xff\xff", 1)  # line 5: the 4th answer
+    path = tmp_path / "331954276_按文本_手机银行调查_6_6.csv"
+    path.write_bytes(b"\r\n".join(lines))
+    result = import_file(path, salt=SALT)
+    assert result.encoding == "gb18030" and result.rows_read == 6
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (5, "bytes that are not gb18030 on line 5; the row is left out")]
+    assert sorted({r.meta["line"] for r in result.records}) == [2, 3, 6]
