@@ -45,3 +45,4 @@ def record() -> Callable[..., Feedback]:
         return Feedback(id=make_id(source, native_id=key), source=source, kind=kind, text=text,
                         created_at=NOW - timedelta(hours=hours_ago), **extra)
     return build
+

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_env import cli_env
 
 from indexer import SqliteStore
 from voc.cli import main
@@ -53,13 +54,7 @@ def _history(store: SqliteStore, spike: int = 40) -> None:
 
 @pytest.fixture(autouse=True)
 def env(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("VOC_STORE__PATH", str(tmp_path / "voc.db"))
-    monkeypatch.setenv("VOC_NLP__MODEL_PATH", str(tiny_model_dir))
-    monkeypatch.setenv("VOC_APP__VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("VOC_NOTIFY__OUTBOX", str(tmp_path / "outbox"))
-    monkeypatch.setenv("VOC_KIBANA__URL", "")
-    monkeypatch.delenv("VOC_SETTINGS", raising=False)
+    cli_env(monkeypatch, tmp_path, tiny_model_dir)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_env import cli_env
 
 from indexer import SqliteStore
 from voc.cli import main
@@ -107,14 +108,8 @@ def _t(at: datetime) -> str:
 
 @pytest.fixture(autouse=True)
 def env(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+    cli_env(monkeypatch, tmp_path, tiny_model_dir)
     (tmp_path / "settings.toml").write_text(RULES, encoding="utf-8")  # ./settings.toml is read first
-    monkeypatch.setenv("VOC_STORE__PATH", str(tmp_path / "voc.db"))
-    monkeypatch.setenv("VOC_NLP__MODEL_PATH", str(tiny_model_dir))
-    monkeypatch.setenv("VOC_APP__VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("VOC_NOTIFY__OUTBOX", str(tmp_path / "outbox"))
-    monkeypatch.setenv("VOC_KIBANA__URL", "")
-    monkeypatch.delenv("VOC_SETTINGS", raising=False)
 
 
 @pytest.fixture
