@@ -29,7 +29,9 @@ class ImportResult:
     """Records built from one file, the rows that failed (with line numbers), and context.
 
     `rows_read` counts data rows (header excluded); `skipped_answers` counts open-text answers that
-    carried no feedback (`无`, `(跳过)`, digits only); `message` is a human note (e.g. no responses)."""
+    carried no feedback (`无`, `(跳过)`, digits only); `personal_columns` names the question columns left
+out as personal data, with why ("title", or what they held: "phone", "name", …); `message` is a
+human note (e.g. no responses)."""
 
     records: list[Feedback] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -39,6 +41,7 @@ class ImportResult:
     skipped_answers: int = 0
     encoding: str | None = None
     text_columns: list[str] = field(default_factory=list)
+    personal_columns: dict[str, str] = field(default_factory=dict)  # title -> why it was left out
     message: str = ""
 
 

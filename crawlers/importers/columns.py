@@ -3,8 +3,10 @@
 Text export (按文本): a column is open text when its answers look like free text (many distinct,
 longer strings) rather than repeated option labels; `┋` marks a multi-select; `其他〖…〗` write-ins
 inside choice answers are text too. Coded export (按序号): integer-coded columns and `N、(选项)`
-0/1 columns are choices. Personal data columns (IP, location, phone, name, …) are dropped: they
-must never reach the index, not even inside `meta`.
+0/1 columns are choices. Personal data columns are dropped: they must never reach the index, not
+even inside `meta`. A column is personal by its title (IP, 地理位置, 手机号, 姓名, 称呼, 客户号,
+所在城市, …) or by what it holds: half its answers a phone, ID, bank-card, e-mail or customer
+number, or most of them a person's name (`nlp.mask.personal_kind`), whatever the title says.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from crawlers.importers.base import question_title
+from nlp.mask import personal_kind
 
 SKIPPED = {"(跳过)", "(空)", "（跳过）", "（空）", "-2", "-3", "", "N/A", "n/a"}
 # Answers that fill an open question without saying anything; importing them would only
@@ -25,7 +28,8 @@ WRITE_IN = re.compile(r"〖(.*?)〗", re.S)
 OPTION_COLUMN = re.compile(r"^\s*(\d+)\s*[、.]\s*[(（](.+)[)）]\s*$")
 PERSONAL = re.compile(
     r"(^|来自|用户)IP$|^IP|地理位置|来源详情|^UA$|Referrer|昵称|手机号|电话|联系方式|姓名|名字|邮箱|e-?mail"
-    r"|身份证|证件|微信号|QQ|卡号|账号|住址|地址",
+    r"|身份证|证件|微信号|QQ|卡号|账号|住址|地址|联系手机|^手机$|称呼|联系人|^name$|full.?name|用户名"
+    r"|客户号|客户编号|会员号|所在城市|^城市$|省份|所在地区|籍贯|出生日期|生日",
     re.IGNORECASE,
 )
 RATING_TITLE = re.compile(r"满意|评分|打分|分数|星级|NPS|推荐.*可能|推荐.*意愿", re.IGNORECASE)
@@ -47,10 +51,27 @@ class ColumnPlan:
     choices: list[int] = field(default_factory=list)
     options: dict[int, tuple[str, str]] = field(default_factory=dict)
     dropped: list[int] = field(default_factory=list)
+    why_dropped: dict[int, str] = field(default_factory=dict)  # column index -> "title" or a kind
 
 
 def is_personal(header: str) -> bool:
     return bool(PERSONAL.search(header.strip()))
+
+
+def personal_content(answers: Sequence[str]) -> str | None:
+    """The kind of personal datum a column holds ("phone", "id", "card", "email", "code", "name"),
+    judged by its answers, or None. Numbers count when half the answers are one; names need 60 %
+    (a choice column of branch names must not look like people)."""
+    answers = [a.strip() for a in answers if a.strip() not in SKIPPED]
+    if not answers:
+        return None
+    kinds = [personal_kind(a) for a in answers]
+    numbers = [k for k in kinds if k and k != "name"]
+    if len(numbers) >= 0.5 * len(answers):
+        return max(set(numbers), key=numbers.count)
+    if kinds.count("name") >= 0.6 * len(answers):
+        return "name"
+    return None
 
 
 def answer_text(value: str) -> str | None:
@@ -75,8 +96,10 @@ def plan_columns(header: Sequence[str], columns: dict[int, list[str]]) -> Column
     plan = ColumnPlan()
     for index, values in columns.items():
         name = header[index]
-        if is_personal(name):
+        why = "title" if is_personal(name) else personal_content(values)
+        if why:
             plan.dropped.append(index)
+            plan.why_dropped[index] = why
             continue
         option = OPTION_COLUMN.match(name)
         if option:

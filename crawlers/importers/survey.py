@@ -52,6 +52,8 @@ def import_table(importer: Importer, table: Table, layout: Layout, survey_id: st
     rows = _well_formed(table, result)
     plan = _plan(importer, table, questions, rows)
     result.text_columns = [header[i] for i in plan.text]
+    result.personal_columns = {header[i]: plan.why_dropped.get(i, "title")
+                               for i in sorted({*layout.dropped, *plan.dropped})}
     if not plan.text:
         result.message = "no open-text questions found (use --map text=COLUMN to name them)"
     seen: dict[str, int] = {}

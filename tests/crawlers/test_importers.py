@@ -320,3 +320,51 @@ def test_two_bad_bytes_in_one_row_lose_that_row_only(tmp_path: Path) -> None:
     assert [(e.line, e.reason) for e in result.errors] == [
         (5, "bytes that are not gb18030 on line 5; the row is left out")]
     assert sorted({r.meta["line"] for r in result.records}) == [2, 3, 6]
+
+
+def test_personal_columns_are_judged_by_what_they_hold(write_csv: Callable[..., Path]) -> None:
+    """Issue 14, item 8: 联系手机, 称呼 and 所在城市 were kept in `meta.choices`, and free-form
+    "Name" and "客户号" columns became feedback records. Columns are now judged by their titles and
+    by their answers (phone, ID, card, e-mail, customer number, person's name), whatever the title."""
+    header = ["序号", "提交答卷时间", "所用时间", "1、联系手机", "2、称呼", "3、所在城市", "Name",
+              "客户号", "4、留个方式", "5、您的网点", "6、您对我行有什么建议？"]
+    people = [("13812345678", "张先生", "南京", "Zhang Wei", "C0012345601", "zhang.wei@example.com",
+               "张江支行", "手机银行转账很方便，到账很快"),
+              ("13987654321", "李女士", "上海", "Li Na", "C0012345602", "15011112222",
+               "张江支行", "APP更新后一直闪退，验证码也收不到"),
+              ("+86 137 0000 1111", "王芳", "苏州", "Wang Fang", "C0012345603", "", "张江支行",
+               "网点排队时间太长了，希望多开几个窗口"),
+              ("15500001111", "陈伟", "无锡", "Chen Wei", "C0012345604", "chen@example.org",
+               "高新区支行", "信用卡年费扣得莫名其妙，客服解释不清"),
+              ("18800002222", "刘洋", "北京", "Liu Yang", "C0012345605", "刘洋",
+               "张江支行", "理财经理很专业，解释得很清楚")]
+    rows = [[str(n + 1), f"2026/11/2{n} 9:05:10", "60秒", *p] for n, p in enumerate(people)]
+    path = write_csv("331954276_按文本_联系调查_5_5.csv", header, rows)
+    result = import_file(path, salt=SALT)
+    assert not result.errors
+    dump = json.dumps([r.to_dict() for r in result.records], ensure_ascii=False)
+    for person in people:
+        for value in person[:6]:
+            if value:
+                assert value not in dump, value
+    assert [r.text for r in result.records] == [p[7] for p in people]
+    assert result.personal_columns == {"1、联系手机": "title", "2、称呼": "title", "3、所在城市": "title",
+                                       "Name": "title", "客户号": "title", "4、留个方式": "email"}
+    assert result.records[0].meta["choices"] == {"5、您的网点": "张江支行"}  # branches are not names
+
+
+@pytest.mark.parametrize(("values", "kind"), [
+    (["13812345678", "139 8765 4321", "", "(跳过)"], "phone"),
+    (["110101199003071234", "32010219800101002X"], "id"),
+    (["6222020200112233445", "6217 0000 1111 2222"], "card"),
+    (["a@b.example", "no", "c.d@e.example"], "email"),
+    (["VIP000123", "VIP000456", "VIP000789"], "code"),
+    (["张伟", "王秀英", "欧阳娜娜", "李先生", "好"], "name"),
+    (["张江支行", "高新区支行", "金卡"], None),
+    (["满意", "一般", "不满意"], None),
+    (["转账很方便", "理财收益不错", "王府井的网点排队太久了"], None),
+])
+def test_personal_content(values: list[str], kind: str | None) -> None:
+    from crawlers.importers.columns import personal_content
+
+    assert personal_content(values) == kind
