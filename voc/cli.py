@@ -213,7 +213,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"file": args.path, "platform": result.platform, "survey_id": result.survey_id,
                     "rows_read": result.rows_read, "records": len(result.records),
-                    "personal_columns": result.personal_columns, "row_errors": errors, "message": result.message, "pipeline": report.to_dict()})
+                    "personal_columns": result.personal_columns, "row_errors": errors,
+                    "message": result.message, "pipeline": report.to_dict()})
     else:
         print(f"{args.path}: {result.platform or 'file'}, {result.rows_read} row(s) read, "
               f"{len(result.records)} record(s)" + (f" — {result.message}" if result.message else ""))
