@@ -44,6 +44,9 @@ from voc.record import Feedback, RecordError, parse_time
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = frozenset({429, 502, 503, 504})
+# Per-document answers that say the document itself is wrong (mapping or parsing errors, too
+# large): retrying the same document cannot help, so the spool dead-letters it.
+REFUSED_STATUS = frozenset({400, 413})
 GET_MANY_CHUNK = 1_000  # ids per search in get_many (the alias spans monthly indices, so no _mget)
 MAX_WINDOW = 10_000  # index.max_result_window: from + size beyond it is refused by the cluster
 _ANY = Filters()
@@ -118,7 +121,9 @@ class ElasticStore:
             cls = StoreQueryError if exc.status_code == 400 else StoreUnavailable
             raise cls(f"Elasticsearch {what} failed status={exc.status_code}: {_reason(exc)}") from exc
         except TransportError as exc:
-            raise StoreUnavailable(f"Elasticsearch {what} failed: {type(exc).__name__}: {exc}") from exc
+            hosts = ", ".join(_no_userinfo(h) for h in self.hosts)
+            raise StoreUnavailable(f"Elasticsearch {what} failed: cannot reach {hosts}: "
+                                   f"{_transport_reason(exc)}") from exc
 
     def setup(self, analyzer: str | None = None, replicas: int | None = None) -> dict[str, Any]:
         """Templates, alias and indices (idempotent); `analyzer` None = detect the plugins."""
@@ -140,11 +145,13 @@ class ElasticStore:
         """Index a batch; what cannot be stored after the retries is listed in `failed`."""
         docs: dict[str, Doc] = {}
         failed: list[tuple[str, str]] = []
+        refused: set[str] = set()
         for record in batch:
             try:
                 doc = build_doc(record, self.prefix)
             except (TypeError, ValueError, AttributeError) as exc:
                 failed.append((str(getattr(record, "id", "?")), str(exc)))
+                refused.add(failed[-1][0])
                 continue
             docs.pop(doc.id, None)  # the later copy of an id in one batch wins
             docs[doc.id] = doc
@@ -170,11 +177,14 @@ class ElasticStore:
                     retry.append(doc)
                 else:
                     failed.append((doc.id, reason))
+                    if status in REFUSED_STATUS:
+                        refused.add(doc.id)
             pending = retry
         failed.extend((doc.id, f"after {self.max_retries} retries: {reasons[doc.id]}") for doc in pending)
         if failed:
             log.error("es bulk failed docs=%d first_reason=%s", len(failed), failed[0][1])
-        return UpsertResult(received=len(batch), stored=stored, failed=failed)
+        return UpsertResult(received=len(batch), stored=stored, failed=failed,
+                            refused=frozenset(refused))
 
     def _send(self, docs: list[Doc]) -> tuple[set[str], dict[str, tuple[int | None, str]]]:
         """One streaming_bulk pass: ids acknowledged, and (status, reason) per failed id; a
@@ -440,6 +450,18 @@ def _reason(exc: ApiError) -> str:
         err = body["error"]
         return f"{err.get('type')}: {err.get('reason')}"
     return str(exc.message) if exc.message else "refused (no reason given)"
+
+
+def _transport_reason(exc: TransportError) -> str:
+    """The cause of a connection failure in a few words ("Connection refused", "timed out"), not
+    the client's nested reprs of it."""
+    text = str(exc)
+    errno = re.search(r"\[Errno -?\d+\] ([^)'\"]+)", text)
+    if errno:
+        return errno.group(1).strip()
+    if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
+        return "timed out"
+    return f"{type(exc).__name__}: {text}"
 
 
 def _no_userinfo(url: str) -> str:

@@ -96,7 +96,8 @@ class SqliteStore:
         if prepared:
             with self._db("upsert", write=True) as conn:
                 self._write(conn, list(prepared.values()))
-        return UpsertResult(received=len(batch), stored=len(prepared), failed=failed)
+        return UpsertResult(received=len(batch), stored=len(prepared), failed=failed,
+                            refused=frozenset(rid for rid, _ in failed))
 
     def _write(self, conn: sqlite3.Connection, items: list[Prepared]) -> None:
         old: dict[str, tuple[int, str, str]] = {}

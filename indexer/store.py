@@ -77,9 +77,15 @@ class CountRow:
 
 @dataclass(frozen=True)
 class UpsertResult:
+    """`failed` lists every record not stored, with its reason; `refused` names those among them
+    the store will never take as they are (a value it cannot map, a time out of its range), as
+    against an outage that a later retry can get past. The spool moves refused records to its dead
+    letter file instead of retrying them forever."""
+
     received: int
     stored: int
     failed: list[tuple[str, str]] = field(default_factory=list)  # (record id, reason)
+    refused: frozenset[str] = frozenset()
 
 
 @runtime_checkable

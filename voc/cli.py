@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s %(message)s")
+    # The ES client logs each failed attempt with a traceback (167 lines for one unreachable node);
+    # the store turns the final failure into one line that names the host, so only -v shows them.
+    logging.getLogger("elastic_transport").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     from crawlers.errors import ImportFileError
     from indexer.errors import StoreError
     from nlp.errors import NlpError
@@ -241,10 +244,14 @@ def _cmd_index(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
     else:
         print(f"spool: {report.files} file(s), {report.replayed} record(s) stored, "
-              f"{report.remaining} still waiting")
+              f"{report.remaining} still waiting, {report.dead} refused for good")
         for err in report.errors:
             print(f"  {err}", file=sys.stderr)
-    return 1 if report.remaining or report.errors else 0
+        if report.dead_total:
+            print(f"  dead letter: {report.dead_total} record(s) the store will not take as they are, "
+                  f"kept with the store's reason in {', '.join(report.dead_files)} (not retried)",
+                  file=sys.stderr)
+    return 1 if report.remaining or report.errors or report.dead else 0
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from nlp.mask import mask_pii
 from nlp.normalize import normalize
 from voc.errors import PipelineError
 from voc.record import KINDS, Feedback, RecordError, Sentiment
-from voc.spool import DEFAULT_SPOOL, retry_spool, write_spool
+from voc.spool import DEFAULT_SPOOL, retry_spool, write_dead_letter, write_spool
 
 __all__ = ["Pipeline", "PipelineReport", "build_pipeline", "retry_spool", "seed_deduper",
            "load_classifier", "load_tagger", "open_settings_store"]
@@ -60,6 +60,7 @@ class PipelineReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     spooled: list[tuple[str, str]] = field(default_factory=list)
     spool_files: list[str] = field(default_factory=list)
+    dead_letter_files: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     def summary(self) -> str:
@@ -75,6 +76,7 @@ class PipelineReport:
                 "rejected": [{"id": i, "reason": r} for i, r in self.rejected],
                 "spooled": [{"id": i, "reason": r} for i, r in self.spooled],
                 "spool_files": list(self.spool_files),
+                "dead_letter_files": list(self.dead_letter_files),
                 "seconds": {k: round(v, 4) for k, v in self.seconds.items()}}
 
 
@@ -180,7 +182,15 @@ class Pipeline:
         report.stored += result.stored
         if result.failed:
             reasons = dict(result.failed)
-            self._spool([r for r in batch if r.id in reasons], reasons, report)
+            refused = [r for r in batch if r.id in reasons and r.id in result.refused]
+            if refused:  # never storable as they are: kept for a person, not retried
+                path = write_dead_letter(self.spool_dir, refused, reasons)
+                report.dead_letter_files.append(str(path))
+                report.rejected.extend((r.id, f"refused by the store, kept in {path}: {reasons[r.id]}")
+                                       for r in refused)
+            retry = [r for r in batch if r.id in reasons and r.id not in result.refused]
+            if retry:
+                self._spool(retry, reasons, report)
 
     def _spool(self, records: list[Feedback], reasons: dict[str, str], report: PipelineReport) -> None:
         path = write_spool(self.spool_dir, records, reasons)

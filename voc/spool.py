@@ -3,6 +3,12 @@
 `voc.pipeline` writes one JSONL file per failed batch into `var/spool/` (each line
 `{"record": Feedback.to_dict(), "error": reason}`); `voc index --retry-spool` replays them. A file
 is deleted only once every record in it is stored, so nothing is lost while the store is down.
+
+A record the store refuses for good (`UpsertResult.refused`: a value it cannot map, a time out of
+its range) would fail on every replay and keep `--retry-spool` failing for ever. It goes to the
+dead letter folder `var/spool/dead/` instead, in the same line format with the store's reason,
+where `--retry-spool` counts and names it on every run: it is kept for a person to look at, never
+dropped, and never retried by itself.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from voc.record import Feedback
 log = logging.getLogger(__name__)
 
 DEFAULT_SPOOL = Path("var/spool")
+DEAD = "dead"  # the dead letter folder, inside the spool folder
 _SEQ = itertools.count()  # two spool files in the same microsecond still differ
 
 
@@ -42,15 +49,40 @@ def write_spool(spool_dir: Path, records: Sequence[Feedback], reasons: dict[str,
     return path
 
 
+def write_dead_letter(spool_dir: Path, records: Sequence[Feedback], reasons: dict[str, str]) -> Path:
+    """Records the store refuses for good, kept in `spool_dir/dead/` with the store's reason."""
+    path = write_spool(spool_dir / DEAD, records, reasons)
+    log.error("spool dead letter records=%d file=%s reason=%s", len(records), path,
+              next(iter(reasons.values()), ""))
+    return path
+
+
+def dead_letter_count(spool_dir: Path) -> tuple[int, list[str]]:
+    """Records in the dead letter folder, and its files."""
+    files = sorted(str(p) for p in (spool_dir / DEAD).glob("*.jsonl"))
+    count = 0
+    for name in files:
+        with open(name, encoding="utf-8") as fh:
+            count += sum(1 for line in fh if line.strip())
+    return count, files
+
+
 @dataclass
 class SpoolReport:
+    """`dead` counts the records this replay moved to the dead letter folder; `dead_total` and
+    `dead_files` describe the whole folder, earlier runs included."""
+
     files: int = 0
     replayed: int = 0
     remaining: int = 0
+    dead: int = 0
+    dead_total: int = 0
+    dead_files: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": self.files, "replayed": self.replayed, "remaining": self.remaining,
+                "dead": self.dead, "dead_total": self.dead_total, "dead_files": list(self.dead_files),
                 "errors": list(self.errors)}
 
 
@@ -58,9 +90,11 @@ def retry_spool(store: FeedbackStore, spool_dir: str | Path = DEFAULT_SPOOL,
                 batch_size: int = 500) -> SpoolReport:
     """Upsert every spooled record again. A file whose records all went in is deleted; records
     that still fail stay in the spool (rewritten with the new reason); unreadable lines are kept in
-    a `.bad` file beside it, named in `errors`."""
+    a `.bad` file beside it, named in `errors`; records the store refuses for good go to the dead
+    letter folder."""
     report = SpoolReport()
-    for path in sorted(Path(spool_dir).glob("*.jsonl")):
+    spool_dir = Path(spool_dir)
+    for path in sorted(spool_dir.glob("*.jsonl")):
         report.files += 1
         records, bad = _read_spool(path)
         if bad:
@@ -68,6 +102,7 @@ def retry_spool(store: FeedbackStore, spool_dir: str | Path = DEFAULT_SPOOL,
             bad_path.write_text("".join(bad), encoding="utf-8")
             report.errors.append(f"{path}: {len(bad)} unreadable line(s) kept in {bad_path}")
         still: list[Feedback] = []
+        dead: list[Feedback] = []
         reasons: dict[str, str] = {}
         for batch in iter_batches(records, batch_size):
             try:
@@ -79,15 +114,21 @@ def retry_spool(store: FeedbackStore, spool_dir: str | Path = DEFAULT_SPOOL,
                 continue
             report.replayed += result.stored
             failed = dict(result.failed)
-            still.extend(r for r in batch if r.id in failed)
+            dead.extend(r for r in batch if r.id in failed and r.id in result.refused)
+            still.extend(r for r in batch if r.id in failed and r.id not in result.refused)
             reasons.update(failed)
-        if still:  # written before the old file goes, so a crash here loses nothing
-            write_spool(Path(spool_dir), still, reasons)
+        # both written before the old file goes, so a crash here loses nothing
+        if dead:
+            write_dead_letter(spool_dir, dead, reasons)
+            report.dead += len(dead)
+        if still:
+            write_spool(spool_dir, still, reasons)
             report.remaining += len(still)
-            report.errors.append(f"{len(still)} record(s) still failing: {next(iter(reasons.values()))}")
+            report.errors.append(f"{len(still)} record(s) still failing: {reasons[still[0].id]}")
         path.unlink()
-    log.info("spool replay files=%d replayed=%d remaining=%d", report.files, report.replayed,
-             report.remaining)
+    report.dead_total, report.dead_files = dead_letter_count(spool_dir)
+    log.info("spool replay files=%d replayed=%d remaining=%d dead=%d", report.files, report.replayed,
+             report.remaining, report.dead)
     return report
 
 

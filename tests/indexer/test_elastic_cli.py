@@ -82,3 +82,30 @@ def test_import_search_stats_and_alerts_go_through_elasticsearch(es, tmp_path, c
     assert json.loads(out)["errors"] == []
     asked = [r for r in es.requests[before:] if r.path.endswith("/_search")]
     assert any("aggs" in r.json() or "aggregations" in r.json() for r in asked)
+
+
+def test_an_unreachable_cluster_is_one_line_not_a_page_of_transport_warnings(tmp_path):
+    """Issue 14, item 10: an unreachable Elasticsearch printed 167 lines of the client's retry
+    warnings and tracebacks before the one good line. Now the command prints that line alone,
+    naming the host and the cause; `-v` still shows the client's log."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOC_")}
+    env.update(VOC_STORE__BACKEND="elasticsearch", VOC_ELASTICSEARCH__HOSTS=f'["http://127.0.0.1:{port}"]',
+               VOC_APP__VAR_DIR=str(tmp_path / "var"))
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "voc.cli", "stats"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"voc stats: Elasticsearch setup check failed: cannot reach http://127.0.0.1:{port}: "
+        "Connection refused"]
+    verbose = subprocess.run([sys.executable, "-m", "voc.cli", "-v", "stats"], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert "elastic_transport" in verbose.stderr

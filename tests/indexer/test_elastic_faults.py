@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 from es_server import error_body
@@ -128,7 +129,8 @@ def test_connection_refused_returns_every_record_failed(sleeps, monkeypatch):
     result = store.upsert(records)
     add_up(result, records)
     assert result.stored == 0 and [i for i, _ in result.failed] == [r.id for r in records]
-    assert all("ConnectionError" in reason for _, reason in result.failed)
+    assert all("Connection refused" in reason for _, reason in result.failed)
+    assert not result.refused  # an outage: spooled and retried, never dead-lettered
     assert sleeps == [0.5, 1.0]
 
 
@@ -178,6 +180,35 @@ def test_pipeline_spools_failed_records_and_replay_stores_them(es, store, tmp_pa
     assert (replay.replayed, replay.remaining, replay.errors) == (2, 0, [])
     assert set(es.docs()) == {r.id for r in records}  # nothing lost
     assert list(spool.glob("*.jsonl")) == []
+
+
+def test_a_record_the_store_refuses_for_good_goes_to_the_dead_letter_folder(es, store, tmp_path):
+    """Issue 14, item 5: a record Elasticsearch can never take (a 400 mapping error) sat in the
+    spool for ever, and `--retry-spool` failed on every run. It now goes to `spool/dead/` with the
+    store's reason, kept and counted on every replay, and the replay after it succeeds."""
+    records = batch(4)
+    poison = records[2].id
+    es.bulk_fault(lambda doc_id, attempt: 400 if doc_id == poison else 429 if attempt == 1 else None)
+    spool = tmp_path / "spool"
+    pipeline = Pipeline(_Unused(), _Unused(), _Unused(), store, progress=False, spool_dir=spool)
+    report = PipelineReport()
+    pipeline._store(records, report)  # 429 on the first try is retried inside the store
+    assert report.stored == 3 and report.spooled == []
+    assert [i for i, _ in report.rejected] == [poison] and len(report.dead_letter_files) == 1
+    dead = [json.loads(line) for line in Path(report.dead_letter_files[0]).read_text("utf-8").splitlines()]
+    assert [d["record"]["id"] for d in dead] == [poison]
+    assert "document_parsing_exception" in dead[0]["error"]
+    assert list(spool.glob("*.jsonl")) == []
+
+    # the same record spooled by an outage, replayed against a store that refuses it
+    from voc.spool import write_spool
+    write_spool(spool, [records[2], records[3]], {})
+    first = retry_spool(store, spool)
+    assert (first.replayed, first.remaining, first.dead, first.dead_total) == (1, 0, 1, 2)
+    assert list(spool.glob("*.jsonl")) == []  # nothing left to fail the next run
+    again = retry_spool(store, spool)
+    assert (again.files, again.dead, again.dead_total, again.errors) == (0, 0, 2, [])
+    assert len(again.dead_files) == 2
 
 
 DENIED = error_body(403, "security_exception",

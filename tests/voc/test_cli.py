@@ -162,10 +162,29 @@ def test_config_error_is_one_line_and_exit_2(monkeypatch, capsys) -> None:
 
 
 def test_index_retry_spool_and_alerts_run_on_an_empty_store(capsys) -> None:
-    assert run_json(capsys, "index", "--retry-spool") == {"files": 0, "replayed": 0, "remaining": 0,
-                                                          "errors": []}
+    assert run_json(capsys, "index", "--retry-spool") == {
+        "files": 0, "replayed": 0, "remaining": 0, "dead": 0, "dead_total": 0, "dead_files": [],
+        "errors": []}
     fired = run_json(capsys, "alerts", "run")
     assert fired["fired"] == [] and fired["errors"] == []
+
+
+def test_retry_spool_moves_a_never_storable_record_aside_and_then_passes(tmp_path, record, capsys) -> None:
+    """Issue 14, item 5: a spooled record the store can never take made every `voc index
+    --retry-spool` exit 1. The first run moves it to the dead letter folder and says so (exit 1);
+    the next runs pass and still name the folder."""
+    from voc.spool import write_spool
+
+    good = record("江南银行手机银行转账失败", "good")
+    poison = record("江南银行信用卡年费", "poison", topics=[""])  # SQLite refuses an empty topic
+    write_spool(tmp_path / "var" / "spool", [good, poison], {})
+    code, out, err = run(capsys, "index", "--retry-spool")
+    assert code == 1 and "1 record(s) stored, 0 still waiting, 1 refused for good" in out
+    assert "dead letter: 1 record(s)" in err and "var/spool/dead/" in err
+    code, out, err = run(capsys, "index", "--retry-spool")
+    assert code == 0 and "0 file(s)" in out and "dead letter: 1 record(s)" in err
+    dead = next((tmp_path / "var" / "spool" / "dead").glob("*.jsonl")).read_text("utf-8")
+    assert json.loads(dead)["record"]["id"] == poison.id and "topics" in json.loads(dead)["error"]
 
 
 def test_import_generic_csv_with_a_column_map(tmp_path, capsys) -> None:
