@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from voc.record import Feedback, parse_time
+from core.record import Feedback, parse_time
 
 SEVERITY_LABELS = {"info": "提示", "warning": "警告", "critical": "严重"}
 # Why an alert was sent: a first alert for its key, a repeat because the count at least doubled, or

@@ -36,8 +36,8 @@ from alerts.risk_term import CURSOR
 from alerts.rule import Rule
 from alerts.runner import DEFAULT_REALERT, run_rules
 from alerts.state import ALERT_STATE, SEND_JOURNAL, SILENCE
+from core.record import DISPLAY_TZ, Feedback, as_utc, parse_time
 from indexer.store import CountRow, FeedbackStore, Filters, SearchPage, UpsertResult
-from voc.record import DISPLAY_TZ, Feedback, as_utc, parse_time
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from core.record import DISPLAY_TZ
 from indexer.store import CountRow, FeedbackStore, Filters
-from voc.record import DISPLAY_TZ
 
 WEEK = timedelta(days=7)
 DAY = timedelta(days=1)

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from voc.record import DISPLAY_TZ, as_utc, parse_time
+from core.record import DISPLAY_TZ, as_utc, parse_time
 
 HOURS = 48
 HOUR = timedelta(hours=1)

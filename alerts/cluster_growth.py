@@ -36,8 +36,8 @@ from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
 from alerts.groups import SCOPE, scope_filters
 from alerts.rule import Option, Rule, at_least, between_open
+from core.record import Feedback, as_utc
 from indexer.store import FeedbackStore, Filters
-from voc.record import Feedback, as_utc
 
 log = logging.getLogger(__name__)
 

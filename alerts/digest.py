@@ -28,8 +28,8 @@ from alerts.errors import DeliveryError
 from alerts.markdown import fit, heading, md_text
 from alerts.message import KIND_TAGS, new_message
 from alerts.notifier import Notifier
+from core.record import DISPLAY_TZ, SEVERITIES, as_utc, parse_time
 from indexer.store import NONE_KEY, FeedbackStore, Filters
-from voc.record import DISPLAY_TZ, SEVERITIES, as_utc, parse_time
 
 log = logging.getLogger(__name__)
 

@@ -43,8 +43,8 @@ from alerts.negative_spike import format_baseline
 from alerts.rule import Option, Rule, at_least, between_open
 from alerts.stats import poisson_sf
 from alerts.terms import extend, normalized, strongest, terms
+from core.record import DISPLAY_TZ, Feedback, as_utc, parse_time
 from indexer.store import FeedbackStore
-from voc.record import DISPLAY_TZ, Feedback, as_utc, parse_time
 
 log = logging.getLogger(__name__)
 

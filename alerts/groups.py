@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from alerts.rule import Option, one_of
+from core.record import Feedback
 from indexer.store import NONE_KEY, Filters
-from voc.record import Feedback
 
 GROUPABLE = ("source", "topic", "entity", "kind")
 

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from alerts.alert import Alert
 from alerts.message import banner_for, clip, representative, safe_url, search_command, subject_for
-from voc.record import DISPLAY_TZ
+from core.record import DISPLAY_TZ
 
 WECOM_LIMIT = 4096
 DINGTALK_LIMIT = 20000

@@ -32,9 +32,9 @@ from html import escape
 from alerts.alert import Alert
 from alerts.chart import chart_png
 from alerts.notifier import Link, resolve_link
+from core.record import DISPLAY_TZ, Feedback, to_display
 from nlp.mask import mask_pii
 from nlp.normalize import strip_controls, strip_html
-from voc.record import DISPLAY_TZ, Feedback, to_display
 
 log = logging.getLogger(__name__)
 

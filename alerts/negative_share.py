@@ -39,8 +39,8 @@ from alerts.groups import GROUP_BY, SCOPE, group_filters, in_group, scope_filter
 from alerts.rule import Option, Rule, at_least, between_open
 from alerts.series import share_series
 from alerts.stats import binom_sf
+from core.record import Feedback, as_utc
 from indexer.store import NONE_KEY, CountRow, FeedbackStore, Filters
-from voc.record import Feedback, as_utc
 
 log = logging.getLogger(__name__)
 CHI2_1_MEDIAN = 0.4549  # the median of a chi-square variable with one degree of freedom

@@ -37,8 +37,8 @@ from alerts.groups import GROUP_BY, SCOPE, group_filters, in_group, scope_filter
 from alerts.rule import Option, Rule, at_least, between_open
 from alerts.series import hourly_series
 from alerts.stats import predictive_sf
+from core.record import Feedback, as_utc
 from indexer.store import FeedbackStore
-from voc.record import Feedback, as_utc
 
 log = logging.getLogger(__name__)
 

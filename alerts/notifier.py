@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from alerts.alert import Alert
 from alerts.errors import NotifierConfigError
+from core.record import SEVERITIES
 from indexer.store import NONE_KEY, Filters
-from voc.record import SEVERITIES
 
 if TYPE_CHECKING:
     from alerts.digest import Digest

@@ -38,7 +38,7 @@ from alerts.errors import DeliveryError, NotifierConfigError, PartialDelivery
 from alerts.message import build_message
 from alerts.notifier import Link, Notifier
 from alerts.webhooks import DingTalkNotifier, WeComNotifier
-from voc.record import SEVERITIES, as_utc, parse_time
+from core.record import SEVERITIES, as_utc, parse_time
 
 if TYPE_CHECKING:
     from alerts.digest import Digest

@@ -39,8 +39,8 @@ from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
 from alerts.rule import Option, Rule, at_least, one_of
 from alerts.series import hourly_series
+from core.record import SEVERITIES, Feedback, as_utc, parse_time
 from indexer.store import FeedbackStore, Filters
-from voc.record import SEVERITIES, Feedback, as_utc, parse_time
 
 log = logging.getLogger(__name__)
 

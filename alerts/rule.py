@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from alerts.alert import Alert
 from alerts.errors import RuleConfigError
+from core.record import SEVERITIES
 from indexer.store import FeedbackStore
-from voc.record import SEVERITIES
 
 _REQUIRED = object()
 

@@ -36,8 +36,8 @@ from alerts.errors import AlertError, DeliveryError, PartialDelivery
 from alerts.notifiers import Notifier, due, next_attempt
 from alerts.rule import Rule
 from alerts.state import AlertState, LastAlert, SendJournal, silenced_until
+from core.record import as_utc
 from indexer.store import FeedbackStore
-from voc.record import as_utc
 
 log = logging.getLogger(__name__)
 

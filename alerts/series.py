@@ -18,8 +18,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.record import as_utc
 from indexer.store import NONE_KEY, FeedbackStore, Filters
-from voc.record import as_utc
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

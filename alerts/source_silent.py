@@ -36,8 +36,8 @@ from alerts.duration import describe_duration, parse_duration
 from alerts.negative_spike import format_baseline
 from alerts.rule import Option, Rule, at_least
 from alerts.series import hourly_series
+from core.record import RecordError, as_utc, parse_time
 from indexer.store import FeedbackStore, Filters
-from voc.record import RecordError, as_utc, parse_time
 
 log = logging.getLogger(__name__)
 

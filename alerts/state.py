@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.alert import Alert
+from core.record import as_utc, parse_time
 from indexer.store import FeedbackStore
-from voc.record import as_utc, parse_time
 
 ALERT_STATE = "alert_state"
 SILENCE = "silence"

@@ -41,9 +41,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alerts import build_rules, run_rules  # noqa: E402
+from core.record import DISPLAY_TZ, Feedback, Sentiment  # noqa: E402
 from indexer.sqlite import SqliteStore  # noqa: E402
 from indexer.store import Filters  # noqa: E402
-from voc.record import DISPLAY_TZ, Feedback, Sentiment  # noqa: E402
 
 START = datetime(2024, 3, 4, tzinfo=DISPLAY_TZ)  # a Monday
 WEEKS = 8

@@ -27,11 +27,11 @@ COMPLAINT = "江南银行手机银行转账失败，钱被扣了对方没收到�
 
 
 def _run(megabytes: float, queue) -> None:
+    from core.record import Feedback
+    from core.settings import load_settings
     from indexer.sqlite import SqliteStore
     from nlp.dedup import Deduper
-    from voc.config import load_settings
     from voc.pipeline import Pipeline, load_classifier, load_tagger
-    from voc.record import Feedback
 
     settings = load_settings(ROOT / "settings.toml", env={})
     t0 = datetime(2026, 12, 1, tzinfo=UTC)

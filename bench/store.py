@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.record import Feedback, Sentiment  # noqa: E402
 from indexer.sqlite import SqliteStore  # noqa: E402
 from indexer.store import Filters  # noqa: E402
-from voc.record import Feedback, Sentiment  # noqa: E402
 
 SOURCES = ["appstore", "weibo", "tousu", "rss:财经", "survey:wjx"]
 KINDS = {"appstore": "review", "weibo": "post", "tousu": "complaint", "rss:财经": "news",

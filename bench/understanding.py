@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.record import Feedback  # noqa: E402
 from nlp.dedup import Deduper, dedup_key  # noqa: E402
 from nlp.normalize import normalize  # noqa: E402
 from nlp.tagging import Tagger  # noqa: E402
-from voc.record import Feedback  # noqa: E402
 
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "sentiment"
 EMOJI = ["[怒]", "😡", "[泪]🙏", "[doge]", "👍👍", "[偷笑]"]

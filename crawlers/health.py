@@ -36,8 +36,8 @@ def crawl_store(crawler: Any) -> Any:
     """The configured FeedbackStore, opened once per crawler."""
     store = getattr(crawler, "_voc_store", None)
     if store is None:
-        from voc.config import load_settings
-        from voc.pipeline import open_settings_store
+        from core.settings import load_settings
+        from indexer import open_settings_store
 
         store = open_settings_store(load_settings())
         crawler._voc_store = store

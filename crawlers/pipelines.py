@@ -1,4 +1,5 @@
-"""The one item pipeline: batches of `Feedback` from any spider go through `voc.pipeline`.
+"""The one item pipeline: batches of `Feedback` from any spider go through the record pipeline
+(`voc.pipeline`, reached through the `VOC_PIPELINE_FACTORY` setting).
 
 Before a batch runs, each record is looked up in the store by id, which tells a crawl's outcome:
 
@@ -21,8 +22,9 @@ from datetime import timedelta
 from typing import Any
 
 from scrapy.exceptions import DropItem
+from scrapy.utils.misc import load_object
 
-from voc.record import Feedback
+from core.record import Feedback
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +58,15 @@ class FeedbackPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> FeedbackPipeline:
+        """The record pipeline comes from the object the Scrapy setting `VOC_PIPELINE_FACTORY`
+        names (a callable taking the crawl's store): the application provides it, as it provides
+        ITEM_PIPELINES, so this package never imports the application."""
+        factory = load_object(crawler.settings.get("VOC_PIPELINE_FACTORY"))
+
         def make() -> Any:
             from crawlers.health import crawl_store
-            from voc.config import load_settings
-            from voc.pipeline import build_pipeline
 
-            return build_pipeline(load_settings(), store=crawl_store(crawler), progress=False)
+            return factory(crawl_store(crawler))
 
         return cls(make, crawler.stats, crawler.settings.getint("VOC_BATCH_SIZE", 100))
 

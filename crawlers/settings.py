@@ -1,6 +1,6 @@
 """Scrapy settings for the voc crawlers, made from settings.toml (`scrapy.cfg` points here).
 
-Read once at import: `voc.config.load_settings()` (so `VOC_SETTINGS` and `VOC_CRAWL__...` overrides
+Read once at import: `core.settings.load_settings()` (so `VOC_SETTINGS` and `VOC_CRAWL__...` overrides
 apply), then `scrapy_settings()` maps the `[crawl.*]` tables to Scrapy's names:
 
     [crawl.defaults]  user_agent, contact  -> USER_AGENT "voc-monitor/0.1 (+contact)"
@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from voc.config import load_settings
-from voc.errors import ConfigError
+from core.errors import ConfigError
+from core.settings import load_settings
 
 DEFAULT_AGENT = "voc-monitor/0.1"
 POLITENESS_NUMBERS = {"delay": float, "concurrency": int, "retry_times": int, "backoff": float,
@@ -91,6 +91,9 @@ def scrapy_settings(crawl: Mapping[str, Mapping[str, Any]], bank_names: list[str
             "crawlers.retry.BackoffRetryMiddleware": 550,
         },
         "ITEM_PIPELINES": {"crawlers.pipelines.FeedbackPipeline": 300},
+        # what builds the record pipeline for a crawl's store: the application's, named as a
+        # setting (like ITEM_PIPELINES) so this package never imports it
+        "VOC_PIPELINE_FACTORY": "voc.pipeline.crawl_pipeline",
         "EXTENSIONS": {"crawlers.health.CrawlHealth": 500, "scrapy.extensions.telnet.TelnetConsole": None},
         "VOC_CRAWL_OPTIONS": tables,
         "VOC_BANK_NAMES": [n for n in dict.fromkeys(bank_names) if n],

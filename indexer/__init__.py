@@ -7,8 +7,11 @@ registered by its own issue and imported lazily there, so SQLite-only installs n
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
+from core.settings import Settings
 from indexer.errors import StoreError, StoreQueryError, StoreUnavailable, UnknownBackend
 from indexer.sqlite import SqliteStore
 from indexer.store import FeedbackStore, Filters
@@ -24,7 +27,7 @@ def _elasticsearch(**options: Any) -> FeedbackStore:
 STORES: dict[str, Callable[..., FeedbackStore]] = {"sqlite": SqliteStore, "elasticsearch": _elasticsearch}
 
 __all__ = ["STORES", "FeedbackStore", "Filters", "SqliteStore", "StoreError", "StoreQueryError",
-           "StoreUnavailable", "UnknownBackend", "open_store"]
+           "StoreUnavailable", "UnknownBackend", "open_settings_store", "open_store"]
 
 
 def open_store(backend: str, **options: Any) -> FeedbackStore:
@@ -38,3 +41,18 @@ def open_store(backend: str, **options: Any) -> FeedbackStore:
         return cls(**options)
     except TypeError as exc:
         raise StoreQueryError(f"store backend {backend!r}: bad options {sorted(options)}: {exc}") from exc
+
+
+def open_settings_store(settings: Settings, must_exist: bool = False) -> FeedbackStore:
+    """The store the settings choose, given plain options only. `must_exist` (commands that only
+    read: search, stats, alert checks) refuses a SQLite file that is not there, naming the key,
+    instead of making a new empty store wherever a mistyped path points."""
+    backend = settings.store.backend
+    if backend == "sqlite" and must_exist and not Path(settings.store.path).exists():
+        raise ConfigError(f"[store] path: no store at {settings.store.path} (import, crawl or run "
+                          f"`voc demo` first, or set VOC_STORE__PATH)", key="store.path")
+    if backend == "sqlite":
+        return open_store(backend, path=str(settings.store.path), timezone=settings.app.timezone)
+    es = settings.elasticsearch
+    return open_store(backend, hosts=list(es.hosts), ca_certs=es.ca_certs, index_prefix=es.index_prefix,
+                      username=es.username, timezone=settings.app.timezone, auto_setup=es.auto_setup)

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from voc.record import SEVERITIES, Feedback, RecordError
+from core.record import SEVERITIES, Feedback, RecordError
 
 DERIVED = ("topic_paths", "risk_level", "entity_names", "ours", "neg")
 _RANK = {name: i for i, name in enumerate(SEVERITIES)}

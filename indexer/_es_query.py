@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.record import SEVERITIES, RecordError, as_utc
 from indexer.errors import StoreQueryError
 from indexer.store import GROUP_FIELDS, NONE_KEY, CountRow, Filters
-from voc.record import SEVERITIES, RecordError, as_utc
 
 # group_by name -> keyword field aggregated on (multi-valued fields count once per value)
 GROUP_FIELD = {

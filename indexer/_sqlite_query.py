@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from core.record import SEVERITIES, RecordError, as_utc
 from indexer.errors import StoreQueryError
 from indexer.store import GROUP_FIELDS, NONE_KEY, Filters
-from voc.record import SEVERITIES, RecordError, as_utc
 
 FTS_MIN_CHARS = 3  # the trigram index cannot answer shorter substrings; those are scanned
 

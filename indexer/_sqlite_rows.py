@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from core.record import Feedback, RecordError
 from indexer import _sqlite_query as q
-from voc.record import Feedback, RecordError
 
 RECORD_COLS = "f.doc, b.title, b.text"  # what `load` expects, from feedback f JOIN body b
 

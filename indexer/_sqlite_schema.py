@@ -84,7 +84,7 @@ CREATE INDEX IF NOT EXISTS topic_value ON topic (topic, rid);
 CREATE TABLE IF NOT EXISTS risk (
     rid      INTEGER NOT NULL,
     flag     TEXT NOT NULL,
-    severity INTEGER NOT NULL,          -- index into voc.record.SEVERITIES
+    severity INTEGER NOT NULL,          -- index into core.record.SEVERITIES
     PRIMARY KEY (rid, flag)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS risk_value ON risk (flag, rid);

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from core.record import SEVERITIES, as_utc
 from indexer.store import NONE_KEY, Filters
-from voc.record import SEVERITIES, as_utc
 
 DATA_VIEW_ID = "voc-feedback"
 COLUMNS = ("source", "sentiment.label", "title", "text", "url")

@@ -34,12 +34,12 @@ from zoneinfo import ZoneInfo
 
 from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 
+from core.record import Feedback, RecordError, parse_time
 from indexer import _es_query as q
 from indexer._es_docs import Doc, build_doc, dumps, load
 from indexer._es_setup import names, setup
 from indexer.errors import StoreDenied, StoreError, StoreQueryError, StoreUnavailable
 from indexer.store import LOCKS, CountRow, Filters, SearchPage, UpsertResult
-from voc.record import Feedback, RecordError, parse_time
 
 log = logging.getLogger(__name__)
 

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.record import Feedback, RecordError, parse_time
 from indexer import _sqlite_query as q
 from indexer import _sqlite_rollup as rollup
 from indexer._sqlite_rows import RECORD_COLS, Prepared, dumps, from_micros, load
 from indexer._sqlite_schema import connect
 from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
 from indexer.store import LOCKS, CountRow, Filters, SearchPage, UpsertResult
-from voc.record import Feedback, RecordError, parse_time
 
 _CHUNK = 500  # ids per `IN (...)` lookup
 _ANY = Filters()  # frozen, so one shared default is safe

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from voc.record import Feedback
+from core.record import Feedback
 
 GROUP_FIELDS = ("source", "kind", "sentiment", "topic", "risk", "entity")
 LOCKS = "lock"  # the state namespace of `lock`/`unlock` documents: {"owner", "until", "taken_at"}

@@ -39,8 +39,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from core.record import Feedback, as_utc
 from nlp.normalize import normalize
-from voc.record import Feedback, as_utc
 
 _EMOJI_CODE = re.compile(r"\[[^\[\]\s]{1,8}\]")
 # Keep CJK, kana, hangul, letters and digits; everything else is decoration for dedup purposes.

@@ -35,8 +35,8 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from core.record import SENTIMENT_LABELS, Sentiment
 from nlp.errors import ModelError
-from voc.record import SENTIMENT_LABELS, Sentiment
 
 log = logging.getLogger(__name__)
 DEFAULT_PATH = Path(__file__).resolve().parent / "model"

@@ -34,9 +34,9 @@ import torch
 from tokenizers import Tokenizer
 from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
+from core.record import SENTIMENT_LABELS
 from nlp import corpora, pretrained, vocab
 from nlp.sentiment import MAX_LENGTH, head_tail, resolve_device
-from voc.record import SENTIMENT_LABELS
 
 log = logging.getLogger("nlp.train")
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,8 +21,8 @@ from alerts import NOTIFIERS, EmailNotifier, Notifier, OutboxNotifier, RunReport
 from alerts.digest import DigestReport, build_digest, send_digest
 from alerts.errors import CheckInProgress, NotifierConfigError, RuleConfigError
 from alerts.notifier import discover_link_for
+from core.errors import ConfigError
 from indexer.store import FeedbackStore
-from voc.errors import ConfigError
 
 
 def notifiers_from_settings(settings: Any, outbox: str | Path | None = None) -> list[Notifier]:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from voc.errors import VocError
+from core.errors import VocError
 
 EPILOG = """examples:
   voc demo                                   run the bundled demo into var/demo/
@@ -165,7 +165,7 @@ def _lazy(module: str, name: str) -> Any:
 # --- shared helpers for the command modules ---------------------------------------------------
 
 def settings() -> Any:
-    from voc.config import load_settings
+    from core.settings import load_settings
 
     return load_settings()
 
@@ -174,7 +174,7 @@ def cli_time(value: str | None, tz: Any) -> datetime | None:
     """A command-line time; naive means the display timezone."""
     if value is None:
         return None
-    from voc.record import RecordError, parse_time
+    from core.record import RecordError, parse_time
 
     try:
         return parse_time(value, naive_tz=tz)
@@ -231,7 +231,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from voc.pipeline import open_settings_store
+    from indexer import open_settings_store
     from voc.spool import retry_spool
 
     conf = settings()

@@ -103,7 +103,7 @@ def register(sub: Any) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from voc.alerting import describe_fired, run_configured_rules
-    from voc.pipeline import open_settings_store
+    from indexer import open_settings_store
 
     conf = settings()
     now = cli_time(args.at, conf.display_tz) or datetime.now(UTC)
@@ -146,7 +146,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from alerts import parse_duration
     from alerts.backtest import MAX_CHECKS, backtest, count_checks
     from voc.alerting import rules_from_settings
-    from voc.pipeline import open_settings_store
+    from indexer import open_settings_store
 
     conf = settings()
     tz = conf.display_tz
@@ -211,7 +211,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from alerts.state import SEND_JOURNAL, SILENCE
-    from voc.pipeline import open_settings_store
+    from indexer import open_settings_store
 
     conf = settings()
     since = cli_time(args.since, conf.display_tz)
@@ -256,7 +256,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
     from alerts import parse_duration, silence
     from alerts.state import SILENCE
     from voc.alerting import rules_from_settings
-    from voc.pipeline import open_settings_store
+    from indexer import open_settings_store
 
     if ":" not in args.target:
         raise UsageError(f"{args.target!r} is not RULE:KEY, e.g. negative_spike_topic:topic=信用卡")
@@ -314,7 +314,7 @@ def cmd_test_email(args: argparse.Namespace) -> int:
 
 def cmd_digest(args: argparse.Namespace) -> int:
     from voc.alerting import send_daily_digest
-    from voc.pipeline import open_settings_store
+    from indexer import open_settings_store
 
     conf = settings()
     now = cli_time(args.at, conf.display_tz) or datetime.now(UTC)

@@ -52,7 +52,7 @@ def spider_args(pairs: list[str]) -> dict[str, str]:
 def cmd_crawl(args: argparse.Namespace) -> int:
     from crawlers.runner import AlreadyRunning, run_crawl
     from crawlers.spiders import SPIDERS
-    from voc.pipeline import open_settings_store
+    from indexer import open_settings_store
 
     conf = settings()
     if args.name.partition(":")[0] not in SPIDERS:

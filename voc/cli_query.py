@@ -13,11 +13,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.record import Feedback, to_display
 from indexer.store import FeedbackStore, Filters
 from nlp.mask import mask_pii
 from nlp.normalize import strip_controls, strip_html
 from voc.cli import UsageError, cli_time, print_json, settings
-from voc.record import Feedback, to_display
 
 # Without --since/--until, stats cover every stored record.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -33,7 +33,7 @@ def filters_from(args: argparse.Namespace, tz: Any) -> Filters:
 
 
 def _with_store(fn: Any, args: argparse.Namespace) -> int:
-    from voc.pipeline import open_settings_store
+    from indexer import open_settings_store
 
     conf = settings()
     filters = filters_from(args, conf.display_tz)

@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from alerts import build_rules
+from core.errors import VocError
+from core.record import DISPLAY_TZ, Feedback
+from core.settings import load_settings
+from core.settings.secrets import pseudonym_salt
 from crawlers.importers import import_file
 from indexer import open_store
 from indexer.store import NONE_KEY, Filters
 from voc.alerting import describe_fired, rules_from_settings, run_configured_rules
 from voc.cli_query import stats
-from voc.config import load_settings
-from voc.credentials import pseudonym_salt
-from voc.errors import VocError
 from voc.pipeline import build_pipeline
-from voc.record import DISPLAY_TZ, Feedback
 
 DEMO_DIR = Path("var/demo")
 SURVEY_FILE = Path("survey/331954276_按文本_江南银行手机银行满意度调查_60_60.csv")

@@ -24,16 +24,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.errors import PipelineError
+from core.record import KINDS, Feedback, RecordError, Sentiment
+from indexer import open_settings_store
 from indexer.errors import StoreUnavailable
 from indexer.store import FeedbackStore, Filters, iter_batches
 from nlp.mask import mask_pii
 from nlp.normalize import normalize
-from voc.errors import PipelineError
-from voc.record import KINDS, Feedback, RecordError, Sentiment
 from voc.spool import DEFAULT_SPOOL, retry_spool, write_dead_letter, write_spool
 
 __all__ = ["Pipeline", "PipelineReport", "build_pipeline", "retry_spool", "seed_deduper",
-           "load_classifier", "load_tagger", "open_settings_store"]
+           "load_classifier", "load_tagger", "crawl_pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -254,25 +255,6 @@ def load_tagger(settings: Any) -> Any:
                             bank_aliases=tuple(settings.bank.aliases))
 
 
-def open_settings_store(settings: Any, must_exist: bool = False) -> FeedbackStore:
-    """The store the settings choose, given plain options only. `must_exist` (commands that only
-    read: search, stats, alert checks) refuses a SQLite file that is not there, naming the key,
-    instead of making a new empty store wherever a mistyped path points."""
-    from indexer import open_store
-
-    backend = settings.store.backend
-    if backend == "sqlite" and must_exist and not Path(settings.store.path).exists():
-        from voc.errors import ConfigError
-
-        raise ConfigError(f"[store] path: no store at {settings.store.path} (import, crawl or run "
-                          f"`voc demo` first, or set VOC_STORE__PATH)", key="store.path")
-    if backend == "sqlite":
-        return open_store(backend, path=str(settings.store.path), timezone=settings.app.timezone)
-    es = settings.elasticsearch
-    return open_store(backend, hosts=list(es.hosts), ca_certs=es.ca_certs, index_prefix=es.index_prefix,
-                      username=es.username, timezone=settings.app.timezone, auto_setup=es.auto_setup)
-
-
 def seed_deduper(deduper: Any, store: FeedbackStore, window_hours: float, limit: int = 5000) -> int:
     """Give the deduper the fingerprints of the store's recent records, so a re-post of something
     stored yesterday is still seen as a copy. Returns how many were seeded."""
@@ -309,3 +291,11 @@ def build_pipeline(settings: Any, *, store: FeedbackStore | None = None, progres
                     batch_size=settings.nlp.batch_size, progress=progress,
                     mask_store=not settings.privacy.keep_original,
                     spool_dir=spool_dir or Path(settings.app.var_dir) / "spool")
+
+
+def crawl_pipeline(store: FeedbackStore) -> Pipeline:
+    """The pipeline a crawl's item pipeline feeds: named by the Scrapy setting
+    `VOC_PIPELINE_FACTORY` (crawlers/settings.py), so `crawlers` never imports the application."""
+    from core.settings import load_settings
+
+    return build_pipeline(load_settings(), store=store, progress=False)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from voc.errors import ConfigError
+from core.errors import ConfigError
 
 log = logging.getLogger("voc.scheduler")
 
@@ -95,7 +95,7 @@ def build_scheduler(settings: Any, *, scheduler: Any = None,
 def _with_store(settings: Any, job: str, work: Callable[[Any], Any]) -> Any:
     """Run `work(store)` on the configured store, closed afterwards. A job never raises into the
     scheduler: a failure is logged as `job=... status=failed` and None is returned."""
-    from voc.pipeline import open_settings_store
+    from indexer import open_settings_store
 
     try:
         store = open_settings_store(settings)
@@ -162,7 +162,7 @@ def cmd_run(args: Any) -> int:
 
     conf = load()
     from voc.alerting import notifiers_from_settings, rules_from_settings
-    from voc.pipeline import open_settings_store
+    from indexer import open_settings_store
 
     # Bad rules or notifier settings stop start-up (exit 2) instead of a failed job every 5 minutes.
     rules_from_settings(conf)

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.record import Feedback
 from indexer.store import FeedbackStore, iter_batches
-from voc.record import Feedback
 
 log = logging.getLogger(__name__)
 

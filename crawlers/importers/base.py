@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from core.record import DISPLAY_TZ, Feedback
 from crawlers.errors import ImportFileError, RowError
-from voc.record import DISPLAY_TZ, Feedback
 
 # 2021/4/26 19:55:09 · 2021-04-26 19:55 · 2021年4月26日 19:55:09 · an ISO 8601 string
 _TIME_RE = re.compile(

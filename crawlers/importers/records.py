@@ -16,9 +16,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.record import Feedback, RecordError, make_id, parse_time
 from crawlers.errors import ImportFileError, RowError
 from crawlers.importers.base import Importer, ImportResult
-from voc.record import Feedback, RecordError, make_id, parse_time
 
 COMPUTED = {"sentiment", "topics", "risk", "entities", "fingerprint", "duplicate_of"}
 TEXT_FIELDS = ("url", "author", "title")

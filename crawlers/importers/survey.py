@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.record import Feedback, make_id
 from crawlers.errors import ImportFileError, RowError
 from crawlers.importers.base import Importer, ImportResult, find_column, parse_survey_time, question_title
 from crawlers.importers.columns import (
@@ -24,7 +25,6 @@ from crawlers.importers.columns import (
     split_choice,
 )
 from crawlers.importers.tables import Table
-from voc.record import Feedback, make_id
 
 log = logging.getLogger(__name__)
 MAP_KEYS = {"text", "rating", "created_at", "respondent"}

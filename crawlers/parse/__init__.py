@@ -1,4 +1,4 @@
-"""Pure parsing helpers for the social spiders: JSON dicts in, `voc.record.Feedback` lists out.
+"""Pure parsing helpers for the social spiders: JSON dicts in, `core.record.Feedback` lists out.
 
 Nothing here touches the network or Scrapy, so every edge case is tested with a plain dict:
 

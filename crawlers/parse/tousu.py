@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.record import Feedback, RecordError, make_id
 from crawlers.parse.errors import BlockedPage, LayoutChanged
 from nlp.normalize import strip_html
-from voc.record import Feedback, RecordError, make_id
 
 SOURCE = "tousu"
 ENDPOINTS = {

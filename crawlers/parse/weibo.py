@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.record import Feedback, RecordError, make_id
 from crawlers.parse.errors import BlockedPage, LayoutChanged
 from crawlers.parse.weibo_time import parse_weibo_time, precision
 from nlp.normalize import strip_html
-from voc.record import Feedback, RecordError, make_id
 
 SOURCE = "weibo"
 _MENTION_LINK = re.compile(r"<a\b[^>]*>\s*(@[^<]*?)\s*</a>", re.IGNORECASE)

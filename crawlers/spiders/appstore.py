@@ -19,8 +19,8 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
+from core.record import Feedback, RecordError, make_id, parse_time
 from crawlers.spiders.base import VocSpider
-from voc.record import Feedback, RecordError, make_id, parse_time
 
 PAGE_LIMIT = 10  # Apple serves no deeper page
 DEPTH_ERROR = "page depth is limited"

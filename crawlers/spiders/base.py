@@ -29,7 +29,7 @@ Contract (weibo.py, tousu.py, appstore.py, rss.py and site.py rely on it; keep i
   "crawl_health" document — never "0 new items".
 - ``self.drop(reason)`` counts an item the spider could not make into a record;
   ``self.page_done(response, items)`` counts a page and logs ``source=x page=n items=m``.
-- Items: spiders yield `voc.record.Feedback` (id from ``make_id(source, native_id=...)``);
+- Items: spiders yield `core.record.Feedback` (id from ``make_id(source, native_id=...)``);
   crawlers/pipelines.py batches them into voc.pipeline.
 """
 
@@ -46,9 +46,9 @@ import scrapy
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
 
+from core.record import RecordError, parse_time
 from crawlers.parse.errors import PageError
 from crawlers.parse.page import load_json
-from voc.record import RecordError, parse_time
 
 END_STATES = ("blocked", "layout_changed")
 BLOCK_STATUSES = {403: "forbidden", 418: "anti-bot (418)", 429: "rate limited (429 after retries)",

@@ -24,8 +24,8 @@ import scrapy
 from lxml import etree
 from scrapy.http import Response
 
+from core.record import Feedback, RecordError, make_id, parse_time
 from crawlers.spiders.base import VocSpider
-from voc.record import Feedback, RecordError, make_id, parse_time
 
 _DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9_.:-]+)[\"']", re.I)
 GB_NAMES = {"gb2312", "gbk", "gb_2312-80", "x-gbk", "cp936", "gb18030", "csgb2312"}

@@ -34,8 +34,8 @@ import scrapy
 from parsel import Selector, SelectorList
 from scrapy.http import Response
 
+from core.record import KINDS, Feedback, RecordError, make_id, parse_time
 from crawlers.spiders.base import VocSpider
-from voc.record import KINDS, Feedback, RecordError, make_id, parse_time
 
 FIELDS = ("text", "title", "author", "time", "link", "id")
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -29,11 +29,11 @@ import scrapy
 from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES
 
+from core.record import Feedback
 from crawlers.parse.page import cookie_dict
 from crawlers.parse.tousu import ENDPOINTS, list_params, parse_complaints
 from crawlers.parse.tousu_sign import random_rs, signed_query
 from crawlers.spiders.base import VocSpider
-from voc.record import Feedback
 
 COOKIE_ENV = "VOC_TOUSU_COOKIE"
 MIN_DELAY = 2.0  # seconds; the site's ban threshold is ~40-50 requests a minute

@@ -29,11 +29,11 @@ from urllib.parse import quote, urlencode
 import scrapy
 from scrapy.http import Response
 
+from core.record import Feedback
 from crawlers.parse.errors import PageError
 from crawlers.parse.page import cookie_dict
 from crawlers.parse.weibo import parse_comments, parse_long_text, parse_search, plain_text
 from crawlers.spiders.base import VocSpider
-from voc.record import Feedback
 
 COOKIE_ENV = "VOC_WEIBO_COOKIE"
 SEARCH_TYPES = {1: "综合", 60: "热门", 61: "实时"}

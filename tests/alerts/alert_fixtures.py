@@ -6,8 +6,8 @@ import itertools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from core.record import DISPLAY_TZ, Feedback, Sentiment
 from indexer.store import FeedbackStore
-from voc.record import DISPLAY_TZ, Feedback, Sentiment
 
 # Monday 2024-05-06 10:00 in Beijing: every test's "now".
 NOW = datetime(2024, 5, 6, 10, 0, tzinfo=DISPLAY_TZ)

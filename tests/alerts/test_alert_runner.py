@@ -23,8 +23,8 @@ from alerts import (
 )
 from alerts.notifiers import Notifier
 from alerts.state import ALERT_STATE, SEND_JOURNAL
+from core.record import parse_time
 from indexer.sqlite import SqliteStore
-from voc.record import parse_time
 
 KEY = "spike:topic=手机银行"
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from alert_fixtures import HOUR, NOW, fill, record
 
 from alerts import build_rule
-from voc.record import Sentiment
+from core.record import Sentiment
 
 UNSURE = Sentiment("neutral", {"negative": 0.35, "neutral": 0.45, "positive": 0.2}, "test")
 SURE_NEUTRAL = Sentiment("neutral", {"negative": 0.05, "neutral": 0.9, "positive": 0.05}, "test")

@@ -18,7 +18,7 @@ from alerts.digest import build_digest, send_digest
 from alerts.markdown import WECOM_LIMIT
 from alerts.notifier import Notifier
 from alerts.webhooks import WeComNotifier
-from voc.record import DISPLAY_TZ
+from core.record import DISPLAY_TZ
 
 DAY = datetime(2024, 5, 6, tzinfo=DISPLAY_TZ)
 EVIL_TITLE = "<script>x()</script> 理财 负面"

@@ -22,7 +22,7 @@ def test_defaults_fill_in():
 
 
 def test_read_only_settings_mapping_with_tuples():
-    # voc.config hands rules over as read-only mappings whose arrays may be tuples
+    # core.settings hands rules over as read-only mappings whose arrays may be tuples
     table = MappingProxyType({"name": "t", "type": "negative_spike", "group_by": ("source", "topic"),
                               "window": "30m", "alpha": 0.05, "min_ratio": 3, "severity": "critical"})
     rule = build_rule(table)

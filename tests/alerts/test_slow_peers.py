@@ -20,8 +20,8 @@ from test_partial_delivery import rules, spike_store
 
 from alerts import run_rules
 from alerts.state import SendJournal
+from core.settings import load_settings
 from voc.alerting import notifiers_from_settings
-from voc.config import load_settings
 
 DELAY = 1.5
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from core.record import Feedback
 from crawlers.pipelines import FeedbackPipeline
 from indexer import SqliteStore
 from nlp.dedup import Deduper
 from nlp.sentiment import SentimentClassifier, build_tiny_model
 from nlp.tagging import Tagger
 from voc.pipeline import Pipeline
-from voc.record import Feedback
 
 T0 = datetime(2026, 6, 30, 23, 50, tzinfo=UTC)  # ten minutes before a month ends (UTC)
 

@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 from social_fixtures import complaint, tousu_page
 
+from core.record import make_id
 from crawlers.parse.errors import BlockedPage, LayoutChanged
 from crawlers.parse.tousu import complaint_id_from_url, list_params, parse_complaints
 from crawlers.parse.tousu_sign import SALT, random_rs, signature, signed_query
-from voc.record import make_id
 
 CRAWL = datetime(2025, 6, 15, 4, 0, tzinfo=UTC)
 TS = 1718000000000

@@ -21,6 +21,7 @@ from social_fixtures import (
     user_card,
 )
 
+from core.record import make_id
 from crawlers.parse.errors import BlockedPage, LayoutChanged
 from crawlers.parse.weibo import (
     check_envelope,
@@ -29,7 +30,6 @@ from crawlers.parse.weibo import (
     parse_search,
     plain_text,
 )
-from voc.record import make_id
 
 SH = ZoneInfo("Asia/Shanghai")
 CRAWL = datetime(2025, 6, 15, 12, 0, tzinfo=SH)

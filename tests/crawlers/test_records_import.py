@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.record import make_id
 from crawlers.errors import ImportFileError
 from crawlers.importers import import_file
-from voc.record import make_id
 
 
 def write_jsonl(path: Path, lines: list[object]) -> Path:

@@ -8,7 +8,7 @@ import pytest
 from es_server import start
 from store_records import build_record
 
-from voc.record import Feedback
+from core.record import Feedback
 
 
 @pytest.fixture

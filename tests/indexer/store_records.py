@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from voc.record import Feedback, Sentiment, make_id
+from core.record import Feedback, Sentiment, make_id
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=SH)

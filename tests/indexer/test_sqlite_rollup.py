@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.record import Feedback, Sentiment
 from indexer import SqliteStore
 from indexer.store import NONE_KEY, Filters
-from voc.record import Feedback, Sentiment
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)

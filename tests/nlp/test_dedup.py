@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.record import Feedback
 from nlp.dedup import Deduper, dedup_key
-from voc.record import Feedback
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 POST = "招商银行信用卡中心暴力催收，天天给我家人和同事打电话，投诉了三次都没人管，大家评评理"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.record import SENTIMENT_LABELS
 from nlp.errors import ModelError
 from nlp.sentiment import CALIBRATION_FILE, DEFAULT_PATH, SentimentClassifier, build_tiny_model, head_tail
-from voc.record import SENTIMENT_LABELS
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from voc.record import Feedback, make_id
+from core.record import Feedback, make_id
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from cli_env import cli_env
 
+from core.record import DISPLAY_TZ, Feedback, Sentiment
 from indexer import SqliteStore
 from voc.cli import main
-from voc.record import DISPLAY_TZ, Feedback, Sentiment
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "alerts"))
@@ -182,8 +182,8 @@ def test_scheduler_jobs_log_failures_and_skip_a_running_crawl(tmp_path, monkeypa
     one log line each."""
     import logging
 
+    from core.settings import load_settings
     from crawlers.runner import crawl_lock
-    from voc.config import load_settings
     from voc.scheduler import alert_check_job, crawl_job
 
     (tmp_path / "not-a-db").mkdir()

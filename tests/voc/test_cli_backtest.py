@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from cli_env import cli_env
 
+from core.record import DISPLAY_TZ, Feedback, Sentiment
 from indexer import SqliteStore
 from voc.cli import main
-from voc.record import DISPLAY_TZ, Feedback, Sentiment
 
 # Monday 2024-05-06 10:05 Beijing
 AT = datetime(2024, 5, 6, 10, 5, tzinfo=DISPLAY_TZ)

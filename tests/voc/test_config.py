@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from voc.config import SHIPPED_SETTINGS, Settings, load_settings
-from voc.config_schema import SCHEMA
-from voc.credentials import Secrets, pseudonym_salt
-from voc.errors import ConfigError, VocError
+from core.errors import ConfigError, VocError
+from core.settings import SHIPPED_SETTINGS, Settings, load_settings
+from core.settings.schema import SCHEMA
+from core.settings.secrets import Secrets, pseudonym_salt
 
 
 @pytest.fixture(autouse=True)

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from core.errors import PipelineError
+from core.record import SENTIMENT_LABELS
+from core.settings import load_settings
 from indexer import SqliteStore
 from nlp.dedup import Deduper
-from voc.config import load_settings
-from voc.errors import PipelineError
 from voc.pipeline import STAGES, Pipeline, build_pipeline, seed_deduper
-from voc.record import SENTIMENT_LABELS
 from voc.spool import retry_spool
 
 ANGRY = "江南银行手机银行今晚转账失败三次，钱被扣了对方没收到，客服电话一直打不进去，必须给个说法！"

@@ -9,8 +9,8 @@ import pytest
 from http_server import serve
 from scrapy.http import TextResponse
 
+from core.record import Feedback
 from crawlers.spiders.appstore import AppStoreSpider, feed_entries
-from voc.record import Feedback
 
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "fixtures" / "appstore"
 JSON = {"Content-Type": "application/json; charset=utf-8"}

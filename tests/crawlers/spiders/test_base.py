@@ -8,10 +8,10 @@ import pytest
 from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, TextResponse
 
+from core.errors import ConfigError
 from crawlers.runner import AlreadyRunning, crawl_lock, crawl_target, run_crawl
 from crawlers.settings import scrapy_settings
 from crawlers.spiders.base import VocSpider
-from voc.errors import ConfigError
 
 
 class Demo(VocSpider):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from http_server import serve
 from scrapy.http import Response
 
+from core.record import Feedback
 from crawlers.spiders.rss import RssSpider, feed_items, parse_feed
-from voc.record import Feedback
 
 RSS_TYPE = {"Content-Type": "application/rss+xml"}
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from http_server import serve
 
+from core.record import RecordError
 from crawlers.spiders.site import site_time
-from voc.record import RecordError
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 PROFILE = {"start_urls": ["https://bbs.example.com/forum-1.html"], "item": "css:li.thread",

@@ -10,7 +10,7 @@ import time
 from http_server import Seen, serve
 from social_fixtures import body, complaint, tousu_page
 
-from voc.record import make_id
+from core.record import make_id
 
 SALT = "$d6eb7ff91ee257475%"
 JSON = {"Content-Type": "application/json; charset=utf-8"}

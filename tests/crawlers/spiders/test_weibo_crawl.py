@@ -22,7 +22,7 @@ from social_fixtures import (
     user_card,
 )
 
-from voc.record import make_id
+from core.record import make_id
 
 CRAWL_TIME = "2025-06-15T12:00:00+08:00"
 COOKIE = "SUB=_2A25-not-a-real-session-cookie"

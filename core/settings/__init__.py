@@ -6,13 +6,13 @@
 `VOC_SETTINGS=path` picks another file. `VOC_<SECTION>__<KEY>=value` overrides one key (nested
 tables join with `__`: `VOC_CRAWL__APPSTORE__DELAY=2`); the value is read as a TOML literal when it
 parses (`5`, `true`, `["a"]`) and as a plain string otherwise. Arrays of tables (`[[alerts.rules]]`)
-cannot be overridden. Secrets never come from here: see `voc.credentials`.
+cannot be overridden. Secrets never come from here: see `core.settings.secrets`.
 
 Everything is validated at start-up: an unknown key, a wrong type or a bad value raises
 `ConfigError` naming the key and the file (or the environment variable it came from). Relative
 paths resolve against the working directory. Components receive plain values taken from these
 dataclasses, never the whole `Settings`. The schema (keys, types, defaults, checks) lives in
-`voc.config_schema`; finding the file and applying overrides in `voc.config_source`.
+`core.settings.schema`; finding the file and applying overrides in `core.settings.source`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from voc.config_schema import SCHEMA, SEVERITIES, WEBHOOKS, Key, check_value, suggest
-from voc.config_source import (
+from core.errors import ConfigError
+from core.settings.schema import SCHEMA, SEVERITIES, WEBHOOKS, Key, check_value, suggest
+from core.settings.secrets import Secrets, pseudonym_salt
+from core.settings.source import (
     SHIPPED_SETTINGS,
     Origin,
     apply_overrides,
@@ -36,8 +38,6 @@ from voc.config_source import (
     refuse_secrets,
     resolve_path,
 )
-from voc.credentials import Secrets, pseudonym_salt
-from voc.errors import ConfigError
 
 __all__ = ["Settings", "Secrets", "load_settings", "pseudonym_salt", "ConfigError", "SHIPPED_SETTINGS"]
 

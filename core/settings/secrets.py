@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from voc.errors import ConfigError
+from core.errors import ConfigError
 
 # field name -> environment variable; the only place these names are spelled out.
 SECRET_ENV: dict[str, str] = {

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from voc.config_schema import SCHEMA, secret_hint
-from voc.credentials import SECRET_ENV
-from voc.errors import ConfigError
+from core.errors import ConfigError
+from core.settings.schema import SCHEMA, secret_hint
+from core.settings.secrets import SECRET_ENV
 
-SHIPPED_SETTINGS = Path(__file__).resolve().parents[1] / "settings.toml"
+SHIPPED_SETTINGS = Path(__file__).resolve().parents[2] / "settings.toml"
 # VOC_ names that are not key overrides (the settings file, test hooks, the secrets).
 NOT_OVERRIDES = frozenset({"VOC_SETTINGS", "VOC_TEST_ES_URL", *SECRET_ENV.values()})
 

@@ -1,6 +1,6 @@
 """The settings schema: every known key, its type, its default and the check its value must pass.
 
-`voc.config` walks this table to validate settings.toml; the defaults here are what a key means
+`core.settings` walks this table to validate settings.toml; the defaults here are what a key means
 when a settings file leaves it out (settings.toml at the repo root documents the same values).
 Free-form parts (`[crawl.<spider>]` options, rule options in `[[alerts.rules]]`) are validated by
 the spider or rule that reads them.
@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from voc.credentials import SECRET_ENV
-from voc.record import SEVERITIES
+from core.record import SEVERITIES
+from core.settings.secrets import SECRET_ENV
 
 __all__ = ["SCHEMA", "SEVERITIES", "BACKENDS", "SMTP_SECURITY", "WEBHOOKS", "Key", "check_value",
            "secret_hint", "suggest"]
