@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "crawlers")]
+sys.path[:0] = [str(ROOT / "tests")]  # the test helpers package: support.http_server
 
-from http_server import serve  # noqa: E402
+from support.http_server import serve  # noqa: E402
 
 from crawlers.runner import run_crawl  # noqa: E402
 

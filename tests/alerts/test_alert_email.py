@@ -12,8 +12,8 @@ from email.policy import default
 from urllib.parse import unquote
 
 import pytest
-from alert_fixtures import HOUR, NOW, fill, hourly_history, record, spread
-from alert_smtp import free_port, self_signed, start_server, start_tls_server
+from support.alerts import HOUR, NOW, fill, hourly_history, record, spread
+from support.smtp import free_port, self_signed, start_server, start_tls_server
 
 from alerts import (
     Alert,

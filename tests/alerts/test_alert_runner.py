@@ -8,8 +8,8 @@ from email import message_from_bytes
 from email.policy import default
 
 import pytest
-from alert_fixtures import HOUR, NOW, fill, hourly_history, spread
-from alert_smtp import free_port, start_server
+from support.alerts import HOUR, NOW, fill, hourly_history, spread
+from support.smtp import free_port, start_server
 
 from alerts import (
     Alert,

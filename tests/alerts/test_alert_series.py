@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from alert_fixtures import HOUR, NOW, fill, hourly_history, spread
+from support.alerts import HOUR, NOW, fill, hourly_history, spread
 
 from alerts import build_rule
 from alerts.series import hourly_series

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from alert_fixtures import HOUR, NOW, fill, record
+from support.alerts import HOUR, NOW, fill, record
 
 from alerts import build_rule
 from core.record import Sentiment

@@ -9,9 +9,9 @@ from email import message_from_bytes
 from email.policy import default
 
 import pytest
-from alert_fixtures import HOUR, NOW, fill, hourly_history, spread
-from alert_smtp import free_port, start_server
-from http_sink import HttpSink
+from support.alerts import HOUR, NOW, fill, hourly_history, spread
+from support.http_sink import HttpSink
+from support.smtp import free_port, start_server
 
 from alerts import EmailNotifier, OutboxNotifier, build_rule, run_rules
 from alerts.digest import build_digest, send_digest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from alert_fixtures import HOUR, NOW, fill, spread
+from support.alerts import HOUR, NOW, fill, spread
 
 from alerts import build_rule
 from alerts.emerging_term import NAMESPACE

@@ -7,7 +7,7 @@ import math
 from fractions import Fraction
 
 import pytest
-from alert_fixtures import HOUR, NOW, fill, record, spread
+from support.alerts import HOUR, NOW, fill, record, spread
 
 from alerts import build_rule
 from alerts.stats import binom_sf

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from alert_fixtures import HOUR, NOW, fill, hourly_history, record, spread
+from support.alerts import HOUR, NOW, fill, hourly_history, record, spread
 
 from alerts import build_rule
 from alerts.baseline import seasonal_baseline

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiosmtpd.controller import Controller
-from alert_fixtures import HOUR, NOW, fill, hourly_history, spread
-from alert_smtp import Collector, free_port
+from support.alerts import NOW, spike_rules, spike_store
+from support.smtp import Collector, free_port
 
-from alerts import EmailNotifier, build_rule, run_rules
+from alerts import EmailNotifier, run_rules
 from alerts.state import SendJournal
 
 ROUTES = {"warning": ["pr@bank.example", "service@bank.example"]}
@@ -33,13 +33,6 @@ class Picky(Collector):
         return "250 OK"
 
 
-def spike_store(store):
-    fill(store, hourly_history(NOW - HOUR, 7 * 24, 4))
-    fill(store, spread(NOW - HOUR, 36))
-
-
-def rules():
-    return [build_rule({"name": "spike", "type": "negative_spike", "baseline_weeks": 1})]
 
 
 def serve(handler):
@@ -54,12 +47,12 @@ def test_a_temporarily_refused_recipient_is_retried_alone(store):
     controller = serve(handler)
     try:
         email = EmailNotifier("127.0.0.1", controller.port, "voc@bank.example", ROUTES, security="none")
-        first = run_rules(rules(), store, [email], NOW)
+        first = run_rules(spike_rules(), store, [email], NOW)
         [alert_id] = first.pending
         entry = SendJournal(store).get(alert_id)
         assert entry["recipients"]["email"]["done"] == ["pr@bank.example"]
         assert "451" in entry["last_error"]
-        second = run_rules(rules(), store, [email], NOW + timedelta(minutes=2))  # after the backoff
+        second = run_rules(spike_rules(), store, [email], NOW + timedelta(minutes=2))  # after the backoff
     finally:
         controller.stop()
     assert second.sent == [alert_id]
@@ -72,8 +65,8 @@ def test_a_recipient_refused_for_good_is_not_retried(store):
     controller = serve(handler)
     try:
         email = EmailNotifier("127.0.0.1", controller.port, "voc@bank.example", ROUTES, security="none")
-        report = run_rules(rules(), store, [email], NOW)
-        later = run_rules(rules(), store, [email], NOW + timedelta(minutes=2))
+        report = run_rules(spike_rules(), store, [email], NOW)
+        later = run_rules(spike_rules(), store, [email], NOW + timedelta(minutes=2))
     finally:
         controller.stop()
     [alert_id] = report.sent

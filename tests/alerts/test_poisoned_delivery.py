@@ -7,7 +7,7 @@ from __future__ import annotations
 from email import message_from_bytes
 from email.policy import default
 
-from alert_fixtures import HOUR, NOW, fill, spread
+from support.alerts import HOUR, NOW, fill, spread
 
 from alerts import OutboxNotifier, build_rule, run_rules
 from alerts.message import one_line

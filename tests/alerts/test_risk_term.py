@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 import pytest
-from alert_fixtures import NOW, fill, record
+from support.alerts import NOW, fill, record
 
 from alerts import build_rule, run_rules
 from alerts.risk_term import CURSOR

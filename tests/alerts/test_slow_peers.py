@@ -13,10 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from alert_fixtures import NOW
-from alert_smtp import Collector, Received, free_port
-from http_sink import HttpSink
-from test_partial_delivery import rules, spike_store
+from support.alerts import NOW, spike_rules, spike_store
+from support.http_sink import HttpSink
+from support.smtp import Collector, Received, free_port
 
 from alerts import run_rules
 from alerts.state import SendJournal
@@ -59,8 +58,8 @@ def smtp_run(store, tmp_path: Path, timeout: float, slow: int = 99):
         conf = settings(tmp_path, f'smtp_host = "127.0.0.1"\nsmtp_port = {controller.port}\n'
                                   f'smtp_security = "none"\nsmtp_timeout = {timeout}\n')
         notifiers = notifiers_from_settings(conf)
-        first = run_rules(rules(), store, notifiers, NOW)
-        second = run_rules(rules(), store, notifiers, NOW + timedelta(minutes=30))
+        first = run_rules(spike_rules(), store, notifiers, NOW)
+        second = run_rules(spike_rules(), store, notifiers, NOW + timedelta(minutes=30))
     finally:
         controller.stop()
     return handler, first, second, notifiers
@@ -92,7 +91,7 @@ def test_a_slow_robot_within_the_webhook_timeout_gets_each_alert_once(store, tmp
         notifiers = notifiers_from_settings(conf)
         sink.hold()
         threading.Timer(DELAY, sink.release).start()  # answers 1.5 s late
-        first = run_rules(rules(), store, notifiers, NOW)
-        second = run_rules(rules(), store, notifiers, NOW + timedelta(minutes=30))
+        first = run_rules(spike_rules(), store, notifiers, NOW)
+        second = run_rules(spike_rules(), store, notifiers, NOW + timedelta(minutes=30))
     assert notifiers[1].timeout == 10
     assert first.sent and not second.sent and len(sink.requests) == 1

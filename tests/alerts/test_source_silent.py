@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from alert_fixtures import HOUR, NOW, fill, spread
+from support.alerts import HOUR, NOW, fill, spread
 
 from alerts import RuleConfigError, build_rule
 

@@ -3,7 +3,7 @@ and words that claim negative feedback only when the negatives rose too."""
 
 from __future__ import annotations
 
-from alert_fixtures import HOUR, NOW, fill, hourly_history, spread
+from support.alerts import HOUR, NOW, fill, hourly_history, spread
 
 from alerts import build_rule
 

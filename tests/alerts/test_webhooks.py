@@ -14,9 +14,9 @@ from datetime import timedelta
 from urllib.parse import quote_plus
 
 import pytest
-from alert_fixtures import HOUR, NOW, record
-from alert_smtp import free_port
-from http_sink import HttpSink
+from support.alerts import HOUR, NOW, record
+from support.http_sink import HttpSink
+from support.smtp import free_port
 
 from alerts import Alert, DeliveryError, NotifierConfigError
 from alerts.markdown import WECOM_LIMIT, md_text

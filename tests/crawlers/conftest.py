@@ -1,4 +1,4 @@
-"""Fixtures for the importer tests: small exports written to tmp_path (see survey_fixtures.py)."""
+"""Fixtures for the importer tests: small exports written to tmp_path (see support/surveys.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from survey_fixtures import WJX_TEXT_HEADER, WJX_TEXT_ROWS, csv_bytes
+from support.surveys import WJX_TEXT_HEADER, WJX_TEXT_ROWS, csv_bytes
 
 
 @pytest.fixture

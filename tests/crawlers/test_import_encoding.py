@@ -6,7 +6,7 @@ import codecs
 from pathlib import Path
 
 import pytest
-from survey_fixtures import SALT, WJX_TEXT_HEADER, WJX_TEXT_ROWS, csv_bytes
+from support.surveys import SALT, WJX_TEXT_HEADER, WJX_TEXT_ROWS, csv_bytes
 
 from crawlers.errors import ImportFileError
 from crawlers.importers import import_file

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from survey_fixtures import FAKE_IPS, SALT, WJX_TEXT_HEADER, WJX_TEXT_ROWS
+from support.surveys import FAKE_IPS, SALT, WJX_TEXT_HEADER, WJX_TEXT_ROWS
 
 from crawlers.errors import ImportFileError, RowError
 from crawlers.importers import IMPORTERS, detect_platform, import_file
@@ -308,7 +308,7 @@ def test_two_bad_bytes_in_one_row_lose_that_row_only(tmp_path: Path) -> None:
     """Issue 14, item 5: two stray bytes in one row of a GBK export made the whole file
     "cannot detect the text encoding" (0 answers). Now that row is reported with its line and
     the rest imports."""
-    from survey_fixtures import WJX_TEXT_HEADER, WJX_TEXT_ROWS, csv_bytes
+    from support.surveys import WJX_TEXT_HEADER, WJX_TEXT_ROWS, csv_bytes
 
     data = csv_bytes(WJX_TEXT_HEADER, WJX_TEXT_ROWS, encoding="gbk")
     lines = data.split(b"\r\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
 import pytest
-from social_fixtures import complaint, tousu_page
+from support.social import complaint, tousu_page
 
 from core.record import make_id
 from crawlers.parse.errors import BlockedPage, LayoutChanged

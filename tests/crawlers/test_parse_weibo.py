@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from social_fixtures import (
+from support.social import (
     EMOJI,
     TOPIC,
     card9,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from es_server import start
-from store_records import build_record
+from support.es_server import start
+from support.store_records import build_record
 
 from core.record import Feedback
 

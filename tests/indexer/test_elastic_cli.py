@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from es_server import empty_search, start
+from support.es_server import empty_search, start
 
 from voc.cli import main
 

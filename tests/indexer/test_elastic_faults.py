@@ -10,8 +10,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from es_server import error_body
-from store_records import build_record
+from support.es_server import error_body
+from support.store_records import build_record
 
 from indexer.elastic import ElasticStore
 from indexer.store import UpsertResult

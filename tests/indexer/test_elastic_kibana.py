@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 import pytest
-from es_server import start
-from store_records import SH, T0
+from support.es_server import start
+from support.store_records import SH, T0
 
 from indexer._es_kibana import KIBANA_DIR, import_saved_objects, saved_objects
 from indexer._es_setup import mapping

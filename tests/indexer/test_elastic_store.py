@@ -11,8 +11,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from es_server import empty_search
-from store_records import SH, T0, build_record
+from support.es_server import empty_search
+from support.store_records import SH, T0, build_record
 
 from indexer import open_store
 from indexer._es_docs import build_doc, bulk_body, load

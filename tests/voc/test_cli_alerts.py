@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_env import cli_env
+from support.cli_env import cli_env
+from support.smtp import start_server
 
 from core.record import DISPLAY_TZ, Feedback, Sentiment
 from indexer import SqliteStore
 from voc.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "alerts"))
-from alert_smtp import start_server  # noqa: E402
 
 # Monday 2024-05-06 10:05 Beijing: the incident hour is 09:05-10:05.
 AT = datetime(2024, 5, 6, 10, 5, tzinfo=DISPLAY_TZ)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_env import cli_env
+from support.cli_env import cli_env
 
 from core.record import DISPLAY_TZ, Feedback, Sentiment
 from indexer import SqliteStore

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from http_server import serve
 from scrapy.http import TextResponse
+from support.http_server import serve
 
 from core.record import Feedback
 from crawlers.spiders.appstore import AppStoreSpider, feed_entries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from http_server import serve
+from support.http_server import serve
 
 from crawlers.runner import crawl_lock
 from voc.cli import main

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from http_server import serve
 from scrapy.http import Response
+from support.http_server import serve
 
 from core.record import Feedback
 from crawlers.spiders.rss import RssSpider, feed_items, parse_feed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from http_server import serve
+from support.http_server import serve
 
 from core.record import RecordError
 from crawlers.spiders.site import site_time

@@ -7,8 +7,8 @@ import hashlib
 import threading
 import time
 
-from http_server import Seen, serve
-from social_fixtures import body, complaint, tousu_page
+from support.http_server import Seen, serve
+from support.social import body, complaint, tousu_page
 
 from core.record import make_id
 

@@ -7,8 +7,8 @@ import json
 from urllib.parse import parse_qs
 
 import pytest
-from http_server import Seen, serve
-from social_fixtures import (
+from support.http_server import Seen, serve
+from support.social import (
     EMOJI,
     body,
     card9,

@@ -1,4 +1,4 @@
-"""The environment a `voc` command under test runs in; imported by name (`from cli_env import
+"""The environment a `voc` command under test runs in; imported by name (`from support.cli_env import
 cli_env`) because a `conftest` module name is shared by every test folder."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Records for the store tests, built with terse arguments (`build_record`); imported by name
-(`from store_records import ...`) because a `conftest` module name is shared by every test folder."""
+(`from support.store_records import ...`) because a `conftest` module name is shared by every test folder."""
 
 from __future__ import annotations
 

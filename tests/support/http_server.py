@@ -1,6 +1,6 @@
 """A real local HTTP server for spider tests: serves fixed routes, records every request.
 
-    from http_server import serve
+    from support.http_server import serve
 
     with serve({"/feed.xml": (200, {"Content-Type": "application/rss+xml"}, body)}) as (base, log):
         ...crawl with -a base_url=base...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.record import DISPLAY_TZ, Feedback, Sentiment
 from indexer.store import FeedbackStore
@@ -52,3 +53,15 @@ def fill(store: FeedbackStore, records: Iterable[Feedback]) -> int:
     result = store.upsert(batch)
     assert result.stored == len(batch), result.failed
     return len(batch)
+
+
+def spike_store(store: Any) -> None:
+    """A week of 4 negatives an hour, then 36 in the last hour: one `spike_rules()` alert."""
+    fill(store, hourly_history(NOW - HOUR, 7 * 24, 4))
+    fill(store, spread(NOW - HOUR, 36))
+
+
+def spike_rules() -> list[Any]:
+    from alerts import build_rule
+
+    return [build_rule({"name": "spike", "type": "negative_spike", "baseline_weeks": 1})]
