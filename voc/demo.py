@@ -27,7 +27,7 @@ from crawlers.importers import import_file
 from indexer import open_store
 from indexer.store import NONE_KEY, Filters
 from voc.alerting import describe_fired, rules_from_settings, run_configured_rules
-from voc.cli_query import stats
+from voc.cli.query import stats
 from voc.pipeline import build_pipeline
 
 DEMO_DIR = Path("var/demo")
@@ -152,7 +152,7 @@ def _since_hint() -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from voc.cli import print_json
+    from voc.cli.common import print_json
 
     summary = run_demo(progress=not args.json)
     if args.json:

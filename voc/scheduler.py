@@ -158,11 +158,11 @@ def crawl_job(settings: Any, name: str) -> Any:
 
 def cmd_run(args: Any) -> int:
     """`voc run`: start the scheduler in the foreground until SIGTERM / SIGINT."""
-    from voc.cli import settings as load
+    from voc.cli.common import settings as load
 
     conf = load()
-    from voc.alerting import notifiers_from_settings, rules_from_settings
     from indexer import open_settings_store
+    from voc.alerting import notifiers_from_settings, rules_from_settings
 
     # Bad rules or notifier settings stop start-up (exit 2) instead of a failed job every 5 minutes.
     rules_from_settings(conf)

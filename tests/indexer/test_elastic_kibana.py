@@ -198,7 +198,7 @@ def test_discover_url_quotes_rison_specials():
 # -- the commands --------------------------------------------------------------------------------
 
 def test_voc_es_setup_and_kibana_import(kibana, monkeypatch, capsys):
-    from voc.cli_es import cmd_es_setup, cmd_kibana_import
+    from voc.cli.es import cmd_es_setup, cmd_kibana_import
 
     fake, stop = start()
     try:

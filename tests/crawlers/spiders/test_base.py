@@ -107,8 +107,8 @@ def test_second_crawl_of_a_source_is_refused(tmp_path) -> None:
 
 
 def test_cli_arguments() -> None:
-    from voc.cli import UsageError
-    from voc.cli_crawl import spider_args
+    from voc.cli.common import UsageError
+    from voc.cli.crawl import spider_args
 
     assert spider_args(["app_id=1", "q=a=b"]) == {"app_id": "1", "q": "a=b"}
     with pytest.raises(UsageError):

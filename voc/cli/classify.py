@@ -19,10 +19,22 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 from nlp.normalize import normalize
-from voc.cli import UsageError, print_json, settings
+from voc.cli.common import UsageError, json_flag, lazy, print_json, settings
 from voc.pipeline import about_banking, load_classifier, load_tagger
 
 CHUNK = 256  # lines classified together when streaming a file
+
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("classify", help="sentiment, topics and risk for texts or a JSONL file",
+                       description="Classify texts given as arguments (a table), or every line of "
+                                   "a JSONL file (--input/--output, '-' = stdin/stdout).")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
+    p.add_argument("--input", "-i", metavar="FILE", help="JSONL input, each line with a 'text' field")
+    p.add_argument("--output", "-o", metavar="FILE", default="-", help="JSONL output (default -)")
+    json_flag(p)
+    p.set_defaults(handler=lazy("voc.cli.classify", "cmd_classify"))
 
 
 def annotate(classifier: Any, tagger: Any, texts: Sequence[str], batch_size: int,

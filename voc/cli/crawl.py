@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from voc.cli import UsageError, _lazy, cli_time, print_json, settings
+from voc.cli.common import UsageError, cli_time, lazy, print_json, settings
 
 EXIT_ALREADY_RUNNING = 4
 
@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
                    help="spider argument, e.g. -a app_id=1234567890 (repeatable)")
     p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(handler=_lazy("voc.cli_crawl", "cmd_crawl"))
+    p.set_defaults(handler=lazy("voc.cli.crawl", "cmd_crawl"))
 
 
 def spider_args(pairs: list[str]) -> dict[str, str]:

@@ -26,12 +26,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from voc.cli import UsageError, cli_time, print_json, settings
+from voc.cli.common import UsageError, cli_time, lazy, print_json, settings
 
 
 def register(sub: Any) -> None:
     """Add `voc alerts` and its actions to the `voc` subparsers."""
-    from voc.cli import _lazy
 
     p = sub.add_parser("alerts", help="alert rules: check, backtest, list, silence, test-email, digest",
                        description="Alert rules from settings.toml ([[alerts.rules]]).")
@@ -47,7 +46,7 @@ def register(sub: Any) -> None:
         ap.add_argument("--dry-run", action="store_true",
                         help="decide only: no alert state, history or delivery is written")
         ap.add_argument("--json", action="store_true", help="print the alerts fired as JSON")
-        ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_check"))
+        ap.set_defaults(handler=lazy("voc.cli.alerts", "cmd_check"))
 
     ap = asub.add_parser("backtest", help="replay every check of a period; nothing sent or written",
                          description="Run the alert checks of --since..--until, one every --step, over "
@@ -64,7 +63,7 @@ def register(sub: Any) -> None:
     ap.add_argument("--step", metavar="DURATION",
                     help="time between checks, e.g. 5m, 1h (default [alerts] interval_minutes)")
     ap.add_argument("--json", action="store_true", help="print JSON")
-    ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_backtest"))
+    ap.set_defaults(handler=lazy("voc.cli.alerts", "cmd_backtest"))
 
     ap = asub.add_parser("list", help="alert history, and deliveries pending or failed",
                          description="Alerts recorded (newest first) and deliveries that are still "
@@ -73,7 +72,7 @@ def register(sub: Any) -> None:
     ap.add_argument("--rule", help="only this rule")
     ap.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     ap.add_argument("--json", action="store_true", help="print JSON")
-    ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_list"))
+    ap.set_defaults(handler=lazy("voc.cli.alerts", "cmd_list"))
 
     ap = asub.add_parser("silence", help="hold back alerts for RULE:KEY for a while",
                          description="Hold back alerts for one rule and group key, e.g. "
@@ -83,7 +82,7 @@ def register(sub: Any) -> None:
     ap.add_argument("--for", dest="duration", default="24h", help="how long, e.g. 30m, 24h, 2d (default 24h)")
     ap.add_argument("--reason", default="", help="why (shown by `voc alerts list`)")
     ap.add_argument("--off", action="store_true", help="lift the silence instead")
-    ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_silence"))
+    ap.set_defaults(handler=lazy("voc.cli.alerts", "cmd_silence"))
 
     ap = asub.add_parser("test-email", help="send a sample alert through the configured email",
                          description="Build a sample alert and hand it to the email notifier (or "
@@ -91,19 +90,19 @@ def register(sub: Any) -> None:
                                      "the mail settings and VOC_SMTP_PASSWORD.")
     ap.add_argument("--severity", default="warning", choices=["info", "warning", "critical"],
                     help="route it like an alert of this severity (default warning)")
-    ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_test_email"))
+    ap.set_defaults(handler=lazy("voc.cli.alerts", "cmd_test_email"))
 
     ap = asub.add_parser("digest", help="send the daily digest of the day before now (or --at)",
                          description="Summarise the alerts and negative feedback of the day before "
                                      "--at (display timezone) and send it to every notifier.")
     ap.add_argument("--at", metavar="TIME", help="as if now were TIME (naive = Asia/Shanghai)")
     ap.add_argument("--json", action="store_true", help="print JSON")
-    ap.set_defaults(handler=_lazy("voc.cli_alerts", "cmd_digest"))
+    ap.set_defaults(handler=lazy("voc.cli.alerts", "cmd_digest"))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from voc.alerting import describe_fired, run_configured_rules
     from indexer import open_settings_store
+    from voc.alerting import describe_fired, run_configured_rules
 
     conf = settings()
     now = cli_time(args.at, conf.display_tz) or datetime.now(UTC)
@@ -145,8 +144,8 @@ KIND_WORDS = {"new": "新告警", "escalation": "升级", "recovery": "恢复"}
 def cmd_backtest(args: argparse.Namespace) -> int:
     from alerts import parse_duration
     from alerts.backtest import MAX_CHECKS, backtest, count_checks
-    from voc.alerting import rules_from_settings
     from indexer import open_settings_store
+    from voc.alerting import rules_from_settings
 
     conf = settings()
     tz = conf.display_tz
@@ -255,8 +254,8 @@ def _check_key(rule: Any, key: str) -> None:
 def cmd_silence(args: argparse.Namespace) -> int:
     from alerts import parse_duration, silence
     from alerts.state import SILENCE
-    from voc.alerting import rules_from_settings
     from indexer import open_settings_store
+    from voc.alerting import rules_from_settings
 
     if ":" not in args.target:
         raise UsageError(f"{args.target!r} is not RULE:KEY, e.g. negative_spike_topic:topic=信用卡")
@@ -313,8 +312,8 @@ def cmd_test_email(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from voc.alerting import send_daily_digest
     from indexer import open_settings_store
+    from voc.alerting import send_daily_digest
 
     conf = settings()
     now = cli_time(args.at, conf.display_tz) or datetime.now(UTC)

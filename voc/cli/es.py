@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from voc.cli.common import UsageError, lazy, print_json, settings
+
 
 def register(sub: Any) -> None:
     """Add the `es` and `kibana` commands to the `voc` subparsers."""
-    from voc.cli import _lazy  # here, not at the top: voc.cli imports this module
 
     p = sub.add_parser("es", help="Elasticsearch set-up", description="Elasticsearch set-up.")
     esub = p.add_subparsers(dest="es_command", required=True, metavar="ACTION")
@@ -33,7 +34,7 @@ def register(sub: Any) -> None:
     sp.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                     help="keep trying this long while the cluster is unreachable (default 0)")
     sp.add_argument("--json", action="store_true", help="print JSON instead of a summary")
-    sp.set_defaults(handler=_lazy("voc.cli_es", "cmd_es_setup"))
+    sp.set_defaults(handler=lazy("voc.cli.es", "cmd_es_setup"))
 
     p = sub.add_parser("kibana", help="Kibana saved objects", description="Kibana saved objects.")
     ksub = p.add_subparsers(dest="kibana_command", required=True, metavar="ACTION")
@@ -42,7 +43,7 @@ def register(sub: Any) -> None:
     kp.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                     help="keep trying this long while Kibana is unreachable (default 0)")
     kp.add_argument("--json", action="store_true", help="print JSON instead of a summary")
-    kp.set_defaults(handler=_lazy("voc.cli_es", "cmd_kibana_import"))
+    kp.set_defaults(handler=lazy("voc.cli.es", "cmd_kibana_import"))
 
 
 def _retrying(wait: float, fn: Callable[[], Any]) -> Any:
@@ -62,7 +63,6 @@ def _retrying(wait: float, fn: Callable[[], Any]) -> Any:
 
 def cmd_es_setup(args: argparse.Namespace) -> int:
     from indexer.elastic import ElasticStore
-    from voc.cli import print_json, settings
 
     es = settings().elasticsearch
     store = ElasticStore(list(es.hosts), ca_certs=es.ca_certs, index_prefix=es.index_prefix,
@@ -81,7 +81,6 @@ def cmd_es_setup(args: argparse.Namespace) -> int:
 
 def cmd_kibana_import(args: argparse.Namespace) -> int:
     from indexer._es_kibana import import_saved_objects
-    from voc.cli import UsageError, print_json, settings
 
     conf = settings()
     if not conf.kibana.url:

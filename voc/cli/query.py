@@ -17,11 +17,32 @@ from core.record import Feedback, to_display
 from indexer.store import FeedbackStore, Filters
 from nlp.mask import mask_pii
 from nlp.normalize import strip_controls, strip_html
-from voc.cli import UsageError, cli_time, print_json, settings
+from voc.cli.common import UsageError, cli_time, filter_flags, json_flag, lazy, print_json, settings
 
 # Without --since/--until, stats cover every stored record.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("search", help="search stored feedback",
+                       description="Find stored feedback containing QUERY (an empty query lists "
+                                   "the newest).")
+    p.add_argument("query", nargs="?", default="", help="text to look for, e.g. 闪退")
+    filter_flags(p)
+    p.add_argument("--limit", type=int, default=20, help="how many to show (default 20)")
+    json_flag(p)
+    p.set_defaults(handler=lazy("voc.cli.query", "cmd_search"))
+
+    p = sub.add_parser("stats", help="counts of stored feedback by source, topic, sentiment or day",
+                       description="Count stored feedback. JSON: {\"total\": N, \"groups\": "
+                                   "[{\"key\": ..., \"count\": ...}]}, sorted by count.")
+    filter_flags(p)
+    p.add_argument("--by", choices=["source", "topic", "sentiment", "day"], default="source",
+                   help="group by (default source)")
+    json_flag(p)
+    p.set_defaults(handler=lazy("voc.cli.query", "cmd_stats"))
 
 
 def filters_from(args: argparse.Namespace, tz: Any) -> Filters:

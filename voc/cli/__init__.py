@@ -1,0 +1,17 @@
+"""The `voc` command, one module per command group:
+
+    main      the parser, the entry point (`voc = "voc.cli:main"`) and the exit codes
+    common    what the command modules share (usage error, flags, settings, printers)
+    records   import, index --retry-spool
+    classify  classify
+    query     search, stats
+    alerts    alerts check | backtest | list | silence | test-email | digest
+    crawl     crawl
+    es        es setup, kibana import
+
+`voc demo` and `voc run` are registered in `main` and run `voc.demo` and `voc.scheduler`.
+"""
+
+from voc.cli.main import main
+
+__all__ = ["main"]
