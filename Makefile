@@ -38,7 +38,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 model: $(STAMP)
-	$(BIN)/python -m nlp.train
+	$(BIN)/python -m nlp.training.train
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -e '.[bench]'

@@ -56,9 +56,9 @@ from alerts import run_rules  # noqa: E402
 from core.record import DISPLAY_TZ, Feedback, Sentiment, make_id  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from indexer.sqlite import SqliteStore  # noqa: E402
-from nlp import corpora  # noqa: E402
 from nlp.dedup import Deduper  # noqa: E402
 from nlp.normalize import normalize  # noqa: E402
+from nlp.training import corpora  # noqa: E402
 from voc.alerting import rules_from_settings  # noqa: E402
 from voc.pipeline import Pipeline, load_classifier, load_tagger  # noqa: E402
 

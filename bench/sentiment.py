@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 def bench_texts(data: Path, n: int) -> list[str]:
     """A seeded mix of whole dev texts: bank comments, Weibo, stock forum, reviews (median ~40 chars)."""
-    from nlp import corpora
+    from nlp.training import corpora
 
     _train, dev = corpora.load(data)
     rng = random.Random(7)

@@ -29,8 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nlp.corpora import bank_rows  # noqa: E402
 from nlp.tagging import Tagger  # noqa: E402
+from nlp.training.corpora import bank_rows  # noqa: E402
 
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "sentiment"
 DEBIT = ("储蓄", "借记", "工资", "社保", "交通", "银行卡", "一类", "二类", "公交")

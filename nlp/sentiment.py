@@ -9,7 +9,7 @@ with the point); empty or whitespace-only text is `neutral` with score 1.0 witho
 model. The model directory is a plain `transformers` BertForSequenceClassification checkpoint
 (config.json, model.safetensors, tokenizer files), loaded with `local_files_only=True`.
 
-Calibration: when `calibration.json` lies beside the model (written by `nlp/calibrate.py`), the
+Calibration: when `calibration.json` lies beside the model (written by `nlp/training/calibrate.py`), the
 logits are divided by its `temperature` and its per-class `bias` is added before the softmax, so
 scores are calibrated probabilities and the label is the calibrated argmax. No file = identity; a
 malformed file is a `ModelError` naming it.

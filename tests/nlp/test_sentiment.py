@@ -217,7 +217,7 @@ SHIPPED_BANK_NEGATIVE_RECALL = 82 / 143  # the figure in nlp/model/MODEL_CARD.md
 def test_shipped_bank_negative_recall_does_not_regress(shipped):
     # The shipped path on the CPU: int8 + calibration.json. Regression guard: the figure the
     # model card reports for bank dev, minus 0.01.
-    from nlp import corpora
+    from nlp.training import corpora
 
     assert shipped.quantized and shipped.calibration is not None
     _train, dev = corpora.load(DEV_DATA)

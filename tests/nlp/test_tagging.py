@@ -386,7 +386,7 @@ def test_bad_context_options_name_the_key(tmp_path, body, key):
 def test_topic_coverage_on_the_real_bank_dev_split(tagger):
     """Of the bank dev comments whose `bio` tags name a PRODUCT, ≥ 90 % get a topic
     (bench/topics_real.py prints the figures; the taxonomy was grown from the train split only)."""
-    from nlp.corpora import bank_rows
+    from nlp.training.corpora import bank_rows
 
     _, dev = bank_rows(SHARED)
     naming = tagged = 0

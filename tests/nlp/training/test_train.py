@@ -10,9 +10,9 @@ import torch
 from tokenizers import Tokenizer
 from transformers import BertForSequenceClassification
 
-from nlp.corpora import Example
 from nlp.sentiment import build_tiny_model
-from nlp.train import Stage, soup, train_stage
+from nlp.training.corpora import Example
+from nlp.training.train import Stage, soup, train_stage
 
 TEXTS = [("又闪退了，投诉无门", 0), ("转账一直失败", 0), ("年化还算可以", 1), ("网点排队一小时", 0),
          ("客服态度很好", 2), ("额度提了，开心", 2), ("今天去办了卡", 1), ("利率没变", 1)]

