@@ -39,6 +39,7 @@ from alerts.message import build_message
 from alerts.notifier import Link, Notifier
 from alerts.webhooks import DingTalkNotifier, WeComNotifier
 from core.record import SEVERITIES, as_utc, parse_time
+from core.registry import registry
 
 if TYPE_CHECKING:
     from alerts.digest import Digest
@@ -231,3 +232,7 @@ NOTIFIERS: dict[str, type[Notifier]] = {
     "wecom": WeComNotifier,
     "dingtalk": DingTalkNotifier,
 }
+# The chat robots [notify.webhooks] may name; the settings schema reads them from this registry.
+WEBHOOKS = registry("webhook")
+for _robot in (WeComNotifier, DingTalkNotifier):
+    WEBHOOKS.add(_robot.flavor, _robot)

@@ -19,26 +19,26 @@ from alerts.risk_term import RiskTerm
 from alerts.rule import Rule
 from alerts.source_silent import SourceSilent
 from alerts.volume_spike import VolumeSpike
+from core.registry import registry
 
-RULE_TYPES: dict[str, type[Rule]] = {
-    "negative_spike": NegativeSpike,
-    "negative_share": NegativeShare,
-    "risk_term": RiskTerm,
-    "source_silent": SourceSilent,
-    "emerging_term": EmergingTerm,
-    "cluster_growth": ClusterGrowth,
-    "volume_spike": VolumeSpike,
-}
+# The `type` names of [[alerts.rules]]; the settings schema reads them from this registry.
+RULE_TYPES = registry("rule type")
+for _name, _rule in {"negative_spike": NegativeSpike, "negative_share": NegativeShare,
+                     "risk_term": RiskTerm, "source_silent": SourceSilent,
+                     "emerging_term": EmergingTerm, "cluster_growth": ClusterGrowth,
+                     "volume_spike": VolumeSpike}.items():
+    RULE_TYPES.add(_name, _rule)
 
 
 def build_rule(table: Mapping[str, Any], label: str | None = None) -> Rule:
     """Build one rule from its settings table; RuleConfigError names the rule and the bad key."""
     rule = str(table.get("name") or label or "?")
     if "type" not in table:
-        raise RuleConfigError(rule, "type", f"required; one of {sorted(RULE_TYPES)}")
+        raise RuleConfigError(rule, "type", f"required; one of {sorted(RULE_TYPES.names())}")
     rule_type = table["type"]
     if rule_type not in RULE_TYPES:
-        raise RuleConfigError(rule, "type", f"unknown rule type {rule_type!r}; known: {sorted(RULE_TYPES)}")
+        known = sorted(RULE_TYPES.names())
+        raise RuleConfigError(rule, "type", f"unknown rule type {rule_type!r}; known: {known}")
     return RULE_TYPES[rule_type].from_table(table, label)
 
 

@@ -1,16 +1,16 @@
 """Where records are kept: the `FeedbackStore` backends and `open_store()` to pick one by name.
 
-`STORES` maps a backend name (the `[store] backend` setting) to its class; Elasticsearch is
-registered by its own issue and imported lazily there, so SQLite-only installs never import it.
+`STORES` (the `core.registry` of kind "store backend") maps a backend name (the `[store] backend`
+setting) to its class; Elasticsearch is imported lazily, so SQLite-only runs never import it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
+from core.registry import registry
 from core.settings import Settings
 from indexer.errors import StoreError, StoreQueryError, StoreUnavailable, UnknownBackend
 from indexer.sqlite import SqliteStore
@@ -24,7 +24,9 @@ def _elasticsearch(**options: Any) -> FeedbackStore:
     return ElasticStore(**options)
 
 
-STORES: dict[str, Callable[..., FeedbackStore]] = {"sqlite": SqliteStore, "elasticsearch": _elasticsearch}
+STORES = registry("store backend")  # the `[store] backend` names; the settings schema reads them here
+STORES.add("sqlite", SqliteStore)
+STORES.add("elasticsearch", _elasticsearch)
 
 __all__ = ["STORES", "FeedbackStore", "Filters", "SqliteStore", "StoreError", "StoreQueryError",
            "StoreUnavailable", "UnknownBackend", "open_settings_store", "open_store"]
@@ -36,7 +38,7 @@ def open_store(backend: str, **options: Any) -> FeedbackStore:
         cls = STORES[backend]
     except KeyError:
         raise UnknownBackend(
-            f"unknown store backend {backend!r}; known: {', '.join(sorted(STORES))}") from None
+            f"unknown store backend {backend!r}; known: {', '.join(sorted(STORES.names()))}") from None
     try:
         return cls(**options)
     except TypeError as exc:

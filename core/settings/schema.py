@@ -1,140 +1,117 @@
-"""The settings schema: every known key, its type, its default and the check its value must pass.
+"""The settings schema: every section and key, its type, default, check and meaning, in one place.
 
-`core.settings` walks this table to validate settings.toml; the defaults here are what a key means
-when a settings file leaves it out (settings.toml at the repo root documents the same values).
-Free-form parts (`[crawl.<spider>]` options, rule options in `[[alerts.rules]]`) are validated by
-the spider or rule that reads them.
+Each section is a frozen pydantic model; `load_settings` validates the parsed settings.toml (plus
+`VOC_*` overrides) against them, in strict mode: `"64"` is not an integer, `true` is not a number.
+The default of a key lives only here (a key left out of the file means its default); its
+description is what the README's settings table prints (`python -m core.settings.doc`), and a test
+checks that the shipped settings.toml sets every key to its default (bar the keys marked `example`:
+values that show how to fill in a deployment's own, such as the bank's name).
+
+Free-form parts are validated by their owners: `[crawl.<spider>]` options by the spider, rule
+options in `[[alerts.rules]]` by the rule type. Names that come from a registry (store backends,
+rule types, webhook robots) are read from `core.registry`, never copied here.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from email.utils import parseaddr
-from typing import Any
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
+
 from core.record import SEVERITIES
-from core.settings.secrets import SECRET_ENV
+from core.registry import registry
+from core.settings.secrets import secret_hint
+from core.settings.source import resolve_path
 
-__all__ = ["SCHEMA", "SEVERITIES", "BACKENDS", "SMTP_SECURITY", "WEBHOOKS", "Key", "check_value",
-           "secret_hint", "suggest"]
+__all__ = ["SECTIONS", "SEVERITIES", "SMTP_SECURITY", "KeyProblem", "freeze", "kind_of", "secret_hint",
+           "suggest"]
 
-BACKENDS = ("sqlite", "elasticsearch")
 SMTP_SECURITY = ("starttls", "ssl", "none")
-WEBHOOKS = ("dingtalk", "wecom")
 
 
-@dataclass(frozen=True)
-class Key:
-    """kind: str | int | float | bool | strs | path | opt_path, or a special table
-    (rules | recipients | webhooks); check: the name of a check in `check_value`, if any."""
+class KeyProblem(ValueError):
+    """What is wrong with a value; `subkey` names the part inside it (`urgent` in
+    `notify.recipients.urgent`, `[1].name` in `alerts.rules[1].name`)."""
 
-    kind: str
-    default: Any
-    check: str | None = None
-
-
-SCHEMA: dict[str, dict[str, Key]] = {
-    "app": {"timezone": Key("str", "Asia/Shanghai", "timezone"), "var_dir": Key("path", "var")},
-    "bank": {"name": Key("str", ""), "aliases": Key("strs", ())},
-    "store": {"backend": Key("str", "sqlite", "backend"), "path": Key("path", "var/voc.db")},
-    "elasticsearch": {
-        "hosts": Key("strs", ("http://localhost:9200",), "urls"),
-        "ca_certs": Key("opt_path", ""),
-        "index_prefix": Key("str", "voc", "index_prefix"),
-        "username": Key("str", "elastic"),
-        "auto_setup": Key("bool", True),
-    },
-    "kibana": {"url": Key("str", "http://localhost:5601", "url_or_empty")},
-    "nlp": {
-        "model_path": Key("opt_path", ""),
-        "batch_size": Key("int", 64, "positive"),
-        "device": Key("str", "cpu", "device"),
-        "taxonomy": Key("opt_path", ""),
-        "dedup_window_hours": Key("float", 72.0, "positive"),
-    },
-    "alerts": {
-        "interval_minutes": Key("int", 5, "positive"),
-        "realert_hours": Key("float", 6.0, "not_negative"),
-        "recovery": Key("bool", True),
-        "digest": Key("bool", True),
-        "digest_time": Key("str", "09:00", "clock"),
-        "rules": Key("rules", []),
-    },
-    "privacy": {
-        "keep_original": Key("bool", True),
-    },
-    "notify": {
-        "outbox": Key("path", "var/outbox"),
-        "smtp_host": Key("str", ""),
-        "smtp_port": Key("int", 587, "port"),
-        "smtp_from": Key("str", "voc-monitor@localhost", "address_or_empty"),
-        "smtp_user": Key("str", ""),
-        "smtp_security": Key("str", "starttls", "smtp_security"),
-        "smtp_timeout": Key("float", 30.0, "positive"),
-        "recipients": Key("recipients", {}),
-        "webhooks": Key("webhooks", {}),
-        "webhook_severities": Key("strs", ("warning", "critical"), "severities"),
-        "webhook_timeout": Key("float", 10.0, "positive"),
-        "operators": Key("strs", (), "addresses"),
-        "digest_recipients": Key("strs", (), "addresses"),
-    },
-}
+    def __init__(self, message: str, subkey: str = "") -> None:
+        super().__init__(message)
+        self.message, self.subkey = message, subkey
 
 
-def check_value(key: Key, value: Any) -> str | None:
-    """What is wrong with an already type-checked value, or None."""
-    match key.check:
-        case None:
-            return None
-        case "backend":
-            return _one_of(value, BACKENDS)
-        case "smtp_security":
-            return _one_of(value, SMTP_SECURITY)
-        case "timezone":
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                return f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)"
-            return None
-        case "positive":
-            return None if value > 0 else f"must be greater than 0, got {value!r}"
-        case "not_negative":
-            return None if value >= 0 else f"must be 0 or more, got {value!r}"
-        case "port":
-            return None if 0 < value < 65536 else f"must be a TCP port (1-65535), got {value!r}"
-        case "device":
-            ok = re.fullmatch(r"cpu|mps|cuda(:\d+)?", value)
-            return None if ok else f"must be cpu, cuda, cuda:N or mps, got {value!r}"
-        case "index_prefix":
-            ok = re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value)
-            return None if ok else f"must be an index name (lowercase letters, digits, - or _), got {value!r}"
-        case "urls":
-            if not value:
-                return "must list at least one URL"
-            return next(filter(None, (_url(item) for item in value)), None)
-        case "url_or_empty":
-            return _url(value) if value else None
-        case "address_or_empty":
-            return _address(value) if value else None
-        case "severities":
-            bad = [item for item in value if item not in SEVERITIES]
-            return f"unknown severity {bad[0]!r}; use {', '.join(SEVERITIES)}" if bad else None
-        case "clock":
-            ok = re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value)
-            return None if ok else f"must be a time of day HH:MM (display timezone), got {value!r}"
-        case "addresses":
-            return next(filter(None, (_address(item) for item in value)), None)
-    raise AssertionError(f"schema names an unknown check {key.check!r}")
+def kind_of(value: Any) -> str:
+    names = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table",
+             tuple: "array"}
+    return names.get(type(value), type(value).__name__)
 
 
-def _one_of(value: str, choices: Iterable[str]) -> str | None:
-    choices = tuple(choices)
+# -- value types -------------------------------------------------------------------------------
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise KeyProblem(f"must be an array of strings, got {kind_of(value)} {value!r}")
+
+
+def _path(value: Any) -> Path:
+    if isinstance(value, Path):
+        return resolve_path(str(value))
+    if isinstance(value, str) and value.strip():
+        return resolve_path(value)
+    raise KeyProblem(f"must be a non-empty path string, got {kind_of(value)} {value!r}")
+
+
+def _optional_path(value: Any) -> Path | None:
+    if value is None:
+        return None
+    if isinstance(value, Path):
+        return resolve_path(str(value))
+    if isinstance(value, str):
+        return resolve_path(value) if value.strip() else None
+    raise KeyProblem(f'must be a path string ("" for the default), got {kind_of(value)} {value!r}')
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise KeyProblem(f"must be a number, got {kind_of(value)} {value!r}")
+
+
+def _check(test: Any) -> AfterValidator:
+    """An AfterValidator from a function returning a problem (str) or None."""
+    def run(value: Any) -> Any:
+        problem = test(value)
+        if problem:
+            raise KeyProblem(problem)
+        return value
+    return AfterValidator(run)
+
+
+def _one_of(choices: Iterable[str]) -> AfterValidator:
+    return _check(lambda value: _not_in(value, tuple(choices)))
+
+
+def _not_in(value: str, choices: tuple[str, ...]) -> str | None:
     return None if value in choices else f"must be one of {', '.join(choices)}, got {value!r}"
+
+
+def _registered(kind: str) -> AfterValidator:
+    return _check(lambda value: _not_in(value, registry(kind).names()))
+
+
+def _timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)"
+    return None
 
 
 def _url(value: str) -> str | None:
@@ -148,29 +125,221 @@ def _url(value: str) -> str | None:
 
 def _address(value: str) -> str | None:
     _, address = parseaddr(value)
-    ok = re.fullmatch(r"[^@\s]+@[^@\s]+", address)
-    return None if ok else f"must be an email address, got {value!r}"
+    return None if re.fullmatch(r"[^@\s]+@[^@\s]+", address) else f"must be an email address, got {value!r}"
 
 
-# A key whose name ends like one of these holds a secret, wherever it sits in the file.
-_SECRET_SUFFIXES = {
-    "password": "VOC_SMTP_PASSWORD or VOC_ES_PASSWORD",
-    "passwd": "VOC_SMTP_PASSWORD or VOC_ES_PASSWORD",
-    "api_key": "VOC_ES_API_KEY",
-    "apikey": "VOC_ES_API_KEY",
-    "cookie": "VOC_WEIBO_COOKIE or VOC_TOUSU_COOKIE",
-    "cookies": "VOC_WEIBO_COOKIE or VOC_TOUSU_COOKIE",
-    "secret": "VOC_DINGTALK_SECRET",
-    "salt": "VOC_PSEUDONYM_SALT",
-}
+def _first(problems: Iterable[str | None]) -> str | None:
+    return next(filter(None, problems), None)
 
 
-def secret_hint(key: str) -> str | None:
-    """The environment variable(s) to use instead, when `key` names a secret; else None."""
-    name = key.lower()
-    if name in SECRET_ENV:
-        return SECRET_ENV[name]
-    return next((var for suffix, var in _SECRET_SUFFIXES.items() if name.endswith(suffix)), None)
+def _regex(pattern: str, problem: str) -> AfterValidator:
+    return _check(lambda value: None if re.fullmatch(pattern, value) else f"{problem}, got {value!r}")
+
+
+Strings = Annotated[tuple[str, ...], BeforeValidator(_strings)]
+PathValue = Annotated[Path, BeforeValidator(_path)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
+Number = Annotated[float, BeforeValidator(_number)]
+Positive = _check(lambda value: None if value > 0 else f"must be greater than 0, got {value!r}")
+NotNegative = _check(lambda value: None if value >= 0 else f"must be 0 or more, got {value!r}")
+Url = _check(lambda value: _url(value) if value else None)
+Addresses = _check(lambda value: _first(_address(v) for v in value))
+Severities = _check(lambda value: _first(f"unknown severity {v!r}; use {', '.join(SEVERITIES)}"
+                                         for v in value if v not in SEVERITIES))
+
+
+def _key(default: Any, description: str, *, example: bool = False, names: str = "") -> Any:
+    """A key's default and meaning; `example` marks a shipped value that a deployment replaces;
+    `names` the registry its values (or its table's keys) come from, listed in the README table.
+    A callable default is a factory (made anew per load: registries may have grown)."""
+    extra: dict[str, Any] = {"example": example, "registry": names}
+    if callable(default):
+        return Field(default_factory=default, description=description, json_schema_extra=extra)
+    return Field(default=default, description=description, json_schema_extra=extra)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, validate_default=True)
+
+
+# -- the sections --------------------------------------------------------------------------------
+
+class AppSettings(Section):
+    """[app]"""
+
+    timezone: Annotated[str, _check(_timezone)] = _key(
+        "Asia/Shanghai", "display time zone and day buckets (alert windows, digests); naive times mean it")
+    var_dir: PathValue = _key("var", "working state: pseudonym salt, spool, logs (git-ignored)")
+
+
+class BankSettings(Section):
+    """[bank]"""
+
+    name: str = _key("", "our bank: its mentions are tagged ours=true", example=True)
+    aliases: Strings = _key((), "other ways customers write our bank's name", example=True)
+
+
+class StoreSettings(Section):
+    """[store]"""
+
+    backend: Annotated[str, _registered("store backend")] = _key(
+        "sqlite", "where records are kept: the embedded SQLite file, or a cluster (then see "
+                  "[elasticsearch])", names="store backend")
+    path: PathValue = _key("var/voc.db", "the SQLite file (backend = sqlite)")
+
+
+class ElasticsearchSettings(Section):
+    """[elasticsearch]"""
+
+    hosts: Annotated[Strings, _check(lambda value: "must list at least one URL" if not value
+                                     else _first(_url(v) for v in value))] = _key(
+        ("http://localhost:9200",), "cluster URLs, without credentials (VOC_ES_API_KEY / VOC_ES_PASSWORD)")
+    ca_certs: OptionalPath = _key("", 'CA bundle for https hosts; "" = the system trust store')
+    index_prefix: Annotated[str, _regex(r"[a-z0-9][a-z0-9_-]*", "must be an index name (lowercase "
+                                        "letters, digits, - or _)")] = _key(
+        "voc", "indices <prefix>-feedback-YYYY.MM behind the alias <prefix>-feedback")
+    username: str = _key("elastic", "user for VOC_ES_PASSWORD when no VOC_ES_API_KEY is set")
+    auto_setup: bool = _key(True, "create templates and alias on first use; false for an account with "
+                                  "index privileges only (an admin runs `voc es setup` once)")
+
+
+class KibanaSettings(Section):
+    """[kibana]"""
+
+    url: Annotated[str, Url] = _key("http://localhost:5601",
+                                    'alert emails link to Discover here; "" = no links')
+
+
+class NlpSettings(Section):
+    """[nlp]"""
+
+    model_path: OptionalPath = _key("", 'sentiment model directory; "" = the model shipped in nlp/model/')
+    batch_size: Annotated[int, Positive] = _key(64, "texts per model call")
+    device: Annotated[str, _regex(r"cpu|mps|cuda(:\d+)?", "must be cpu, cuda, cuda:N or mps")] = _key(
+        "cpu", "cpu, cuda, cuda:N or mps")
+    taxonomy: OptionalPath = _key("", 'topics and risk terms; "" = the shipped nlp/taxonomy.toml')
+    dedup_window_hours: Annotated[Number, Positive] = _key(
+        72.0, "near-duplicates are looked for within this many hours")
+
+
+def _rules(value: Any) -> tuple[Mapping[str, Any], ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, Mapping) for item in value):
+        raise KeyProblem(f"must be an array of tables ([[alerts.rules]]), got {kind_of(value)}")
+    names: set[str] = set()
+    for index, table in enumerate(value):
+        for required in ("name", "type"):
+            if not isinstance(table.get(required), str) or not table[required].strip():
+                raise KeyProblem("is required and must be a non-empty string", f"[{index}].{required}")
+        if table["name"] in names:
+            raise KeyProblem(f"duplicate rule name {table['name']!r}", f"[{index}].name")
+        names.add(table["name"])
+        if "severity" in table and table["severity"] not in SEVERITIES:
+            raise KeyProblem(f"must be one of {', '.join(SEVERITIES)}, got {table['severity']!r}",
+                             f"[{index}].severity")
+    types = registry("rule type")
+    for index, table in enumerate(value):
+        if types.names() and table["type"] not in types.names():
+            raise KeyProblem(f"unknown rule type {table['type']!r}{suggest(table['type'], types.names())}",
+                             f"[{index}].type")
+    return tuple(freeze(table) for table in value)
+
+
+class AlertsSettings(Section):
+    """[alerts]"""
+
+    interval_minutes: Annotated[int, Positive] = _key(5, "how often the rules run under `voc run`")
+    realert_hours: Annotated[Number, NotNegative] = _key(
+        6.0, "the same rule and group alert again only after this long (unless the count doubles)")
+    recovery: bool = _key(True, 'send a "back to normal" notice when a group that alerted calms down')
+    digest: bool = _key(True, "a daily summary under `voc run` (also `voc alerts digest`)")
+    digest_time: Annotated[str, _regex(r"([01]\d|2[0-3]):[0-5]\d", "must be a time of day HH:MM "
+                                       "(display timezone)")] = _key(
+        "09:00", "when the digest goes out ([app] timezone); it covers the day before")
+    rules: Annotated[tuple[Mapping[str, Any], ...], PlainValidator(_rules)] = _key(
+        (), "[[alerts.rules]]: each has name and type; the rule type validates its other options",
+        example=True, names="rule type")
+
+
+def _recipients(value: Any) -> Mapping[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise KeyProblem(f"must be a table of severity = [addresses], got {kind_of(value)}")
+    out: dict[str, tuple[str, ...]] = {severity: () for severity in SEVERITIES}
+    for severity, addresses in value.items():
+        if severity not in SEVERITIES:
+            raise KeyProblem(f"unknown severity{suggest(severity, SEVERITIES)}", f".{severity}")
+        try:
+            out[severity] = _strings(addresses)
+        except KeyProblem as exc:
+            raise KeyProblem(exc.message, f".{severity}") from None
+        problem = _first(_address(a) for a in out[severity])
+        if problem:
+            raise KeyProblem(problem, f".{severity}")
+    return MappingProxyType(out)
+
+
+def _webhooks(value: Any) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        raise KeyProblem(f"must be a table of name = URL, got {kind_of(value)}")
+    known = registry("webhook").names()
+    out = dict.fromkeys(known, "")
+    for name, url in value.items():
+        if name not in known:
+            raise KeyProblem(f"unknown webhook{suggest(name, known)}", f".{name}")
+        if not isinstance(url, str):
+            raise KeyProblem(f"must be a string, got {kind_of(url)} {url!r}", f".{name}")
+        problem = _url(url) if url else None
+        if problem:
+            raise KeyProblem(problem, f".{name}")
+        out[name] = url
+    return MappingProxyType(out)
+
+
+class NotifySettings(Section):
+    """[notify]"""
+
+    outbox: PathValue = _key("var/outbox", "every alert is also written here as an .eml file")
+    smtp_host: str = _key("", '"" = outbox only; the password comes from VOC_SMTP_PASSWORD')
+    smtp_port: Annotated[int, _check(lambda v: None if 0 < v < 65536 else
+                                     f"must be a TCP port (1-65535), got {v!r}")] = _key(587, "SMTP port")
+    smtp_from: Annotated[str, _check(lambda v: _address(v) if v else None)] = _key(
+        "voc-monitor@localhost", "the From address of alert emails")
+    smtp_user: str = _key("", 'SMTP login; "" = no login')
+    smtp_security: Annotated[str, _one_of(SMTP_SECURITY)] = _key("starttls", "starttls, ssl or none")
+    smtp_timeout: Annotated[Number, Positive] = _key(
+        30.0, "seconds per SMTP command; a slower server is retried later (at least once, see README)")
+    recipients: Annotated[Mapping[str, tuple[str, ...]], PlainValidator(_recipients)] = _key(
+        lambda: _recipients({}), "who gets alerts of each severity", example=True)
+    webhooks: Annotated[Mapping[str, str], PlainValidator(_webhooks)] = _key(
+        lambda: _webhooks({}), 'chat robots, name = URL; "" = off; signing secret and key come from '
+                               "the environment", names="webhook")
+    webhook_severities: Annotated[Strings, Severities] = _key(
+        ("warning", "critical"), "which alert severities the chat robots get")
+    webhook_timeout: Annotated[Number, Positive] = _key(10.0, "seconds per robot request")
+    operators: Annotated[Strings, Addresses] = _key(
+        (), "who hears that a source went silent or is blocked ([] = by severity)")
+    digest_recipients: Annotated[Strings, Addresses] = _key(
+        (), "who gets the daily digest ([] = everyone in recipients)")
+
+
+class PrivacySettings(Section):
+    """[privacy]"""
+
+    keep_original: bool = _key(True, "the store keeps comments as written; false = phone, ID and card "
+                                     "numbers masked before storing (output is masked either way)")
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "app": AppSettings, "bank": BankSettings, "store": StoreSettings,
+    "elasticsearch": ElasticsearchSettings, "kibana": KibanaSettings, "nlp": NlpSettings,
+    "alerts": AlertsSettings, "notify": NotifySettings, "privacy": PrivacySettings}
+
+
+def freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(item) for item in value)
+    return value
 
 
 def suggest(key: str, known: Iterable[str]) -> str:

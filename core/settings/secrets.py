@@ -1,9 +1,10 @@
 """Secrets: read only from the environment, never from settings.toml, never printed.
 
-`Secrets.from_env(env)` collects the VOC_* secret variables; its repr shows which are set, not
-their values. `pseudonym_salt(var_dir, env)` gives the salt used to pseudonymise survey
-respondents: `VOC_PSEUDONYM_SALT` when set, else a random salt made once and kept in
-`<var_dir>/pseudonym_salt` (mode 0600) so re-imports hash the same respondent the same way.
+`Secrets.from_env(env)` collects the VOC_* secret variables into typed `SecretStr` fields (the
+settings read it once, as `Settings.secrets`); its repr shows which are set, not their values.
+`pseudonym_salt(var_dir, env)` gives the salt used to pseudonymise survey respondents:
+`VOC_PSEUDONYM_SALT` when set, else a random salt made once and kept in `<var_dir>/pseudonym_salt`
+(mode 0600) so re-imports hash the same respondent the same way.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import os
 import secrets as _random
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from core.errors import ConfigError
 
@@ -30,27 +32,36 @@ SECRET_ENV: dict[str, str] = {
 SALT_FILE = "pseudonym_salt"
 
 
-@dataclass(frozen=True, repr=False)
-class Secrets:
-    """Secret values from the environment; None when unset (or set to an empty string)."""
+class Secrets(BaseModel):
+    """Secret values from the environment (`SecretStr`, None when unset or empty). The values are
+    reached only with `.get_secret_value()` by the part that needs them; repr, str and
+    `Settings.describe()` show whether each is set, never what it is."""
 
-    smtp_password: str | None = None
-    es_api_key: str | None = None
-    es_password: str | None = None
-    weibo_cookie: str | None = None
-    tousu_cookie: str | None = None
-    dingtalk_secret: str | None = None
-    wecom_key: str | None = None
-    pseudonym_salt: str | None = None
+    model_config = ConfigDict(frozen=True)
+
+    smtp_password: SecretStr | None = None
+    es_api_key: SecretStr | None = None
+    es_password: SecretStr | None = None
+    weibo_cookie: SecretStr | None = None
+    tousu_cookie: SecretStr | None = None
+    dingtalk_secret: SecretStr | None = None
+    wecom_key: SecretStr | None = None
+    pseudonym_salt: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Secrets:
         env = os.environ if env is None else env
-        return cls(**{name: env.get(var) or None for name, var in SECRET_ENV.items()})
+        return cls(**{name: SecretStr(env[var]) if env.get(var) else None
+                      for name, var in SECRET_ENV.items()})
+
+    def value(self, name: str) -> str | None:
+        """The secret's text, for the one call that sends it; None when unset."""
+        secret = getattr(self, name)
+        return secret.get_secret_value() if secret is not None else None
 
     def is_set(self) -> dict[str, bool]:
         """Which secrets are present; safe to print."""
-        return {f.name: getattr(self, f.name) is not None for f in fields(self)}
+        return {name: getattr(self, name) is not None for name in SECRET_ENV}
 
     def __repr__(self) -> str:
         # Values never appear, so a logged or printed Settings cannot leak them.
@@ -101,3 +112,24 @@ def _create_salt(directory: Path, path: Path) -> None:
             tmp.unlink(missing_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create pseudonym salt file {path}: {exc}", source=str(path)) from exc
+
+
+# A key whose name ends like one of these holds a secret, wherever it sits in the file.
+_SECRET_SUFFIXES = {
+    "password": "VOC_SMTP_PASSWORD or VOC_ES_PASSWORD",
+    "passwd": "VOC_SMTP_PASSWORD or VOC_ES_PASSWORD",
+    "api_key": "VOC_ES_API_KEY",
+    "apikey": "VOC_ES_API_KEY",
+    "cookie": "VOC_WEIBO_COOKIE or VOC_TOUSU_COOKIE",
+    "cookies": "VOC_WEIBO_COOKIE or VOC_TOUSU_COOKIE",
+    "secret": "VOC_DINGTALK_SECRET",
+    "salt": "VOC_PSEUDONYM_SALT",
+}
+
+
+def secret_hint(key: str) -> str | None:
+    """The environment variable(s) to use instead, when `key` names a secret; else None."""
+    name = key.lower()
+    if name in SECRET_ENV:
+        return SECRET_ENV[name]
+    return next((var for suffix, var in _SECRET_SUFFIXES.items() if name.endswith(suffix)), None)

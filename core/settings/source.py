@@ -9,13 +9,12 @@ which variable set which key, so a later validation error names the file or the 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
 from core.errors import ConfigError
-from core.settings.schema import SCHEMA, secret_hint
-from core.settings.secrets import SECRET_ENV
+from core.settings.secrets import SECRET_ENV, secret_hint
 
 SHIPPED_SETTINGS = Path(__file__).resolve().parents[2] / "settings.toml"
 # VOC_ names that are not key overrides (the settings file, test hooks, the secrets).
@@ -83,14 +82,18 @@ def refuse_secrets(value: Any, prefix: str, origin: Origin) -> None:
             refuse_secrets(item, dotted, origin)
 
 
-def apply_overrides(raw: dict[str, Any], env: Mapping[str, str], origin: Origin) -> None:
+def apply_overrides(raw: dict[str, Any], env: Mapping[str, str], origin: Origin,
+                    sections: Iterable[str]) -> None:
+    """Apply each VOC_<SECTION>__<KEY> variable to `raw`; `sections` are the known section names
+    (a single-underscore VOC_STORE_PATH is then a typo worth an error)."""
+    sections = set(sections)
     for var in sorted(env):  # sorted: a table override lands before overrides of keys inside it
         if not var.startswith("VOC_") or var in NOT_OVERRIDES:
             continue
         rest = var[len("VOC_"):]
         if "__" not in rest:
             head = rest.split("_", 1)[0].lower()
-            if head in SCHEMA or head == "crawl":
+            if head in sections or head == "crawl":
                 raise ConfigError(f"environment variable {var} is not a settings override: section and "
                                   f"key join with a double underscore (VOC_{head.upper()}__KEY)", source=var)
             continue  # some other tool's VOC_ variable
