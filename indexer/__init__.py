@@ -57,4 +57,6 @@ def open_settings_store(settings: Settings, must_exist: bool = False) -> Feedbac
         return open_store(backend, path=str(settings.store.path), timezone=settings.app.timezone)
     es = settings.elasticsearch
     return open_store(backend, hosts=list(es.hosts), ca_certs=es.ca_certs, index_prefix=es.index_prefix,
-                      username=es.username, timezone=settings.app.timezone, auto_setup=es.auto_setup)
+                      username=es.username, timezone=settings.app.timezone, auto_setup=es.auto_setup,
+                      api_key=settings.secrets.value("es_api_key"),
+                      password=settings.secrets.value("es_password"))

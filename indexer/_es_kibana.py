@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -40,17 +39,18 @@ def saved_objects(prefix: str = "voc") -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _auth_header(username: str) -> dict[str, str]:
-    if os.environ.get("VOC_ES_API_KEY"):
-        return {"Authorization": "ApiKey " + os.environ["VOC_ES_API_KEY"]}
-    if os.environ.get("VOC_ES_PASSWORD"):
-        token = base64.b64encode(f"{username}:{os.environ['VOC_ES_PASSWORD']}".encode()).decode()
+def _auth_header(username: str, api_key: str | None, password: str | None) -> dict[str, str]:
+    if api_key:
+        return {"Authorization": "ApiKey " + api_key}
+    if password:
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
         return {"Authorization": "Basic " + token}
     return {}
 
 
 def import_saved_objects(kibana_url: str, prefix: str = "voc", username: str = "elastic",
-                         timeout: float = 60.0) -> dict[str, Any]:
+                         timeout: float = 60.0, api_key: str | None = None,
+                         password: str | None = None) -> dict[str, Any]:
     """Import (overwriting) the shipped objects; returns Kibana's answer
     (`success`, `successCount`, `errors`). StoreUnavailable when Kibana cannot be reached."""
     boundary = uuid.uuid4().hex
@@ -58,7 +58,7 @@ def import_saved_objects(kibana_url: str, prefix: str = "voc", username: str = "
             "Content-Type: application/ndjson\r\n\r\n").encode() + saved_objects(prefix) + \
         f"\r\n--{boundary}--\r\n".encode()
     headers = {"kbn-xsrf": "true", "Content-Type": f"multipart/form-data; boundary={boundary}",
-               **_auth_header(username)}
+               **_auth_header(username, api_key, password)}
     url = kibana_url.rstrip("/") + "/api/saved_objects/_import?overwrite=true"
     try:
         with urlopen(Request(url, data=body, headers=headers, method="POST"), timeout=timeout) as resp:

@@ -60,8 +60,8 @@ class ElasticStore:
                  index_prefix: str = "voc", username: str = "elastic", timezone: str = "Asia/Shanghai",
                  refresh: bool | str = "wait_for", request_timeout: float = 30.0, max_retries: int = 3,
                  initial_backoff: float = 1.0, max_backoff: float = 60.0, chunk_size: int = 500,
-                 max_groups: int = 10_000, auto_setup: bool = True,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 max_groups: int = 10_000, auto_setup: bool = True, api_key: str | None = None,
+                 password: str | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.hosts = [hosts] if isinstance(hosts, str) else list(hosts)
         if not self.hosts:
             raise StoreQueryError("hosts must list at least one URL")
@@ -79,11 +79,11 @@ class ElasticStore:
         self.chunk_size, self.max_groups, self.auto_setup = chunk_size, max_groups, auto_setup
         self._sleep = sleep
         self._ready = False
-        auth: dict[str, Any] = {}
-        if os.environ.get("VOC_ES_API_KEY"):
-            auth["api_key"] = os.environ["VOC_ES_API_KEY"]
-        elif os.environ.get("VOC_ES_PASSWORD"):
-            auth["basic_auth"] = (username, os.environ["VOC_ES_PASSWORD"])
+        auth: dict[str, Any] = {}  # the secrets come from Settings.secrets, never from here
+        if api_key:
+            auth["api_key"] = api_key
+        elif password:
+            auth["basic_auth"] = (username, password)
         # Queries may be retried by the transport (no backoff, idempotent reads); bulk requests
         # are retried by `upsert` alone, with backoff, so the client gets max_retries=0 there.
         plain = [h for h in self.hosts if h.lower().startswith("http://")]

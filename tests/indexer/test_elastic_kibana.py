@@ -138,9 +138,7 @@ def kibana():
 
 
 def test_import_posts_multipart_with_xsrf_and_auth(kibana, monkeypatch):
-    monkeypatch.delenv("VOC_ES_API_KEY", raising=False)
-    monkeypatch.setenv("VOC_ES_PASSWORD", "pw")
-    answer = import_saved_objects(kibana + "/")
+    answer = import_saved_objects(kibana + "/", password="pw")
     assert answer["success"] is True and answer["successCount"] == len(objects())
     path, headers, body = _Kibana.seen[-1]
     assert path == "/api/saved_objects/_import?overwrite=true"

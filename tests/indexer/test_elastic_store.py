@@ -352,26 +352,40 @@ def test_alerts_index_and_history(es, store):
 
 # -- credentials and registration ------------------------------------------------------------------
 
-def test_password_from_env_is_sent_never_shown(es, monkeypatch, caplog):
-    monkeypatch.delenv("VOC_ES_API_KEY", raising=False)
-    monkeypatch.setenv("VOC_ES_PASSWORD", "s3cr3t-pw")
-    store = open_store("elasticsearch", hosts=[es.url.replace("http://", "http://me:urlpw@")],
-                       index_prefix="voc", username="voc_writer")
+def test_password_from_the_settings_secrets_is_sent_never_shown(es, monkeypatch, caplog, tmp_path):
+    """The password reaches the store through the settings (VOC_ES_PASSWORD read once by the
+    schema into a SecretStr), never by the store reading the environment itself."""
+    from core.settings import load_settings
+    from indexer import open_settings_store
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env={"VOC_STORE__BACKEND": "elasticsearch",
+                                  "VOC_ELASTICSEARCH__HOSTS": f'["{es.url}"]',
+                                  "VOC_ELASTICSEARCH__USERNAME": "voc_writer",
+                                  "VOC_ES_PASSWORD": "s3cr3t-pw"})
+    store = open_settings_store(settings)
     store.total()
     auth = es.requests[-1].headers["authorization"]
     assert auth == "Basic " + base64.b64encode(b"voc_writer:s3cr3t-pw").decode()
-    assert "s3cr3t" not in repr(store) and "urlpw" not in repr(store)
+    assert "s3cr3t" not in repr(store) and "s3cr3t" not in repr(settings)
     assert "s3cr3t" not in caplog.text
     store.close()
+    masked = open_store("elasticsearch", hosts=[es.url.replace("http://", "http://me:urlpw@")],
+                        index_prefix="voc")
+    assert "urlpw" not in repr(masked)
+    masked.close()
 
 
-def test_api_key_wins_over_password(es, monkeypatch):
-    monkeypatch.setenv("VOC_ES_API_KEY", "a2V5OnNlY3JldA==")
-    monkeypatch.setenv("VOC_ES_PASSWORD", "unused")
-    store = ElasticStore(es.url, index_prefix="voc")
+def test_api_key_wins_over_password_and_the_environment_is_not_read(es, monkeypatch):
+    store = ElasticStore(es.url, index_prefix="voc", api_key="a2V5OnNlY3JldA==", password="unused")
     store.total()
     assert es.requests[-1].headers["authorization"] == "ApiKey a2V5OnNlY3JldA=="
     store.close()
+    monkeypatch.setenv("VOC_ES_API_KEY", "from-env")
+    bare = ElasticStore(es.url, index_prefix="voc")
+    bare.total()
+    assert "authorization" not in es.requests[-1].headers
+    bare.close()
 
 
 def test_options_are_checked(es):

@@ -64,9 +64,11 @@ def _retrying(wait: float, fn: Callable[[], Any]) -> Any:
 def cmd_es_setup(args: argparse.Namespace) -> int:
     from indexer.elastic import ElasticStore
 
-    es = settings().elasticsearch
+    conf = settings()
+    es = conf.elasticsearch
     store = ElasticStore(list(es.hosts), ca_certs=es.ca_certs, index_prefix=es.index_prefix,
-                         username=es.username)
+                         username=es.username, api_key=conf.secrets.value("es_api_key"),
+                         password=conf.secrets.value("es_password"))
     try:
         report = _retrying(args.wait, lambda: store.setup(analyzer=args.analyzer, replicas=args.replicas))
     finally:
@@ -86,7 +88,8 @@ def cmd_kibana_import(args: argparse.Namespace) -> int:
     if not conf.kibana.url:
         raise UsageError("[kibana] url is empty; set it (or VOC_KIBANA__URL) to import")
     answer = _retrying(args.wait, lambda: import_saved_objects(
-        conf.kibana.url, prefix=conf.elasticsearch.index_prefix, username=conf.elasticsearch.username))
+        conf.kibana.url, prefix=conf.elasticsearch.index_prefix, username=conf.elasticsearch.username,
+        api_key=conf.secrets.value("es_api_key"), password=conf.secrets.value("es_password")))
     if args.json:
         print_json(answer)
     else:
