@@ -22,10 +22,11 @@ from alerts.digest import DigestReport, build_digest, send_digest
 from alerts.errors import CheckInProgress, NotifierConfigError, RuleConfigError
 from alerts.notifier import discover_link_for
 from core.errors import ConfigError
+from core.settings import Settings
 from indexer.store import FeedbackStore
 
 
-def notifiers_from_settings(settings: Any, outbox: str | Path | None = None) -> list[Notifier]:
+def notifiers_from_settings(settings: Settings, outbox: str | Path | None = None) -> list[Notifier]:
     notify = settings.notify
     link = discover_link_for(settings.kibana.url) if settings.kibana.url else None
     recipients: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in notify.recipients.items()}
@@ -58,7 +59,7 @@ def notifiers_from_settings(settings: Any, outbox: str | Path | None = None) -> 
     return out
 
 
-def rules_from_settings(settings: Any) -> list[Any]:
+def rules_from_settings(settings: Settings) -> list[Any]:
     """The configured rules; `emerging_term` rules without `ignore` ignore our bank's own names (a
     bank monitor reads "江南银行" in every comment; it is never the news)."""
     names = [n for n in (settings.bank.name, *settings.bank.aliases) if n]
@@ -74,7 +75,7 @@ CHECK_LOCK = "alerts:check"
 CHECK_LOCK_TTL = timedelta(minutes=15)  # a check that died holding it frees it after this long
 
 
-def run_configured_rules(settings: Any, store: FeedbackStore, now: datetime | None = None,
+def run_configured_rules(settings: Settings, store: FeedbackStore, now: datetime | None = None,
                          outbox: str | Path | None = None, rules: list[Any] | None = None,
                          dry_run: bool = False) -> RunReport:
     """Evaluate the configured rules (or `rules`) once at `now` and deliver what fires, holding the
@@ -92,7 +93,7 @@ def run_configured_rules(settings: Any, store: FeedbackStore, now: datetime | No
         store.unlock(CHECK_LOCK, owner)
 
 
-def _run_configured(settings: Any, store: FeedbackStore, now: datetime | None,
+def _run_configured(settings: Settings, store: FeedbackStore, now: datetime | None,
                     outbox: str | Path | None, rules: list[Any] | None, dry_run: bool) -> RunReport:
     return run_rules(rules if rules is not None else rules_from_settings(settings), store,
                      notifiers_from_settings(settings, outbox), now or datetime.now(UTC),
@@ -100,7 +101,7 @@ def _run_configured(settings: Any, store: FeedbackStore, now: datetime | None,
                      recovery=settings.alerts.recovery)
 
 
-def send_daily_digest(settings: Any, store: FeedbackStore, now: datetime | None = None,
+def send_daily_digest(settings: Settings, store: FeedbackStore, now: datetime | None = None,
                       outbox: str | Path | None = None) -> DigestReport:
     """The digest of the display-timezone day before `now`, to every notifier that takes digests."""
     tz = settings.display_tz

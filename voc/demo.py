@@ -21,7 +21,7 @@ from typing import Any
 from alerts import build_rules
 from core.errors import VocError
 from core.record import DISPLAY_TZ, Feedback
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 from core.settings.secrets import pseudonym_salt
 from crawlers.importers import import_file
 from indexer import open_store
@@ -68,7 +68,7 @@ def _fresh(base: Path) -> tuple[Path, Path, Path]:
     return db, outbox, spool
 
 
-def run_demo(base: Path = DEMO_DIR, *, settings: Any = None, now: datetime | None = None,
+def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: datetime | None = None,
              progress: bool = True) -> dict[str, Any]:
     """Run the demo; returns the summary document that `voc demo --json` prints."""
     started = time.perf_counter()

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from core.errors import PipelineError
 from core.record import KINDS, Feedback, RecordError, Sentiment
+from core.settings import NlpSettings, Settings
 from indexer import open_settings_store
 from indexer.errors import StoreUnavailable
 from indexer.store import FeedbackStore, Filters, iter_batches
@@ -240,15 +241,19 @@ def _lap(report: PipelineReport, stage: str, since: float) -> float:
 
 # --- building one from settings ------------------------------------------------------------
 
-def load_classifier(settings: Any) -> Classifier:
-    """The shipped sentiment model (settings.nlp.model_path, or the package default), loaded once."""
+def load_classifier(settings: Settings) -> Classifier:
+    """The shipped sentiment model ([nlp] model_path, or the package default), loaded once."""
+    return classifier_for(settings.nlp)
+
+
+def classifier_for(nlp: NlpSettings) -> Classifier:
     from nlp.sentiment import SentimentClassifier
 
-    path = settings.nlp.model_path or None
-    return SentimentClassifier.load(path, device=settings.nlp.device or None)
+    return SentimentClassifier.load(nlp.model_path or None, device=nlp.device or None)
 
 
-def load_tagger(settings: Any) -> Any:
+def load_tagger(settings: Settings) -> Any:
+    """The tagger over [nlp] taxonomy, knowing [bank]'s names as "ours"."""
     from nlp.tagging import Tagger
 
     return Tagger.from_file(settings.nlp.taxonomy or None, bank_name=settings.bank.name,
@@ -273,7 +278,7 @@ def seed_deduper(deduper: Any, store: FeedbackStore, window_hours: float, limit:
     return len(pairs)
 
 
-def build_pipeline(settings: Any, *, store: FeedbackStore | None = None, progress: bool = True,
+def build_pipeline(settings: Settings, *, store: FeedbackStore | None = None, progress: bool = True,
                    spool_dir: str | Path | None = None) -> Pipeline:
     """Everything from settings: classifier, tagger, deduper (seeded from the store), store; the
     spool goes under `[app] var_dir` unless `spool_dir` says otherwise. A store that is down when

@@ -25,13 +25,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.errors import ConfigError
+from core.settings import Settings
 
 log = logging.getLogger("voc.scheduler")
 
 MAX_GRACE = 15 * 60
 
 
-def crawl_schedules(settings: Any) -> dict[str, dict[str, str]]:
+def crawl_schedules(settings: Settings) -> dict[str, dict[str, str]]:
     """`name` -> {"every": "30m"} or {"cron": "..."} for the crawl tables that ask to be scheduled.
 
     Tables nested one level deeper (e.g. `[crawl.site.forum]`) schedule `site:forum`."""
@@ -54,7 +55,7 @@ def crawl_schedules(settings: Any) -> dict[str, dict[str, str]]:
     return out
 
 
-def build_scheduler(settings: Any, *, scheduler: Any = None,
+def build_scheduler(settings: Settings, *, scheduler: Any = None,
                     jobs: Mapping[str, Callable[..., Any]] | None = None) -> Any:
     """The scheduler with every job added (not started). `scheduler` may be another APScheduler
     scheduler (tests use a BackgroundScheduler); `jobs` overrides the job functions by kind."""
@@ -92,7 +93,7 @@ def build_scheduler(settings: Any, *, scheduler: Any = None,
     return sched
 
 
-def _with_store(settings: Any, job: str, work: Callable[[Any], Any]) -> Any:
+def _with_store(settings: Settings, job: str, work: Callable[[Any], Any]) -> Any:
     """Run `work(store)` on the configured store, closed afterwards. A job never raises into the
     scheduler: a failure is logged as `job=... status=failed` and None is returned."""
     from indexer import open_settings_store
@@ -114,7 +115,7 @@ def _with_store(settings: Any, job: str, work: Callable[[Any], Any]) -> Any:
         return None
 
 
-def alert_check_job(settings: Any, now: datetime | None = None) -> Any:
+def alert_check_job(settings: Settings, now: datetime | None = None) -> Any:
     """One alert check; logs one line. Returns the RunReport (None when it failed)."""
     from voc.alerting import run_configured_rules
 
@@ -131,7 +132,7 @@ def alert_check_job(settings: Any, now: datetime | None = None) -> Any:
     return report
 
 
-def digest_job(settings: Any, now: datetime | None = None) -> Any:
+def digest_job(settings: Settings, now: datetime | None = None) -> Any:
     from voc.alerting import send_daily_digest
 
     report = _with_store(settings, "alerts:digest", lambda store: send_daily_digest(settings, store, now=now))
@@ -141,7 +142,7 @@ def digest_job(settings: Any, now: datetime | None = None) -> Any:
     return report
 
 
-def crawl_job(settings: Any, name: str) -> Any:
+def crawl_job(settings: Settings, name: str) -> Any:
     """One crawl in a child process; its end state is in the store's crawl_health either way."""
     from crawlers.runner import run_crawl
 
