@@ -23,7 +23,7 @@ from core.record import DISPLAY_TZ, Feedback, Sentiment
 from indexer import SqliteStore
 from voc.cli import main
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # Monday 2024-05-06 10:05 Beijing: the incident hour is 09:05-10:05.
 AT = datetime(2024, 5, 6, 10, 5, tzinfo=DISPLAY_TZ)

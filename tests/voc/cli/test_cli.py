@@ -11,7 +11,7 @@ import pytest
 
 from voc.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SURVEY = ROOT / "demo" / "survey" / "331954276_按文本_江南银行手机银行满意度调查_60_60.csv"
 
 LINES = [
