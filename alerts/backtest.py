@@ -31,9 +31,9 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.errors import AlertError
-from alerts.notifier import Notifier
-from alerts.risk_term import CURSOR
-from alerts.rule import Rule
+from alerts.notify.base import Notifier
+from alerts.rules.risk_term import CURSOR
+from alerts.rules.rule import Rule
 from alerts.runner import DEFAULT_REALERT, run_rules
 from alerts.state import ALERT_STATE, SEND_JOURNAL, SILENCE
 from core.record import DISPLAY_TZ, Feedback, as_utc, parse_time

@@ -1,42 +1,34 @@
 """The daily digest: what fired during one (Beijing) day, and where the negative feedback was.
 
     digest = build_digest(store, day_start, day_end, tz)      # e.g. yesterday 00:00 – today 00:00
-    report = send_digest(digest, notifiers)                   # every notifier's send_digest
+    report = send_digest(digest, notifiers)                   # alerts.notify.digest
 
 `build_digest` reads the alert history the runner writes (`store.alerts(since=...)`) and the store's
-counts: alerts by rule, severity and kind, a table of every alert of the day, the topics with the
-most negative records (against the span before, so "up from 12" is visible) and the day's totals.
-A `Digest` renders itself as an email (text + HTML, built like the alert email) and as robot
-markdown within a byte limit. A day without alerts still gets a digest: "nothing fired" is news
-the PR team wants to know is true rather than guess from silence.
+counts: alerts by rule, severity and kind, a row for every alert of the day, the topics with the most
+negative records (against the span before, so "up from 12" is visible) and the day's totals. A day
+without alerts still gets a digest: "nothing fired" is news the PR team wants to know is true rather
+than guess from silence.
+
+This module is the digest's data only. Its email (text + HTML) and robot markdown are
+`alerts.render.digest`; handing it to the notifiers that take digests is `alerts.notify.digest`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.message import EmailMessage
-from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.alert import SEVERITY_LABELS
-from alerts.errors import DeliveryError
-from alerts.markdown import fit, heading, md_text
-from alerts.message import KIND_TAGS, new_message
-from alerts.notifier import Notifier
-from core.record import DISPLAY_TZ, SEVERITIES, as_utc, parse_time
+from core.record import DISPLAY_TZ, as_utc, parse_time
 from indexer.store import NONE_KEY, FeedbackStore, Filters
 
 log = logging.getLogger(__name__)
 
 TOP_TOPICS = 10
 MAX_ALERTS = 5000
-KIND_LABELS = {"alert": "告警", **KIND_TAGS}
-COLUMNS = ("时间", "级别", "类型", "规则", "分组", "数量", "基线", "标题")
 
 
 @dataclass
@@ -55,6 +47,8 @@ class DigestRow:
 
 @dataclass
 class Digest:
+    """One day's alerts and negative counts, as `build_digest` found them."""
+
     day_start: datetime
     day_end: datetime
     tz: ZoneInfo
@@ -82,78 +76,9 @@ class Digest:
         return Counter(r.kind for r in self.rows)
 
     @property
-    def subject(self) -> str:
-        fired = len(self.rows) - self.by_kind["recovery"]
-        return f"[日报] {self.day:%Y-%m-%d} 舆情告警 {fired} 条，负面反馈 {self.negative} 条"
-
-    def _span(self) -> str:
-        fmt = "%Y-%m-%d %H:%M"
-        return (f"{self.day_start.astimezone(self.tz):{fmt}} – {self.day_end.astimezone(self.tz):{fmt}}"
-                f"（{'北京时间' if self.tz.key == 'Asia/Shanghai' else self.tz.key}）")
-
-    def summary(self) -> list[tuple[str, str]]:
-        severities = " ｜ ".join(f"{SEVERITY_LABELS[s]} {self.by_severity[s]}" for s in reversed(SEVERITIES))
-        kinds = " ｜ ".join(f"{KIND_LABELS.get(k, k)} {n}" for k, n in sorted(self.by_kind.items()))
-        rules = " ｜ ".join(f"{rule} {n}" for rule, n in self.by_rule.most_common()) or "—"
-        return [("时间", self._span()), ("告警级别", severities), ("类型", kinds or "无告警"),
-                ("按规则", rules),
-                ("负面反馈", f"{self.negative} 条 / 全部 {self.total} 条"
-                             f"（前一日负面 {self.negative_before} 条）")]
-
-    def _row_cells(self, row: DigestRow) -> list[str]:
-        return [row.at.astimezone(self.tz).strftime("%H:%M"), SEVERITY_LABELS.get(row.severity, row.severity),
-                KIND_LABELS.get(row.kind, row.kind), row.rule, row.key or "全部", str(row.count),
-                f"{row.baseline:.1f}", row.title]
-
-    def text(self) -> str:
-        lines = [self.subject, ""] + [f"{name}：{value}" for name, value in self.summary()]
-        lines += ["", "负面最多的话题（今日 / 前一日）："]
-        lines += [f"{i}. {t}：{n} / {b}" for i, (t, n, b) in enumerate(self.topics, 1)] or ["（无）"]
-        lines += ["", f"当日告警（{' '.join(COLUMNS)}）："]
-        lines += ["  ".join(self._row_cells(r)) for r in self.rows] or ["（无告警）"]
-        if self.truncated:
-            lines.append(f"（只列出最近 {MAX_ALERTS} 条）")
-        return "\n".join(lines) + "\n"
-
-    def html(self) -> str:
-        summary = "".join(f"<tr><th align=\"left\">{escape(n)}</th><td>{escape(v)}</td></tr>"
-                          for n, v in self.summary())
-        right = "<td align=\"right\">"
-        topics = "".join(f"<tr><td>{escape(t)}</td>{right}{n}</td>{right}{b}</td></tr>"
-                         for t, n, b in self.topics) or "<tr><td colspan=\"3\">（无）</td></tr>"
-        head = "".join(f"<th>{h}</th>" for h in COLUMNS)
-        rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in self._row_cells(r)) + "</tr>"
-                       for r in self.rows) or "<tr><td colspan=\"8\">（无告警）</td></tr>"
-        table = "cellpadding=\"4\" border=\"1\" style=\"border-collapse:collapse\""
-        more = f"<p>（只列出最近 {MAX_ALERTS} 条）</p>" if self.truncated else ""
-        return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>"
-                f"<h2>{escape(self.subject)}</h2><table cellpadding=\"4\">{summary}</table>"
-                f"<h3>负面最多的话题</h3><table {table}><tr><th>话题</th><th>今日</th><th>前一日</th></tr>"
-                f"{topics}</table><h3>当日告警</h3><table {table}><tr>{head}</tr>{rows}</table>{more}"
-                "</body></html>")
-
-    def email(self, sender: str, recipients: Sequence[str] = ()) -> EmailMessage:
-        msg = new_message(self.subject, sender, recipients, self.day_end,
-                          f"<digest.{self.day:%Y%m%d}@voc-monitor>")
-        msg["X-VOC-Digest"] = f"{self.day:%Y-%m-%d}"
-        msg.set_content(self.text())
-        msg.add_alternative(self.html(), subtype="html")
-        return msg
-
-    def markdown(self, flavor: str, limit: int) -> str:
-        """Robot markdown of at most `limit` bytes: summary and topics always, alerts as room allows."""
-        sep = "\n" if flavor == "wecom" else "\n\n"
-        head = [heading(md_text(self.subject, 200), "info", "digest", flavor)]
-        head += [f"**{name}** {md_text(value, 300)}" for name, value in self.summary()]
-        if self.topics:
-            head.append("**负面最多的话题**（今日 / 前一日）")
-            head += [f"{i}. {md_text(t, 60)}：{n} / {b}" for i, (t, n, b) in enumerate(self.topics, 1)]
-        body = [f"- {r.at.astimezone(self.tz):%H:%M} {KIND_LABELS.get(r.kind, r.kind)}·"
-                f"{SEVERITY_LABELS.get(r.severity, r.severity)} {md_text(r.title, 80)}"
-                for r in reversed(self.rows)]
-        if body:
-            head.append("**当日告警**（新的在前）")
-        return fit(head, body, [], limit, sep)
+    def fired(self) -> int:
+        """Alerts of the day, recoveries not counted."""
+        return len(self.rows) - self.by_kind["recovery"]
 
 
 def build_digest(store: FeedbackStore, day_start: datetime, day_end: datetime,
@@ -194,28 +119,3 @@ def _row(entry: dict[str, Any]) -> DigestRow:
                          entry.get("title", ""))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"alert history entry {entry.get('id', '?')}: {type(exc).__name__}: {exc}") from exc
-
-
-@dataclass
-class DigestReport:
-    sent: list[str] = field(default_factory=list)  # notifier names
-    failed: dict[str, str] = field(default_factory=dict)  # notifier name -> error
-    skipped: list[str] = field(default_factory=list)  # notifiers that do not send digests
-
-
-def send_digest(digest: Digest, notifiers: Sequence[Notifier]) -> DigestReport:
-    """Hand `digest` to every notifier; one failure does not stop the others (all are reported)."""
-    report = DigestReport()
-    for notifier in notifiers:
-        try:
-            notifier.send_digest(digest)
-        except NotImplementedError:
-            report.skipped.append(notifier.name)
-            continue
-        except DeliveryError as exc:
-            log.warning("digest=%s notifier=%s delivery_failed=%s", digest.day, notifier.name, exc)
-            report.failed[notifier.name] = str(exc)
-            continue
-        report.sent.append(notifier.name)
-        log.info("digest=%s notifier=%s delivered", digest.day, notifier.name)
-    return report

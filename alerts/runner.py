@@ -1,5 +1,9 @@
 """One alert check: evaluate every rule, decide what to send, journal it, deliver it.
 
+The runner ties the parts together: the rules (`alerts.rules`) decide what fires, the state
+(`alerts.state`: last alert per key, silences, the send journal) decides what goes out, and the
+notifiers (`alerts.notify`) deliver it.
+
 `run_rules(rules, store, notifiers, now)` is what `voc alerts check`, the scheduler's alert job and
 the demo call. Per alert, in this order (each step is a store write, so a crash between two steps
 leaves something the next run completes, never a lost or doubled alert):
@@ -33,8 +37,9 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.errors import AlertError, DeliveryError, PartialDelivery
-from alerts.notifiers import Notifier, due, next_attempt
-from alerts.rule import Rule
+from alerts.notify.base import Notifier
+from alerts.notify.retry import due, next_attempt
+from alerts.rules.rule import Rule
 from alerts.state import AlertState, LastAlert, SendJournal, silenced_until
 from core.record import as_utc
 from indexer.store import FeedbackStore

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from alerts import NOTIFIERS, EmailNotifier, Notifier, OutboxNotifier, RunReport, build_rules, run_rules
-from alerts.digest import DigestReport, build_digest, send_digest
+from alerts.digest import build_digest
 from alerts.errors import CheckInProgress, NotifierConfigError, RuleConfigError
-from alerts.notifier import discover_link_for
+from alerts.notify.digest import DigestReport, send_digest
+from alerts.render.links import discover_link_for
 from core.errors import ConfigError
 from core.settings import Settings
 from indexer.store import FeedbackStore

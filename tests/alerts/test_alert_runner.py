@@ -21,7 +21,7 @@ from alerts import (
     run_rules,
     silence,
 )
-from alerts.notifiers import Notifier
+from alerts.notify import Notifier
 from alerts.state import ALERT_STATE, SEND_JOURNAL
 from core.record import parse_time
 from indexer.sqlite import SqliteStore

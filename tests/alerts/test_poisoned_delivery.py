@@ -10,8 +10,8 @@ from email.policy import default
 from support.alerts import HOUR, NOW, fill, spread
 
 from alerts import OutboxNotifier, build_rule, run_rules
-from alerts.message import one_line
-from alerts.notifier import Notifier
+from alerts.notify import Notifier
+from alerts.render.text import one_line
 from alerts.state import SendJournal
 
 EVIL = "evil\r\nBcc: x@evil.example"
@@ -67,16 +67,16 @@ def test_one_poisoned_entry_is_marked_failed_and_the_others_go_out(store):
 
 
 def test_comment_text_in_messages_loses_controls_and_bidi_overrides():
-    from alerts.markdown import md_text
-    from alerts.message import clip
+    from alerts.render.markdown import md_text
+    from alerts.render.text import clip
 
     hostile = "信用卡\x00被盗刷\u202e了\x1b[2J"
     assert clip(hostile) == "信用卡被盗刷了" and "\u202e" not in md_text(hostile)
 
 
 def test_personal_numbers_in_comments_are_masked_in_every_message():
-    from alerts.markdown import md_text
-    from alerts.message import clip
+    from alerts.render.markdown import md_text
+    from alerts.render.text import clip
 
     comment = "客服让我打13812345678，卡号6222020200112233445，身份证110101199003071234"
     for shown in (clip(comment), md_text(comment)):

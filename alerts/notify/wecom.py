@@ -1,0 +1,48 @@
+"""The WeCom (企业微信) group robot: markdown messages of at most 4096 bytes.
+
+    WeComNotifier("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...", severities=["critical"])
+
+Payload `{"msgtype": "markdown", "markdown": {"content": ...}}`. When the URL has no `key=`, the
+robot key comes from VOC_WECOM_KEY, read at send time and never shown (the base class's contract:
+repr, logs and errors name the host only). Registered as the `wecom` webhook and notifier kind.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import parse_qs, quote_plus, urlsplit
+
+from alerts.errors import DeliveryError, NotifierConfigError
+from alerts.notify.base import register_webhook
+from alerts.notify.webhook import WebhookNotifier
+from alerts.render.markdown import WECOM_LIMIT
+
+WECOM_KEY_ENV = "VOC_WECOM_KEY"
+
+
+@register_webhook
+class WeComNotifier(WebhookNotifier):
+    """WeCom group robot; markdown content at most 4096 bytes."""
+
+    flavor = "wecom"
+    limit = WECOM_LIMIT
+
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
+        self._has_key = "key" in parse_qs(urlsplit(url).query)
+        if not self._has_key and not os.environ.get(WECOM_KEY_ENV):
+            raise NotifierConfigError(f"webhooks.wecom: the URL has no key= and {WECOM_KEY_ENV} "
+                                      "is not in the environment")
+
+    def request_url(self) -> str:
+        if self._has_key:
+            return self._url
+        key = os.environ.get(WECOM_KEY_ENV, "")
+        if not key:
+            raise DeliveryError(f"notifier={self.name}: {WECOM_KEY_ENV} is no longer set")
+        joiner = "&" if urlsplit(self._url).query else "?"
+        return f"{self._url}{joiner}key={quote_plus(key)}"
+
+    def payload(self, title: str, text: str) -> dict[str, Any]:
+        return {"msgtype": "markdown", "markdown": {"content": text}}

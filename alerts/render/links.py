@@ -1,0 +1,49 @@
+"""Where an alert points for its data: a fixed URL, a per-alert link builder, or nothing.
+
+A link is either a fixed URL (e.g. a Kibana view) or `link_for(alert) -> URL | None` (a Discover
+URL built for the alert's rule, key and window); `resolve_link` turns either into text, and a broken
+builder never holds the alert back (it falls back to the `voc search` command). Every notifier takes
+a `link`; the email and the robot markdown render what `resolve_link` gives.
+
+`discover_link_for(kibana_url)` is that builder for Kibana: the alert's window, its group as filters
+(source, topic, entity, kind) and negative sentiment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from alerts.alert import Alert
+from indexer.store import NONE_KEY, Filters
+
+log = logging.getLogger(__name__)
+
+Link = str | Callable[[Alert], str | None] | None
+
+
+def resolve_link(link: Link, alert: Alert) -> str | None:
+    """The URL (or text) pointing at the alert's data, or None when there is none."""
+    if link is None or isinstance(link, str):
+        return link or None
+    try:
+        return link(alert) or None
+    except Exception:  # a broken link builder must not hold back the alert; it falls back to `voc search`
+        log.exception("alert=%s link_for=failed", alert.id)
+        return None
+
+
+_GROUP_FILTERS = {"source": "sources", "topic": "topics", "entity": "entities", "kind": "kinds"}
+
+
+def discover_link_for(kibana_url: str) -> Callable[[Alert], str | None]:
+    """`link_for` pointing at Kibana Discover: the alert's negative records in its window and group."""
+    from indexer.discover import discover_url  # Elasticsearch mode only; keeps the import out of SQLite runs
+
+    def link_for(alert: Alert) -> str | None:
+        by_field = {_GROUP_FILTERS[f]: (v,) for f, v in alert.group.items()
+                    if f in _GROUP_FILTERS and v != NONE_KEY}
+        filters = Filters(sentiment=("negative",), **by_field)
+        return discover_url(kibana_url, "", filters, alert.window_start, alert.window_end)
+
+    return link_for

@@ -1,0 +1,107 @@
+"""Markdown for the chat robots (WeCom, DingTalk): an alert as a short message, untrusted text defused.
+
+Comments come from the internet and the robots render markdown and mentions, so `md_text` makes a
+comment inert rather than "escaped": it becomes one line of plain text (HTML → text, whitespace
+folded, so no heading, quote or list can start), and every character that could open markup, a link
+or a mention (`[ ] ( ) < > * _ ` # @ | ~ ! \\ $ &`) is replaced by its full-width twin, which reads
+the same to a Chinese reader and which no markdown parser treats as syntax. `://` and `www.` get a
+full-width colon/dot, so bare URLs are not auto-linked either. Only our own `[原文](url)` links, with
+http(s) URLs percent-encoded so they cannot close the link early, are real links.
+
+Size: WeCom takes at most 4096 bytes of markdown content, DingTalk about 20000; `fit` keeps the
+head (what fired, the figures) and the tail (where to look) and drops comments from the end until
+the message fits, saying how many were left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from alerts.alert import Alert
+from alerts.render.text import banner_for, clip, representative, safe_url, search_command, subject_for
+from core.record import DISPLAY_TZ
+
+WECOM_LIMIT = 4096
+DINGTALK_LIMIT = 20000
+SAMPLE_CHARS = 120
+FLAVORS = ("wecom", "dingtalk")
+# kept as they are in a link target; everything else (spaces, brackets, parentheses, quotes, <>) is
+# percent-encoded so it cannot end the link
+_URL_SAFE = ":/?#&=%+,;.-_~$'*@!"
+
+_FULL_WIDTH = str.maketrans({
+    "[": "［", "]": "］", "(": "（", ")": "）", "<": "＜", ">": "＞", "*": "＊", "_": "＿",
+    "`": "｀", "#": "＃", "@": "＠", "|": "｜", "~": "～", "!": "！", "\\": "＼", "$": "＄", "&": "＆",
+})
+
+
+def md_text(text: str, limit: int = SAMPLE_CHARS) -> str:
+    """Untrusted text as one inert markdown line (see the module docstring)."""
+    text = clip(text, limit).translate(_FULL_WIDTH)
+    return text.replace("://", "：//").replace("www.", "www．").replace("WWW.", "WWW．")
+
+
+def md_link(label: str, url: str | None) -> str | None:
+    """`[label](url)` for an http(s) URL, with anything that could end the link percent-encoded."""
+    url = safe_url(url)
+    if url is None:
+        return None
+    return f"[{md_text(label)}]({quote(url, safe=_URL_SAFE)})"
+
+
+def md_code(text: str) -> str:
+    """A code span (commands); backticks and line breaks cannot occur in it."""
+    return "`" + " ".join(text.replace("`", "'").split()) + "`"
+
+
+def heading(text: str, severity: str, kind: str, flavor: str) -> str:
+    """The first line; WeCom colours it (its three built-in colours), DingTalk shows it bold."""
+    if flavor == "wecom":
+        color = "info" if kind == "recovery" else "warning" if severity != "info" else "comment"
+        return f'### <font color="{color}">{text}</font>'
+    return f"### {text}"
+
+
+def fit(head: Sequence[str], body: Sequence[str], tail: Sequence[str], limit: int, sep: str,
+        more: str = "…另有 {n} 条未列出") -> str:
+    """head + as many body lines as fit + tail, at most `limit` UTF-8 bytes."""
+    def join(lines: Sequence[str]) -> str:
+        return sep.join(lines)
+
+    for keep in range(len(body), -1, -1):
+        dropped = len(body) - keep
+        lines = [*head, *body[:keep], *([more.format(n=dropped)] if dropped else []), *tail]
+        text = join(lines)
+        if len(text.encode("utf-8")) <= limit:
+            return text
+    # even head and tail do not fit (an absurd title): cut at a character boundary
+    return text.encode("utf-8")[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
+def alert_markdown(alert: Alert, link: str | None, flavor: str, limit: int) -> str:
+    """The alert as robot markdown of at most `limit` bytes. `link` is already resolved."""
+    if flavor not in FLAVORS:
+        raise ValueError(f"flavor {flavor!r} not in {list(FLAVORS)}")
+    sep = "\n" if flavor == "wecom" else "\n\n"  # DingTalk joins single-newline lines into one
+    window = (f"{alert.window_start.astimezone(DISPLAY_TZ):%m-%d %H:%M} – "
+              f"{alert.window_end.astimezone(DISPLAY_TZ):%m-%d %H:%M}（北京时间）")
+    head = [heading(md_text(subject_for(alert), 200), alert.severity, alert.kind, flavor)]
+    banner = banner_for(alert)
+    if banner:
+        head.append(f"> {banner}")
+    head += [f"**数量** {alert.count} 条 ｜ **基线** {alert.baseline:.1f} 条 ｜ **倍数** {alert.ratio:.1f}×",
+             f"**时间窗** {window}",
+             f"**分组** {md_text(alert.key or '全部', 200)} ｜ **规则** {md_text(alert.rule, 100)}"]
+    body = []
+    for i, (record, size) in enumerate(representative(alert), 1):
+        copies = f" ×{size}" if size > 1 else ""
+        when = f"{record.created_at.astimezone(DISPLAY_TZ):%m-%d %H:%M}"
+        source_link = md_link("原文", record.url)
+        body.append(f"{i}. {when} {md_text(record.source, 40)}{copies}：{md_text(record.text)}"
+                    + (f" {source_link}" if source_link else ""))
+    if body:
+        head.append("**代表性负面评论**")
+    url_link = md_link("查看数据", link)
+    tail = [url_link if url_link else "查看数据：" + md_code(link or search_command(alert))]
+    return fit(head, body, tail, limit, sep)

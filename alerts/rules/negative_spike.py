@@ -1,0 +1,188 @@
+"""`negative_spike`: more negative feedback in the last window than the seasonal baseline explains.
+
+Per group (overall, or by any of source/topic/entity/kind) it counts negative records in
+[now - window, now), near-duplicate clusters once, and compares with `alerts.stats.baseline`. A group
+fires only when all three hold, so "3 vs 1" never pages anyone:
+
+- count >= min_count                              (a volume floor)
+- P(X >= count) <= alpha / m                      (Bonferroni over the m groups and windows tested:
+                                                   every key seen in the window or its baseline)
+  where X follows the predictive distribution of a count whose Poisson mean is the baseline
+  estimated from n past windows (`alerts.stats.tails.predictive_sf`, a negative binomial): close to
+  Poisson(baseline) over weeks of history, far more cautious when the baseline rests on one or two
+  windows (a young installation, the day after a holiday whose days are left out)
+- count >= min_ratio * baseline                   (a rise people care about, not just a significant one)
+
+The baseline is floored at `baseline_floor` so a group that was silent so far needs real volume.
+
+    [[alerts.rules]]
+    name = "negative_by_topic"
+    type = "negative_spike"
+    group_by = ["topic"]      # [] = overall; any of source, topic, entity, kind
+    window = "1h"             # "30m", "1h", "2d"
+    severity = "warning"
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from alerts.alert import Alert
+from alerts.duration import describe_duration, parse_duration
+from alerts.errors import RuleConfigError
+from alerts.rules.groups import GROUP_BY, SCOPE, group_filters, in_group, scope_filters
+from alerts.rules.rule import Option, Rule, at_least, between_open, register_rule
+from alerts.stats.baseline import Baseline, seasonal_baseline
+from alerts.stats.series import hourly_series
+from alerts.stats.tails import predictive_sf
+from core.record import Feedback, as_utc
+from indexer.store import FeedbackStore
+
+log = logging.getLogger(__name__)
+
+RAW_SAMPLE_CAP = 2000  # records read to measure cluster sizes; larger clusters are shown as ">= size"
+
+
+@register_rule
+class NegativeSpike(Rule):
+    type_name = "negative_spike"
+    OPTIONS = {
+        "window": Option(str, "1h", parse_duration, "length of the window that ends now"),
+        "long_window": Option(str, "", lambda v: parse_duration(v) if v else None,
+                              "a second, longer window tested too (\"3h\"; \"\" = none): a climb "
+                              "or a burst spread over hours"),
+        **GROUP_BY,
+        "baseline_weeks": Option(int, 4, at_least(0), "weeks of same hour-of-week history"),
+        "baseline_days": Option(int, 7, at_least(0), "days of trailing history for short histories"),
+        "min_count": Option(int, 10, at_least(1), "volume floor"),
+        "alpha": Option(float, 0.01, between_open(0.0, 1.0), "family-wise false-alarm level"),
+        "min_ratio": Option(float, 2.0, at_least(1.0), "count must be at least this times the baseline"),
+        "baseline_floor": Option(float, 0.5, at_least(0.01), "smallest baseline used in the tests"),
+        "samples": Option(int, 5, at_least(0), "comments shown in the alert"),
+        **SCOPE,
+    }
+
+    def __init__(self, name: str, severity: str, options: dict) -> None:
+        super().__init__(name, severity, options)
+        if not options["baseline_weeks"] and not options["baseline_days"]:
+            raise RuleConfigError(name, "baseline_weeks", "baseline_weeks and baseline_days are both 0")
+        self.window = options["window"]
+        self.group_by = tuple(options["group_by"])
+        self.filters = scope_filters(options, sentiment=("negative",), distinct_clusters=True)
+
+    def quiet_period(self) -> timedelta:
+        """The longest window tested: a key is calm only when that window has passed too."""
+        return max(self.window, self.options["long_window"] or self.window)
+
+    def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
+        end = as_utc(now)
+        windows = [self.window] + ([self.options["long_window"]] if self.options["long_window"] else [])
+        best: dict[str, Alert] = {}  # per group, the window with the smallest p-value that fires
+        tested = 0
+        for window in windows:
+            fired, groups = self._window(store, end, window, len(windows))
+            tested = max(tested, groups)
+            for alert in fired:
+                if alert.key not in best or alert.p_value < best[alert.key].p_value:
+                    best[alert.key] = alert
+        log.info("rule=%s at=%s groups=%d fired=%d", self.name, end.isoformat(), tested, len(best))
+        alerts = sorted(best.values(), key=lambda a: a.p_value)
+        for alert in alerts:
+            self._finish(store, alert)
+        return alerts
+
+    def _window(self, store: FeedbackStore, end: datetime, window: timedelta,
+                windows: int) -> tuple[list[Alert], int]:
+        """The groups that fire in [end - window, end) (Bonferroni over groups and windows)."""
+        start = end - window
+        current = store.counts(start, end, None, self.group_by, self.filters)
+        baseline = seasonal_baseline(store, start, end, self.group_by, self.filters,
+                                     self.options["baseline_weeks"], self.options["baseline_days"],
+                                     skip_quiet_days=True)
+        if baseline is None:
+            log.info("rule=%s at=%s skipped=no_history", self.name, end.isoformat())
+            return [], 0
+        keys = {row.key_str() for row in current} | set(baseline.keys)
+        tested = max(1, len(keys))
+        threshold = self.options["alpha"] / (tested * windows)
+        alerts = []
+        for row in current:
+            key = row.key_str()
+            expected = baseline.get(key)
+            lam = max(expected, self.options["baseline_floor"])
+            p_value = predictive_sf(row.count, lam, baseline.windows)
+            ratio = row.count / lam
+            fires = (row.count >= self.options["min_count"] and p_value <= threshold
+                     and ratio >= self.options["min_ratio"])
+            if not fires:
+                continue
+            details = _details(baseline, key, tested, threshold)
+            label = " · ".join(row.key.values()) or "全部"
+            title = (f"{label} 负面 {describe_duration(window)} {row.count} 条，"
+                     f"基线 {format_baseline(expected)}")
+            alerts.append(Alert(rule=self.name, key=key, severity=self.severity, window_start=start,
+                                window_end=end, count=row.count, baseline=expected, ratio=ratio,
+                                p_value=p_value, title=title, fired_at=end, group=dict(row.key),
+                                details=details))
+        return alerts, tested
+
+    def _finish(self, store: FeedbackStore, alert: Alert) -> None:
+        """Samples, cluster sizes and the 48 h series, only for the alerts that fire."""
+        samples, sizes, capped = self._samples(store, alert.group, alert.window_start, alert.window_end)
+        alert.samples, alert.cluster_sizes = samples, sizes
+        if capped:
+            alert.details["cluster_sizes_capped_at"] = RAW_SAMPLE_CAP
+        alert.details["series"] = hourly_series(store, alert.window_end,
+                                                replace(self.filters, **group_filters(alert.group)))
+
+    def _samples(self, store: FeedbackStore, group: dict[str, str], start: datetime,
+                 end: datetime) -> tuple[list[Feedback], dict[str, int], bool]:
+        """The group's clusters as their first posts, biggest cluster first (then most negative,
+        newest), and each one's size in the window. A repost wave of an older post counts once
+        (`distinct_clusters`), so its first post is read from the store and shown, with the number
+        of its copies in the window."""
+        n = self.options["samples"]
+        if n == 0:
+            return [], {}, False
+        filters = replace(self.filters, since=start, until=end, **group_filters(group))
+        # the store cannot express "(none)" or an exact topic, so read more and filter here
+        raw = [r for r in store.samples(replace(filters, distinct_clusters=False), RAW_SAMPLE_CAP)
+               if in_group(r, group)]
+        sizes: dict[str, int] = {}
+        for r in raw:
+            root = r.duplicate_of or r.id
+            sizes[root] = sizes.get(root, 0) + 1
+        heads = {r.id: r for r in raw if r.duplicate_of is None}
+        for r in store.samples(filters, n * 4):  # heads the capped read may have missed
+            if in_group(r, group):
+                heads.setdefault(r.id, r)
+        older = sorted((root for root in sizes if root not in heads), key=lambda k: -sizes[k])[:n]
+        heads.update(store.get_many(older))  # first posts older than the window
+
+        def rank(r: Feedback) -> tuple:
+            negative = r.sentiment.scores.get("negative", 0.0) if r.sentiment else 0.0
+            return (-sizes.get(r.id, 1), -negative, -r.created_at.timestamp())
+
+        chosen = sorted(heads.values(), key=rank)[:n]
+        return chosen, {r.id: sizes.get(r.id, 1) for r in chosen}, len(raw) >= RAW_SAMPLE_CAP
+
+
+def format_baseline(value: float) -> str:
+    """4.0 -> "4", 3.46 -> "3.5", 12.4 -> "12"."""
+    if value >= 10:
+        return f"{value:.0f}"
+    return f"{value:.1f}".rstrip("0").rstrip(".") or "0"
+
+
+def _details(baseline: Baseline, key: str, tested: int, threshold: float) -> dict:
+    return {
+        "seasonal": baseline.seasonal.get(key, 0.0),
+        "trailing": baseline.trailing.get(key, 0.0),
+        "seasonal_weight": baseline.weight,
+        "weeks_with_data": baseline.weeks_with_data,
+        "trailing_windows": baseline.trailing_windows,
+        "groups_tested": tested,
+        "p_threshold": threshold,
+    }
