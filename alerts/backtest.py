@@ -36,7 +36,7 @@ from alerts.rules.risk_term import CURSOR
 from alerts.rules.rule import Rule
 from alerts.runner import DEFAULT_REALERT, run_rules
 from alerts.state import ALERT_STATE, SEND_JOURNAL, SILENCE
-from core.record import DISPLAY_TZ, Feedback, as_utc, parse_time
+from core.record import Feedback, as_utc, display_tz, parse_time
 from indexer.store import CountRow, FeedbackStore, Filters, SearchPage, UpsertResult
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class StateOverlay:
     def add_alert(self, alert: dict[str, Any]) -> None:
         if not isinstance(alert, dict) or not isinstance(alert.get("rule"), str) or not alert["rule"]:
             raise AlertError("alert must be a dict with a non-empty 'rule'")
-        created = parse_time(alert["created_at"], naive_tz=DISPLAY_TZ)
+        created = parse_time(alert["created_at"], naive_tz=display_tz())
         self._alerts.append((created, len(self._alerts),
                              _dumps({**alert, "created_at": created.isoformat()})))
 
@@ -208,9 +208,11 @@ class BacktestReport:
             counts[min(int((item.at - self.since) / WEEK), len(counts) - 1)] += 1
         return counts
 
-    def to_dict(self, tz: tzinfo = DISPLAY_TZ) -> dict[str, Any]:
+    def to_dict(self, tz: tzinfo | None = None) -> dict[str, Any]:
+        zone = tz or display_tz()
+
         def iso(t: datetime) -> str:
-            return t.astimezone(tz).isoformat()
+            return t.astimezone(zone).isoformat()
 
         weeks = self.weeks()
         rules = {}

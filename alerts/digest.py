@@ -22,7 +22,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.record import DISPLAY_TZ, as_utc, parse_time
+from core.record import as_utc, display_tz, parse_time
 from indexer.store import NONE_KEY, FeedbackStore, Filters
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,9 @@ class Digest:
 
 
 def build_digest(store: FeedbackStore, day_start: datetime, day_end: datetime,
-                 tz: ZoneInfo | str = DISPLAY_TZ, *, top: int = TOP_TOPICS) -> Digest:
+                 tz: ZoneInfo | str | None = None, *, top: int = TOP_TOPICS) -> Digest:
     """The digest of [day_start, day_end) (naive times mean `tz`)."""
-    tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+    tz = ZoneInfo(tz) if isinstance(tz, str) else tz or display_tz()
     start, end = parse_time(day_start, naive_tz=tz), parse_time(day_end, naive_tz=tz)
     if end <= start:
         raise ValueError(f"day_end {end.isoformat()} is not after day_start {start.isoformat()}")

@@ -21,7 +21,27 @@ SENTIMENT_LABELS = ("negative", "neutral", "positive")
 SEVERITIES = ("info", "warning", "critical")
 KINDS = ("review", "post", "comment", "complaint", "news", "survey")
 ENTITY_TYPES = ("bank", "product", "branch", "city")
-DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
+DISPLAY_TZ = ZoneInfo("Asia/Shanghai")  # the default [app] timezone; the running one is display_tz()
+_DISPLAY: list[ZoneInfo] = [DISPLAY_TZ]
+
+
+def display_tz() -> ZoneInfo:
+    """The process's display timezone: `[app] timezone` once settings are loaded (`load_settings`
+    calls `use_display_tz`). Alert windows, day buckets of the rules, digests and every time shown
+    to people follow it; naive times on the command line and in settings mean it."""
+    return _DISPLAY[0]
+
+
+def use_display_tz(zone: str | ZoneInfo) -> ZoneInfo:
+    """Make `zone` the display timezone of this process (the settings loader does, once)."""
+    _DISPLAY[0] = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    return _DISPLAY[0]
+
+
+def zone_label(tz: ZoneInfo | None = None) -> str:
+    """How a message names the zone its times are in: 北京时间 for Asia/Shanghai, else the IANA key."""
+    tz = tz or display_tz()
+    return "北京时间" if tz.key == "Asia/Shanghai" else tz.key
 
 
 class RecordError(ValueError):
@@ -60,11 +80,16 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def parse_time(value: str | datetime, *, naive_tz: ZoneInfo | None = DISPLAY_TZ) -> datetime:
+_DISPLAY_ZONE: Any = object()  # parse_time's default: the display timezone when it is called
+
+
+def parse_time(value: str | datetime, *, naive_tz: ZoneInfo | None = _DISPLAY_ZONE) -> datetime:
     """Parse ISO 8601 text (or pass a datetime through) into UTC.
 
-    A naive value means `naive_tz` (Asia/Shanghai by the shared conventions); pass
+    A naive value means `naive_tz`, by default the display timezone (`[app] timezone`); pass
     `naive_tz=None` to refuse naive values instead."""
+    if naive_tz is _DISPLAY_ZONE:
+        naive_tz = display_tz()
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
         try:
@@ -78,9 +103,9 @@ def parse_time(value: str | datetime, *, naive_tz: ZoneInfo | None = DISPLAY_TZ)
     return value.astimezone(UTC)
 
 
-def to_display(value: datetime, tz: ZoneInfo = DISPLAY_TZ) -> str:
-    """Format a stored UTC time for people, in the display timezone."""
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+def to_display(value: datetime, tz: ZoneInfo | None = None) -> str:
+    """Format a stored UTC time for people, in `tz` (default: the display timezone)."""
+    return value.astimezone(tz or display_tz()).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)

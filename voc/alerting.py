@@ -45,6 +45,7 @@ def notifiers_from_settings(settings: Settings, outbox: str | Path | None = None
             out.append(EmailNotifier(notify.smtp_host, notify.smtp_port, notify.smtp_from, recipients,
                                      security=notify.smtp_security, username=notify.smtp_user or None,
                                      timeout=notify.smtp_timeout,
+                                     password=settings.secrets.value("smtp_password"),
                                      link=link, digest_recipients=digest_to))
         except NotifierConfigError as exc:
             raise ConfigError(f"[notify] in {settings.source_path}: {exc}", key="notify") from exc
@@ -52,8 +53,10 @@ def notifiers_from_settings(settings: Settings, outbox: str | Path | None = None
         if not url:
             continue
         try:
+            secret = {"wecom": {"key": settings.secrets.value("wecom_key")},
+                      "dingtalk": {"secret": settings.secrets.value("dingtalk_secret")}}.get(name, {})
             out.append(NOTIFIERS[name](url, severities=notify.webhook_severities, link=link,
-                                       timeout=notify.webhook_timeout))
+                                       timeout=notify.webhook_timeout, **secret))
         except NotifierConfigError as exc:
             raise ConfigError(f"[notify.webhooks] {name} in {settings.source_path}: {exc}",
                               key=f"notify.webhooks.{name}") from exc

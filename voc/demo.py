@@ -20,7 +20,7 @@ from typing import Any
 
 from alerts import build_rules
 from core.errors import VocError
-from core.record import DISPLAY_TZ, Feedback
+from core.record import Feedback, display_tz
 from core.settings import Settings, load_settings
 from core.settings.secrets import pseudonym_salt
 from crawlers.importers import import_file
@@ -148,7 +148,7 @@ def print_summary(s: dict[str, Any]) -> None:
 
 
 def _since_hint() -> str:
-    return (datetime.now(UTC) - timedelta(days=1)).astimezone(DISPLAY_TZ).strftime("%Y-%m-%d")
+    return (datetime.now(UTC) - timedelta(days=1)).astimezone(display_tz()).strftime("%Y-%m-%d")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

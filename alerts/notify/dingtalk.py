@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
+
+from pydantic import SecretStr
 
 from alerts.notify.base import register_webhook
 from alerts.notify.webhook import WebhookNotifier
@@ -34,18 +35,21 @@ def dingtalk_sign(timestamp_ms: int, secret: str) -> str:
 
 @register_webhook
 class DingTalkNotifier(WebhookNotifier):
-    """DingTalk group robot; signed when VOC_DINGTALK_SECRET is set. `clock` returns epoch seconds
-    (injected by tests)."""
+    """DingTalk group robot; signed when `secret` (VOC_DINGTALK_SECRET, through the settings) is
+    given. `clock` returns epoch seconds (injected by tests)."""
 
     flavor = "dingtalk"
     limit = DINGTALK_LIMIT - 1000  # room for the title and the JSON around the text
 
-    def __init__(self, url: str, *, clock: Callable[[], float] = time.time, **options: Any) -> None:
+    def __init__(self, url: str, *, secret: str | None = None, clock: Callable[[], float] = time.time,
+                 **options: Any) -> None:
         super().__init__(url, **options)
         self.clock = clock
+        # VOC_DINGTALK_SECRET through Settings.secrets; never in repr or logs
+        self._secret = SecretStr(secret) if secret else None
 
     def request_url(self) -> str:
-        secret = os.environ.get(DINGTALK_SECRET_ENV, "")
+        secret = self._secret.get_secret_value() if self._secret else ""
         if not secret:
             return self._url  # a robot secured by keyword or IP list instead of a signature
         timestamp = int(self.clock() * 1000)

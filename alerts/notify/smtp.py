@@ -13,11 +13,12 @@ who gets any alert). A server that accepts some recipients and refuses others ra
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
+
+from pydantic import SecretStr
 
 from alerts.alert import Alert
 from alerts.digest import Digest
@@ -42,13 +43,15 @@ class EmailNotifier(DigestNotifier):
                  recipients_by_severity: Mapping[str, Sequence[str]], security: str = "starttls",
                  username: str | None = None, timeout: float = 10, link: Link = None,
                  name: str = "email", ssl_context: ssl.SSLContext | None = None,
-                 digest_recipients: Sequence[str] | None = None) -> None:
+                 digest_recipients: Sequence[str] | None = None, password: str | None = None) -> None:
         if security not in SECURITY_MODES:
             raise NotifierConfigError(f"smtp_security {security!r} not in {list(SECURITY_MODES)}")
         if not host:
             raise NotifierConfigError("smtp_host is empty")
-        if username and not os.environ.get(PASSWORD_ENV):
+        if username and not password:
             raise NotifierConfigError(f"smtp_user is set but {PASSWORD_ENV} is not in the environment")
+        # from Settings.secrets; never in repr or logs
+        self._password = SecretStr(password) if password else None
         self.host, self.port, self.sender = host, int(port), sender
         self.routes = check_recipients(recipients_by_severity, required=True)
         self.digest_recipients = everyone(self.routes, digest_recipients)
@@ -93,7 +96,7 @@ class EmailNotifier(DigestNotifier):
                 if self.security == "starttls":
                     smtp.starttls(context=context)
                 if self.username:
-                    smtp.login(self.username, os.environ.get(PASSWORD_ENV, ""))
+                    smtp.login(self.username, self._password.get_secret_value() if self._password else "")
                 refused = smtp.send_message(msg, from_addr=self.sender, to_addrs=list(recipients))
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"notifier={self.name} host={self.host} port={self.port}: "

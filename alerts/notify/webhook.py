@@ -12,7 +12,7 @@ an HTTP error status, a reply that is not that JSON, a refused connection or a t
 `DeliveryError`, so the runner keeps the alert queued.
 
 - WeCom: `{"msgtype": "markdown", "markdown": {"content": ...}}`, content at most 4096 bytes. When
-  the URL has no `key=`, the robot key comes from VOC_WECOM_KEY (read at send time).
+  the URL has no `key=`, the robot key comes from VOC_WECOM_KEY (`key=`, from Settings.secrets).
 - DingTalk: `{"msgtype": "markdown", "markdown": {"title", "text"}, "at": {...nobody}}`. When
   VOC_DINGTALK_SECRET is set the request is signed: `&timestamp=<ms>&sign=<urlencoded base64
   HMAC-SHA256(key=secret, msg="<ms>\\n<secret>")>`; the robot rejects timestamps over an hour off.

@@ -9,11 +9,12 @@ repr, logs and errors name the host only). Registered as the `wecom` webhook and
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
-from alerts.errors import DeliveryError, NotifierConfigError
+from pydantic import SecretStr
+
+from alerts.errors import NotifierConfigError
 from alerts.notify.base import register_webhook
 from alerts.notify.webhook import WebhookNotifier
 from alerts.render.markdown import WECOM_LIMIT
@@ -28,21 +29,20 @@ class WeComNotifier(WebhookNotifier):
     flavor = "wecom"
     limit = WECOM_LIMIT
 
-    def __init__(self, url: str, **options: Any) -> None:
+    def __init__(self, url: str, *, key: str | None = None, **options: Any) -> None:
         super().__init__(url, **options)
         self._has_key = "key" in parse_qs(urlsplit(url).query)
-        if not self._has_key and not os.environ.get(WECOM_KEY_ENV):
+        # VOC_WECOM_KEY through Settings.secrets; never in repr or logs
+        self._key = SecretStr(key) if key else None
+        if not self._has_key and not key:
             raise NotifierConfigError(f"webhooks.wecom: the URL has no key= and {WECOM_KEY_ENV} "
                                       "is not in the environment")
 
     def request_url(self) -> str:
         if self._has_key:
             return self._url
-        key = os.environ.get(WECOM_KEY_ENV, "")
-        if not key:
-            raise DeliveryError(f"notifier={self.name}: {WECOM_KEY_ENV} is no longer set")
         joiner = "&" if urlsplit(self._url).query else "?"
-        return f"{self._url}{joiner}key={quote_plus(key)}"
+        return f"{self._url}{joiner}key={quote_plus(self._key.get_secret_value() if self._key else '')}"
 
     def payload(self, title: str, text: str) -> dict[str, Any]:
         return {"msgtype": "markdown", "markdown": {"content": text}}

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.record import DISPLAY_TZ, as_utc, parse_time
+from core.record import as_utc, display_tz, parse_time
 
 HOURS = 48
 HOUR = timedelta(hours=1)
@@ -54,7 +54,7 @@ def parse_series(series: Sequence[Mapping[str, Any]]) -> list[Point]:
 
 
 def chart_png(series: Sequence[Mapping[str, Any]], window_start: datetime | None = None,
-              window_end: datetime | None = None, *, tz: ZoneInfo = DISPLAY_TZ,
+              window_end: datetime | None = None, *, tz: ZoneInfo | None = None,
               hours: int = HOURS) -> bytes | None:
     """PNG of the last `hours` hours of `series` up to `window_end` (default: the last point's hour
     end), the alert window shaded. None when no point falls in that span."""
@@ -67,7 +67,7 @@ def chart_png(series: Sequence[Mapping[str, Any]], window_start: datetime | None
     if not shown:
         return None
     shade = (as_utc(window_start), end) if window_start is not None else None
-    return _render(shown, start, end, shade, tz.key)
+    return _render(shown, start, end, shade, (tz or display_tz()).key)
 
 
 def _floor_hour(t: datetime) -> datetime:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from alerts.alert import Alert
 from alerts.render.text import banner_for, clip, representative, safe_url, search_command, subject_for
-from core.record import DISPLAY_TZ
+from core.record import display_tz, zone_label
 
 WECOM_LIMIT = 4096
 DINGTALK_LIMIT = 20000
@@ -84,8 +84,8 @@ def alert_markdown(alert: Alert, link: str | None, flavor: str, limit: int) -> s
     if flavor not in FLAVORS:
         raise ValueError(f"flavor {flavor!r} not in {list(FLAVORS)}")
     sep = "\n" if flavor == "wecom" else "\n\n"  # DingTalk joins single-newline lines into one
-    window = (f"{alert.window_start.astimezone(DISPLAY_TZ):%m-%d %H:%M} – "
-              f"{alert.window_end.astimezone(DISPLAY_TZ):%m-%d %H:%M}（北京时间）")
+    window = (f"{alert.window_start.astimezone(display_tz()):%m-%d %H:%M} – "
+              f"{alert.window_end.astimezone(display_tz()):%m-%d %H:%M}（{zone_label()}）")
     head = [heading(md_text(subject_for(alert), 200), alert.severity, alert.kind, flavor)]
     banner = banner_for(alert)
     if banner:
@@ -96,7 +96,7 @@ def alert_markdown(alert: Alert, link: str | None, flavor: str, limit: int) -> s
     body = []
     for i, (record, size) in enumerate(representative(alert), 1):
         copies = f" ×{size}" if size > 1 else ""
-        when = f"{record.created_at.astimezone(DISPLAY_TZ):%m-%d %H:%M}"
+        when = f"{record.created_at.astimezone(display_tz()):%m-%d %H:%M}"
         source_link = md_link("原文", record.url)
         body.append(f"{i}. {when} {md_text(record.source, 40)}{copies}：{md_text(record.text)}"
                     + (f" {source_link}" if source_link else ""))

@@ -41,7 +41,7 @@ from alerts.render.text import (
     search_command,
     subject_for,
 )
-from core.record import DISPLAY_TZ, Feedback, to_display
+from core.record import Feedback, display_tz, to_display
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def new_message(subject: str, sender: str, recipients: Sequence[str], date: date
     msg["From"] = sender
     if recipients:
         msg["To"] = ", ".join(recipients)
-    msg["Date"] = format_datetime(date.astimezone(DISPLAY_TZ))
+    msg["Date"] = format_datetime(date.astimezone(display_tz()))
     msg["Message-ID"] = message_id
     return msg
 

@@ -21,7 +21,7 @@ import shlex
 import unicodedata
 
 from alerts.alert import Alert
-from core.record import DISPLAY_TZ, Feedback, to_display
+from core.record import Feedback, display_tz, to_display, zone_label
 from nlp.mask import mask_pii
 from nlp.normalize import strip_controls, strip_html
 
@@ -60,11 +60,11 @@ def banner_for(alert: Alert) -> str | None:
 
 
 def search_command(alert: Alert) -> str:
-    """The `voc search` command that lists the alert's records (naive times mean Asia/Shanghai)."""
+    """The `voc search` command that lists the alert's records (naive times mean the display timezone)."""
     fmt = "%Y-%m-%dT%H:%M"
     parts = ["voc", "search", "", "--sentiment", "negative",
-             "--since", alert.window_start.astimezone(DISPLAY_TZ).strftime(fmt),
-             "--until", alert.window_end.astimezone(DISPLAY_TZ).strftime(fmt)]
+             "--since", alert.window_start.astimezone(display_tz()).strftime(fmt),
+             "--until", alert.window_end.astimezone(display_tz()).strftime(fmt)]
     for field, flag in (("source", "--source"), ("topic", "--topic")):
         if field in alert.group and alert.group[field] != "(none)":
             parts += [flag, alert.group[field]]
@@ -72,7 +72,7 @@ def search_command(alert: Alert) -> str:
 
 
 def _window(alert: Alert) -> str:
-    return f"{to_display(alert.window_start)} – {to_display(alert.window_end)}（北京时间）"
+    return f"{to_display(alert.window_start)} – {to_display(alert.window_end)}（{zone_label()}）"
 
 
 def figures(alert: Alert) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ Topics come from a taxonomy someone wrote; a new issue has no topic yet. This ru
 reads the negative records of [now - window, now) (near-duplicate clusters once), takes their
 candidate terms (alerts.rules.terms: character bigrams/trigrams and Latin words), and for every term in at
 least `min_support` records compares its support with what its share of negative records over the
-trailing `baseline_days` (Asia/Shanghai days before the window's day) predicts:
+trailing `baseline_days` (display-timezone days before the window's day) predicts:
 
     expected = max(baseline_floor, share_in_baseline * negatives_in_window)
     fires when support >= min_ratio * expected and P(X >= support | Poisson(expected)) <= alpha / m
@@ -43,7 +43,7 @@ from alerts.rules.negative_spike import format_baseline
 from alerts.rules.rule import Option, Rule, at_least, between_open, register_rule
 from alerts.rules.terms import extend, normalized, strongest, terms
 from alerts.stats.tails import poisson_sf
-from core.record import DISPLAY_TZ, Feedback, as_utc, parse_time
+from core.record import Feedback, as_utc, display_tz, parse_time
 from indexer.store import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class EmergingTerm(Rule):
         return doc, computed >= day_end + SETTLE or now < day_end + SETTLE
 
     def _table_key(self, day: datetime) -> str:
-        return f"{self.name}:{day.astimezone(DISPLAY_TZ).date().isoformat()}"
+        return f"{self.name}:{day.astimezone(display_tz()).date().isoformat()}"
 
     def _build_table(self, store: FeedbackStore, day: datetime, now: datetime) -> dict[str, Any]:
         key = self._table_key(day)
@@ -193,7 +193,7 @@ class EmergingTerm(Rule):
         return doc
 
     def _prune(self, store: FeedbackStore, newest: datetime) -> None:
-        oldest = (newest - (self.options["baseline_days"] + 2) * DAY).astimezone(DISPLAY_TZ).date()
+        oldest = (newest - (self.options["baseline_days"] + 2) * DAY).astimezone(display_tz()).date()
         for key in store.list_state(NAMESPACE):
             rule, _, date = key.rpartition(":")
             if rule == self.name and date < oldest.isoformat():
@@ -216,6 +216,6 @@ def _merge_companions(terms_by_strength: list[str], texts: list[str]) -> list[tu
 
 
 def _day_start(moment: datetime) -> datetime:
-    """Start of the Asia/Shanghai day holding `moment`, in UTC."""
-    local = moment.astimezone(DISPLAY_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    """Start of the display-timezone day holding `moment`, in UTC."""
+    local = moment.astimezone(display_tz()).replace(hour=0, minute=0, second=0, microsecond=0)
     return local.astimezone(UTC)

@@ -7,7 +7,7 @@ seasonality only) while history is short:
 
     baseline = w * seasonal + (1 - w) * trailing,   w = weeks with data / weeks
 
-A week "has data" when the store holds any record at all (unfiltered) on the Asia/Shanghai days that
+A week "has data" when the store holds any record at all (unfiltered) on the display-timezone days that
 week's window starts and ends in, so a quiet group in a running system counts as a real zero while days
 before the system ran do not; the trailing mean likewise uses the covered days only. With no
 covered week and no covered trailing day there is no baseline (None): a rule must not fire on an
@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from core.record import DISPLAY_TZ
+from core.record import display_tz
 from indexer.store import CountRow, FeedbackStore, Filters
 
 WEEK = timedelta(days=7)
@@ -128,8 +128,8 @@ def _covered(start: datetime, end: datetime, days: set[datetime]) -> bool:
 
 
 def _day_start(moment: datetime) -> datetime:
-    """Start of the Asia/Shanghai day holding `moment`, in UTC (the store's day buckets)."""
-    local = moment.astimezone(DISPLAY_TZ)
+    """Start of the display-timezone day holding `moment`, in UTC (the store's day buckets)."""
+    local = moment.astimezone(display_tz())
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 

@@ -12,8 +12,10 @@ environment (`core.settings.secrets`).
 
 Everything is validated at start-up: an unknown key, a wrong type or a bad value raises
 `ConfigError` naming the key and the file (or the environment variable it came from). Relative
-paths resolve against the working directory. Functions take the typed section they read
-(`StoreSettings`, `NotifySettings`, ...), or `Settings` when they wire several.
+paths resolve against the working directory. Loading makes `[app] timezone` the process's display
+timezone (`core.record.display_tz()`), which every window, digest and shown time follows.
+Functions take the typed section they read (`StoreSettings`, `NotifySettings`, ...), or `Settings`
+when they wire several.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ConfigError
+from core.record import use_display_tz
 from core.settings.schema import (
     SECTIONS,
     AlertsSettings,
@@ -104,6 +107,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     if unknown:
         origin.fail(unknown[0], f"unknown section{suggest(unknown[0], [*SECTIONS, 'crawl'])}")
     sections = {name: _section(name, model, raw.get(name, {}), origin) for name, model in SECTIONS.items()}
+    use_display_tz(sections["app"].timezone)  # type: ignore[attr-defined]  # AppSettings
     return Settings(**sections, crawl=_crawl(raw.get("crawl", {}), origin),  # type: ignore[arg-type]
                     secrets=Secrets.from_env(env), source_path=file)
 

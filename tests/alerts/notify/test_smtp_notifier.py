@@ -46,25 +46,34 @@ def test_email_over_tls(alert, tmp_path, security):
     check_message(received.data, alert)
 
 
-def test_login_uses_the_password_from_the_environment_only(alert, monkeypatch, caplog):
-    monkeypatch.setenv("VOC_SMTP_PASSWORD", "s3cret-pw")
+def test_login_uses_the_password_from_the_environment_only(alert, monkeypatch, caplog, tmp_path):
+    from core.settings import load_settings
+    from voc.alerting import notifiers_from_settings
+
+    monkeypatch.chdir(tmp_path)
     controller, collector = start_server(with_auth=True)
     caplog.set_level(logging.DEBUG)
     try:
-        notifier = EmailNotifier("127.0.0.1", controller.port, "voc@bank.example", ROUTES,
-                                 security="none", username="alerts", timeout=3)
+        settings = load_settings(env={
+            "VOC_SMTP_PASSWORD": "s3cret-pw", "VOC_NOTIFY__SMTP_HOST": "127.0.0.1",
+            "VOC_NOTIFY__SMTP_PORT": str(controller.port), "VOC_NOTIFY__SMTP_USER": "alerts",
+            "VOC_NOTIFY__SMTP_SECURITY": "none", "VOC_NOTIFY__RECIPIENTS__WARNING": '["pr@bank.example"]'})
+        notifier = notifiers_from_settings(settings)[1]
         assert "s3cret" not in repr(notifier) and "s3cret" not in repr(vars(notifier))
         notifier.send(alert)
-        monkeypatch.setenv("VOC_SMTP_PASSWORD", "wrong")
+        monkeypatch.setenv("VOC_SMTP_PASSWORD", "not-read")  # the notifier never reads the environment
+        notifier.send(alert)
+        wrong = EmailNotifier("127.0.0.1", controller.port, "voc@bank.example", ROUTES,
+                              security="none", username="alerts", timeout=3, password="wrong")
         with pytest.raises(DeliveryError, match="SMTPAuthenticationError") as info:
-            notifier.send(alert)
+            wrong.send(alert)
         assert "wrong" not in str(info.value)
     finally:
         controller.stop()
     # smtplib tries each offered mechanism (PLAIN, then LOGIN) before giving up
-    assert collector.logins[0] == ("alerts", "s3cret-pw")
-    assert set(collector.logins[1:]) == {("alerts", "wrong")}
-    assert len(collector.messages) == 1
+    assert collector.logins[:2] == [("alerts", "s3cret-pw")] * 2
+    assert set(collector.logins[2:]) == {("alerts", "wrong")}
+    assert len(collector.messages) == 2
     assert "s3cret" not in caplog.text
 
 

@@ -75,14 +75,19 @@ def test_wecom_posts_markdown_and_checks_errcode(sink, monkeypatch):
     assert_inert(content)
 
 
-def test_wecom_key_from_the_environment(sink, monkeypatch, caplog):
-    monkeypatch.setenv("VOC_WECOM_KEY", "env-key/+=")
+def test_wecom_key_from_the_environment_through_the_settings(sink, monkeypatch, caplog, tmp_path):
+    from core.settings import load_settings
+    from voc.alerting import notifiers_from_settings
+
+    monkeypatch.chdir(tmp_path)
     caplog.set_level(logging.DEBUG)
-    notifier = WeComNotifier(sink.url("/cgi-bin/webhook/send"))
+    settings = load_settings(env={"VOC_WECOM_KEY": "env-key/+=",
+                                  "VOC_NOTIFY__WEBHOOKS__WECOM": sink.url("/cgi-bin/webhook/send")})
+    notifier = notifiers_from_settings(settings)[-1]
     notifier.send(make_alert())
     assert sink.requests[0].query == {"key": ["env-key/+="]}
     assert "env-key" not in repr(notifier) and "env-key" not in caplog.text
-    monkeypatch.delenv("VOC_WECOM_KEY")
+    monkeypatch.setenv("VOC_WECOM_KEY", "not-read")  # the notifier never reads the environment
     with pytest.raises(NotifierConfigError, match="VOC_WECOM_KEY"):
         WeComNotifier(sink.url("/cgi-bin/webhook/send"))
     # a key in the URL wins; the environment is not needed then
@@ -92,8 +97,8 @@ def test_wecom_key_from_the_environment(sink, monkeypatch, caplog):
 
 def test_dingtalk_signature_verifies_from_the_recorded_query(sink, monkeypatch):
     secret = "SECtest0123456789abcdef"
-    monkeypatch.setenv("VOC_DINGTALK_SECRET", secret)
-    notifier = DingTalkNotifier(sink.url("/robot/send?access_token=tok123"), clock=lambda: CLOCK)
+    notifier = DingTalkNotifier(sink.url("/robot/send?access_token=tok123"), secret=secret,
+                                clock=lambda: CLOCK)
     notifier.send(make_alert())
     [request] = sink.requests
     assert request.query["access_token"] == ["tok123"]
