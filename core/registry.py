@@ -1,4 +1,4 @@
-"""Registries: the named things a package offers (store backends, rule types, chat robots, spiders),
+"""Registries: the named things a package offers (store backends, rule types, chat robots),
 filled by the package that defines them, read by the settings schema and the CLI.
 
     STORES = registry("store backend")          # in indexer/: the package registers its backends
@@ -22,7 +22,6 @@ PROVIDERS: dict[str, str] = {
     "store backend": "indexer",
     "rule type": "alerts",
     "webhook": "alerts",
-    "source": "crawlers.spiders",
 }
 
 
