@@ -1,7 +1,7 @@
 """How a crawl ended, written as the source's "crawl_health" state document (alerts read it).
 
 `CrawlHealth` is a Scrapy extension: at spider close it turns the close reason, the spider's end
-state (`VocSpider.block`) and the pipeline's counters into one document under namespace
+state (`VocSpider.end_as`) and the pipeline's counters into one document under namespace
 "crawl_health", key `spider.health_key` ("appstore", "site:<profile>", ...):
 
     {"spider", "sources", "status": ok|blocked|layout_changed|failed, "reason", "started_at",
@@ -11,7 +11,7 @@ state (`VocSpider.block`) and the pipeline's counters into one document under na
 A blocked or changed source is never reported as "ok, 0 new items"; a crawl that fetched no page
 at all, or whose callbacks raised, is "failed". With the Scrapy setting VOC_RESULT_FILE the same
 document is also written there as JSON (crawlers.runner reads it). `crawl_store(crawler)` opens the
-configured store once per crawl, shared by the spider (cursors), the item pipeline and this.
+configured store once per crawl, shared by the cursors extension, the item pipeline and this.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ apply), then `scrapy_settings()` maps the `[crawl.*]` tables to Scrapy's names:
                       robots (true)        -> ROBOTSTXT_OBEY; false only with robots_reason = "why"
                       delay, concurrency   -> DOWNLOAD_DELAY, CONCURRENT_REQUESTS_PER_DOMAIN
                       autothrottle (true)  -> AUTOTHROTTLE_ENABLED (DOWNLOAD_DELAY stays the minimum)
-                      retry_times, backoff -> RETRY_TIMES, VOC_RETRY_BACKOFF (429/5xx, exponential)
+                      retry_times, backoff -> RETRY_TIMES, VOC_RETRY_BACKOFF (429/5xx, exponential:
+                                              crawlers/middlewares/retry.py)
                       batch_size           -> VOC_BATCH_SIZE (records per voc.pipeline run)
     [crawl.<spider>]  the same politeness keys for one spider (VocSpider.update_settings applies
                       them) plus the spider's own options, passed whole as VOC_CRAWL_OPTIONS.
@@ -86,15 +87,22 @@ def scrapy_settings(crawl: Mapping[str, Mapping[str, Any]], bank_names: list[str
         "RETRY_HTTP_CODES": [429, 500, 502, 503, 504, 522, 524, 408],
         "VOC_RETRY_BACKOFF": float(defaults.get("backoff", 2.0)),
         "VOC_RETRY_BACKOFF_MAX": 120.0,
+        # process_response runs from the highest number down: the block middleware sees what the
+        # retries (550) and redirects (600) leave, before any callback
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-            "crawlers.retry.BackoffRetryMiddleware": 550,
+            "crawlers.middlewares.retry.BackoffRetryMiddleware": 550,
+            "crawlers.middlewares.blocks.BlockMiddleware": 540,
         },
         "ITEM_PIPELINES": {"crawlers.pipelines.FeedbackPipeline": 300},
         # what builds the record pipeline for a crawl's store: the application's, named as a
         # setting (like ITEM_PIPELINES) so this package never imports it
         "VOC_PIPELINE_FACTORY": "voc.pipeline.crawl_pipeline",
-        "EXTENSIONS": {"crawlers.health.CrawlHealth": 500, "scrapy.extensions.telnet.TelnetConsole": None},
+        # lower numbers connect first, so at spider_closed the cursors are saved before
+        # CrawlHealth writes the health document and closes the crawl's store
+        "EXTENSIONS": {"crawlers.extensions.cursors.CursorsExtension": 400,
+                       "crawlers.health.CrawlHealth": 500,
+                       "scrapy.extensions.telnet.TelnetConsole": None},
         "VOC_CRAWL_OPTIONS": tables,
         "VOC_BANK_NAMES": [n for n in dict.fromkeys(bank_names) if n],
         "VOC_TIMEZONE": timezone,

@@ -72,7 +72,6 @@ class AppStoreSpider(VocSpider):
                                      cb_kwargs={"app_id": app_id, "country": country, "page": 1})
 
     def parse(self, response: Response, app_id: str, country: str, page: int) -> Iterator[Any]:
-        self.detect_block(response)
         text = response.text.strip()
         if DEPTH_ERROR in text[:200]:
             self.logger.info("source=appstore app=%s cc=%s page=%d end=depth_limit", app_id, country, page)
@@ -90,7 +89,7 @@ class AppStoreSpider(VocSpider):
                 continue
             if self.until is not None and record.created_at >= self.until:
                 continue
-            if (self.since is not None and record.created_at < self.since) or self.should_stop(
+            if (self.since is not None and record.created_at < self.since) or self.cursors.should_stop(
                     f"{app_id}:{country}", record.created_at, record.meta["review_id"]):
                 stopped = True
                 break

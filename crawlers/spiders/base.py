@@ -1,4 +1,8 @@
-"""`VocSpider`: the base every voc spider extends — arguments, endpoints, time window, cursors, blocking.
+"""`VocSpider`: the base every voc spider extends — arguments, endpoints, time window, end states.
+
+Spiders only parse: block detection is the block middleware's (crawlers/middlewares/blocks.py, on
+every response before a callback sees it) and cursor bookkeeping the cursors extension's
+(crawlers/extensions/cursors.py); retries with backoff are crawlers/middlewares/retry.py's.
 
 Contract (weibo.py, tousu.py, appstore.py, rss.py and site.py rely on it; keep it stable):
 
@@ -17,16 +21,18 @@ Contract (weibo.py, tousu.py, appstore.py, rss.py and site.py rely on it; keep i
 - ``self.url(path_and_query)``: the default endpoint with scheme + host replaced by base_url (a
   base_url with a path prefix keeps the prefix).
 - ``self.in_window(dt)``: since <= dt < until. ``self.backfill``: since or until was given.
-- Cursors (store namespace "cursor", key ``<name>:<subkey>``): ``self.cursor(subkey)`` -> dict|None;
-  ``self.should_stop(subkey, created_at, record_id)`` is True for an item older than the cursor's
-  newest or already seen (never in a backfill); when False the item is noted for the cursor.
-  Cursors are saved when the spider closes with reason "finished" (a blocked crawl keeps the old
-  cursor so the next run walks the same pages again instead of skipping what it never reached).
-- ``self.block(reason, status="blocked")`` raises ``CloseSpider("blocked" | "layout_changed")`` after
-  remembering ``self.end_state``; ``self.detect_block(response)`` does so for HTTP 403/418/429/456
-  and captcha or login pages; ``self.layout_changed(response, what)`` for selectors that matched
-  nothing (after checking for a block page). crawlers/health.py turns the end state into the
-  "crawl_health" document — never "0 new items".
+- Cursors (store namespace "cursor", key ``<name>:<subkey>``): ``self.cursors.should_stop(subkey,
+  created_at, record_id)`` is True for an item older than the cursor's newest or already seen
+  (never in a backfill); when False the item is noted for the cursor. ``self.cursors`` is a
+  `crawlers.extensions.cursors.Cursors`; the cursors extension gives it the crawl's store and saves
+  it when the crawl ends "finished" (a blocked crawl keeps the old cursor).
+- End states: ``self.end_as(status, reason)`` remembers ``self.end_state`` (the first one wins) and
+  logs it; ``self.block(reason, status="blocked")`` does so and raises ``CloseSpider("blocked" |
+  "layout_changed")``; ``self.layout_changed(response, what)`` for selectors that matched nothing.
+  A ban status (HTTP 403/418/429/456) or a captcha or login page never reaches a callback: the
+  block middleware ends the crawl as blocked (``json_page_checks = False``: a JSON body is judged
+  by its status only). crawlers/health.py turns the end state into the "crawl_health" document —
+  never "0 new items".
 - ``self.drop(reason)`` counts an item the spider could not make into a record;
   ``self.page_done(response, items)`` counts a page and logs ``source=x page=n items=m``.
 - Items: spiders yield `core.record.Feedback` (id from ``make_id(source, native_id=...)``);
@@ -35,7 +41,6 @@ Contract (weibo.py, tousu.py, appstore.py, rss.py and site.py rely on it; keep i
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -44,27 +49,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import scrapy
 from scrapy.exceptions import CloseSpider
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 
 from core.record import RecordError, parse_time
+from crawlers.extensions.cursors import Cursors
 from crawlers.parse.errors import PageError
 from crawlers.parse.page import load_json
 
 END_STATES = ("blocked", "layout_changed")
-BLOCK_STATUSES = {403: "forbidden", 418: "anti-bot (418)", 429: "rate limited (429 after retries)",
-                  456: "anti-crawl ban (456)"}
-CURSOR_IDS = 200  # ids kept per cursor: enough to recognise the first page of any source
-
-# Where a block page shows itself. Titles and URLs are strong signs; body markers are only
-# trusted on short pages, because a real post may well talk about a 验证码 (SMS code fraud).
-_URL_MARKERS = re.compile(r"passport|/login|signin|captcha|verify|sec[-_]?check|visitor", re.I)
-_TITLE_MARKERS = re.compile(r"安全验证|人机验证|访问验证|请输入验证码|验证码校验|"
-                            r"通行证|用户登录|账号登录|请登录|"
-                            r"captcha|verify you are human|access denied|attention required|"
-                            r"visitor system|访问过于频繁", re.I)
-_BODY_MARKERS = re.compile(r"请输入验证码|滑动验证|拖动滑块|安全验证|人机验证|请先登录|登录后查看|"
-                           r"访问过于频繁|captcha|geetest|sina visitor system", re.I)
-SHORT_PAGE = 6000  # characters; block pages are small, article pages are not
 
 
 class VocSpider(scrapy.Spider):
@@ -75,13 +67,13 @@ class VocSpider(scrapy.Spider):
     source = ""
     kind = "post"
     default_max_pages = 10
-    # Let these reach the callbacks (HttpErrorMiddleware would drop them silently) so that
-    # detect_block can end the crawl as "blocked".
-    handle_httpstatus_list = sorted(BLOCK_STATUSES)
+    # False: the block middleware judges a JSON body by its HTTP status only (the spider reads
+    # refusals inside the JSON, and a post may well quote "请输入验证码")
+    json_page_checks = True
 
     def __init__(self, base_url: str | None = None, since: str | None = None, until: str | None = None,
                  max_pages: str | int | None = None, *, settings_options: dict[str, Any] | None = None,
-                 store: Any = None, **kwargs: Any) -> None:
+                 **kwargs: Any) -> None:
         super().__init__()
         given = {"base_url": base_url, "since": since, "until": until, "max_pages": max_pages, **kwargs}
         self.arguments = {k: v for k, v in given.items() if v is not None}  # the -a arguments
@@ -94,12 +86,11 @@ class VocSpider(scrapy.Spider):
             raise ValueError(f"since {self.since.isoformat()} is not before until {self.until.isoformat()}")
         self.max_pages = self.int_option("max_pages", self.default_max_pages)
         self.crawl_time = self._time_option("crawl_time") or datetime.now(UTC)
-        self.store = store
         self.end_state: tuple[str, str] | None = None
         self.dropped: Counter[str] = Counter()
         self.pages = 0
-        self._cursors: dict[str, dict[str, Any] | None] = {}
-        self._noted: dict[str, list[tuple[datetime, str]]] = {}
+        # no store until the cursors extension gives it the crawl's (a spider alone reads none)
+        self.cursors = Cursors(self.name, backfill=self.backfill)
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -121,12 +112,7 @@ class VocSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> VocSpider:
         tables = crawler.settings.getdict("VOC_CRAWL_OPTIONS")
         merged = {**dict(tables.get("defaults", {})), **dict(tables.get(cls.name, {}))}
-        spider = super().from_crawler(crawler, *args, settings_options=merged, **kwargs)
-        if spider.store is None:
-            from crawlers.health import crawl_store
-
-            spider.store = crawl_store(crawler)
-        return spider
+        return super().from_crawler(crawler, *args, settings_options=merged, **kwargs)
 
     # --- options --------------------------------------------------------------------------
 
@@ -182,80 +168,25 @@ class VocSpider(scrapy.Spider):
     def in_window(self, dt: datetime) -> bool:
         return (self.since is None or dt >= self.since) and (self.until is None or dt < self.until)
 
-    # --- cursors --------------------------------------------------------------------------
+    # --- end states and layout --------------------------------------------------------------
 
-    def cursor_key(self, subkey: str) -> str:
-        return f"{self.name}:{subkey}" if subkey else self.name
-
-    def cursor(self, subkey: str) -> dict[str, Any] | None:
-        key = self.cursor_key(subkey)
-        if key not in self._cursors:
-            self._cursors[key] = self.store.get_state("cursor", key) if self.store is not None else None
-        return self._cursors[key]
-
-    def should_stop(self, subkey: str, created_at: datetime, record_id: str) -> bool:
-        """True when paging should stop here: the item is older than the newest one the last crawl
-        saw, or it was seen already. Backfills (since/until given) never stop on the cursor."""
-        cursor = None if self.backfill else self.cursor(subkey)
-        if cursor:
-            if record_id in set(cursor.get("ids", ())):
-                return True
-            newest = cursor.get("newest")
-            if newest and created_at < parse_time(newest):
-                return True
-        self._noted.setdefault(self.cursor_key(subkey), []).append((created_at, record_id))
-        return False
-
-    def save_cursors(self) -> None:
-        """Merge what this crawl saw into the stored cursors (called at a "finished" close)."""
-        if self.store is None:
-            return
-        for key, noted in self._noted.items():
-            old = self._cursors.get(key) or (self.store.get_state("cursor", key) or {})
-            noted.sort(key=lambda pair: pair[0], reverse=True)
-            ids = list(dict.fromkeys([rid for _, rid in noted] + list(old.get("ids", ()))))[:CURSOR_IDS]
-            newest = noted[0][0]
-            if old.get("newest"):
-                newest = max(newest, parse_time(old["newest"]))
-            self.store.put_state("cursor", key, {"newest": newest.isoformat(), "ids": ids,
-                                                 "updated_at": datetime.now(UTC).isoformat()})
-
-    def closed(self, reason: str) -> None:
-        if reason == "finished" and self.end_state is None:
-            self.save_cursors()
-
-    # --- blocking and layout ----------------------------------------------------------------
-
-    def block(self, reason: str, status: str = "blocked") -> NoReturn:
+    def end_as(self, status: str, reason: str) -> None:
+        """Remember how the crawl ends (the first end state wins) and log it; stops nothing."""
         if status not in END_STATES:
             raise ValueError(f"status must be one of {END_STATES}, got {status!r}")
         if self.end_state is None:
             self.end_state = (status, reason)
         self.logger.warning("source=%s status=%s reason=%s", self.name, status, reason)
+
+    def block(self, reason: str, status: str = "blocked") -> NoReturn:
+        """End the crawl from a callback: `end_as`, then CloseSpider(status)."""
+        self.end_as(status, reason)
         raise CloseSpider(status)
 
-    def detect_block(self, response: Response) -> None:
-        """End the crawl as blocked if `response` is a ban, a captcha or a login page."""
-        if response.status in BLOCK_STATUSES:
-            self.block(f"HTTP {response.status} {BLOCK_STATUSES[response.status]} at {response.url}")
-        parts = urlsplit(response.url)
-        if _URL_MARKERS.search(parts.netloc.split(".")[0] + parts.path):
-            self.block(f"redirected to a login/captcha page {response.url}")
-        if not isinstance(response, TextResponse):
-            return
-        text = response.text
-        title = re.search(r"<title[^>]*>(.*?)</title>", text[:8000], re.I | re.S)
-        if title and _TITLE_MARKERS.search(title.group(1)):
-            self.block(f"captcha/login page (title {title.group(1).strip()[:60]!r}) at {response.url}")
-        if len(text) < SHORT_PAGE and (hit := _BODY_MARKERS.search(text)):
-            self.block(f"captcha/login page ({hit.group(0)!r}) at {response.url}")
-
     def api_json(self, response: Response, what: str) -> Any:
-        """A JSON API body decoded, or the crawl ends: a ban status or a non-JSON refusal page is
-        `blocked`, other non-JSON is `layout_changed`. JSON bodies skip the page-text check: a
-        post may well quote "请输入验证码"."""
-        if response.status in BLOCK_STATUSES or response.body.lstrip()[:1] not in (b"{", b"["):
-            self.detect_block(response)
+        """A JSON API body decoded, or the crawl ends: a non-JSON refusal page is `blocked`, other
+        non-JSON is `layout_changed` (ban statuses and captcha/login pages never get here: the
+        block middleware stopped them)."""
         try:
             return load_json(response.body, what)
         except PageError as exc:
@@ -277,8 +208,8 @@ class VocSpider(scrapy.Spider):
         return result
 
     def layout_changed(self, response: Response, what: str) -> NoReturn:
-        """Nothing matched where data was expected: a block page, or the site changed."""
-        self.detect_block(response)
+        """Nothing matched where data was expected: the site changed (a block page would have been
+        stopped by the block middleware before the callback)."""
         self.block(f"{what} at {response.url}", status="layout_changed")
 
     # --- counting --------------------------------------------------------------------------

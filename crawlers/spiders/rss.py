@@ -146,7 +146,6 @@ class RssSpider(VocSpider):
         return any(keyword in blob for keyword in self.keywords)
 
     def parse(self, response: Response, feed: str) -> Iterator[Feedback]:
-        self.detect_block(response)
         try:
             items = feed_items(parse_feed(response.body))
         except (etree.XMLSyntaxError, ValueError):
@@ -162,7 +161,7 @@ class RssSpider(VocSpider):
             record = self.record(item, source)
             if record is None or not self.in_window(record.created_at):
                 continue
-            if not self.backfill and self.should_stop(feed, record.created_at, record.id):
+            if not self.backfill and self.cursors.should_stop(feed, record.created_at, record.id):
                 continue  # feeds are not reliably sorted: skip what was seen, keep looking
             count += 1
             yield record

@@ -153,7 +153,6 @@ class SiteSpider(VocSpider):
         return ("\n" if name == "text" else " ").join(p for p in parts if p)
 
     def parse(self, response: Response, page: int) -> Iterator[Any]:
-        self.detect_block(response)
         nodes = select(response, str(self.option("item")))
         if not nodes:
             self.layout_changed(response, f"item selector {self.option('item')!r} matched nothing")
@@ -171,7 +170,7 @@ class SiteSpider(VocSpider):
                 continue
             if not self.in_window(record.created_at):
                 continue
-            if self.should_stop(self.profile, record.created_at, record.id):
+            if self.cursors.should_stop(self.profile, record.created_at, record.id):
                 stops += 1
                 continue
             if self.keywords and not any(k in f"{record.title or ''}\n{record.text}" for k in self.keywords):

@@ -47,6 +47,7 @@ class TousuSpider(VocSpider):
     source = "tousu"
     kind = "complaint"
     default_max_pages = 5
+    json_page_checks = False  # API answers: a JSON body is judged by its status (see VocSpider)
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -110,7 +111,7 @@ class TousuSpider(VocSpider):
             if self.since is not None and complaint.created_at < self.since:
                 reached_old = True
                 continue
-            if self.should_stop(subkey, complaint.created_at, complaint.id):
+            if self.cursors.should_stop(subkey, complaint.created_at, complaint.id):
                 reached_old = True
                 continue
             if complaint.id in self._yielded:

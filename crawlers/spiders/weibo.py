@@ -30,6 +30,7 @@ import scrapy
 from scrapy.http import Response
 
 from core.record import Feedback
+from crawlers.middlewares.blocks import Blocked
 from crawlers.parse.errors import PageError
 from crawlers.parse.page import cookie_dict
 from crawlers.parse.weibo import parse_comments, parse_long_text, parse_search, plain_text
@@ -48,6 +49,7 @@ class WeiboSpider(VocSpider):
     source = "weibo"
     kind = "post"
     default_max_pages = 10
+    json_page_checks = False  # API answers: a JSON body is judged by its status (see VocSpider)
 
     def __init__(self, keyword: str | None = None, **kwargs: Any) -> None:
         super().__init__(keyword=keyword, **kwargs)
@@ -111,7 +113,7 @@ class WeiboSpider(VocSpider):
             if self.since is not None and post.created_at < self.since:
                 reached_old = True
                 continue
-            if self.should_stop(keyword, post.created_at, post.id):
+            if self.cursors.should_stop(keyword, post.created_at, post.id):
                 reached_old = True
                 continue
             mid = post.meta["mid"]
@@ -147,6 +149,8 @@ class WeiboSpider(VocSpider):
         yield post.with_(text=plain_text(html))
 
     def long_text_failed(self, failure: Any) -> Iterator[Any]:
+        if failure.check(Blocked):
+            return  # a block page: the crawl ends as blocked, and the next one reads this post again
         post: Feedback = failure.request.cb_kwargs["post"]
         self.logger.warning("source=weibo long_text_failed mid=%s error=%s", post.meta["mid"],
                             failure.getErrorMessage())

@@ -33,7 +33,7 @@ from crawlers.parse.weibo import (
 
 SH = ZoneInfo("Asia/Shanghai")
 CRAWL = datetime(2025, 6, 15, 12, 0, tzinfo=SH)
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fixtures" / "weibo"
+FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "fixtures" / "weibo"
 
 
 def test_posts_in_card_type_9_and_inside_card_type_11_card_group():

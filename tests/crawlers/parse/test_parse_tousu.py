@@ -18,7 +18,7 @@ from crawlers.parse.tousu_sign import SALT, random_rs, signature, signed_query
 CRAWL = datetime(2025, 6, 15, 4, 0, tzinfo=UTC)
 TS = 1718000000000
 RS = "aB3dE5gH7jK9mN1p"
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fixtures" / "tousu"
+FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "fixtures" / "tousu"
 
 # Known answers: the sorted concatenation written out by hand, hashed with coreutils `sha256sum`.
 KNOWN = {

@@ -18,7 +18,7 @@ from support.surveys import FAKE_IPS, SALT, WJX_TEXT_HEADER, WJX_TEXT_ROWS
 from crawlers.errors import ImportFileError, RowError
 from crawlers.importers import IMPORTERS, detect_platform, import_file
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 REAL_SAMPLE = REPO / ".." / "shared" / "data" / "surveys" / "wjx_export_sample.csv"
 
 
