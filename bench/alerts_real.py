@@ -4,7 +4,7 @@
 
 `bench/alerts_sim.py` writes sentiment labels directly, so it measures the rules with a perfect
 classifier. This benchmark builds streams from real labelled dev texts in `../shared/data/sentiment`
-that the model did not train on (`nlp.corpora`'s fixed dev split): bank forum comments, and Weibo
+that the model did not train on (`nlp.training.corpora`'s fixed dev split): bank forum comments, and Weibo
 (SMP2020-EWECT, weibo_senti) and stock-forum (FinFE) texts as the other sources' background. Every
 record goes through the real pipeline (`voc.pipeline.Pipeline`: normalize → the shipped model → the
 shipped taxonomy → dedup → a real SQLite store); each distinct text is classified once by the shipped

@@ -3,7 +3,7 @@
     nice -n 10 .venv/bin/python bench/topics_real.py [--data ../shared/data/sentiment] [--json OUT]
         [--top 40] [--sample 60] [--seed 13] [--no-sample]
 
-The comments are split exactly as the sentiment recipe splits them (`nlp.corpora.bank_rows`: train,
+The comments are split exactly as the sentiment recipe splits them (`nlp.training.corpora.bank_rows`: train,
 and the stratified 30 % dev). For each split, over the comments whose character-level `bio` tags
 name a PRODUCT (rows whose tags do not line up with the text are skipped), it prints:
 - coverage: the share of those comments that get at least one topic;

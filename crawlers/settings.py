@@ -115,5 +115,11 @@ def scrapy_settings(crawl: Mapping[str, Mapping[str, Any]], bank_names: list[str
     }
 
 
+def crawl_secret(name: str) -> str | None:
+    """A secret a spider sends (its log-in cookie), from the settings' secrets: read from the
+    environment once by the schema, never put in the Scrapy settings (Scrapy logs those)."""
+    return _voc.secrets.value(name)
+
+
 _voc = load_settings()
 globals().update(scrapy_settings(_voc.crawl, [_voc.bank.name, *_voc.bank.aliases], _voc.app.timezone))

@@ -10,7 +10,6 @@ emails written to var/demo/outbox/; and prints what it found and where to look n
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -76,7 +75,7 @@ def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: da
     now = now or datetime.now(UTC)
     data = demo_data_dir()
     db, outbox, spool = _fresh(base)
-    survey = import_file(data / SURVEY_FILE, platform="wjx", salt=pseudonym_salt(base, env=os.environ))
+    survey = import_file(data / SURVEY_FILE, platform="wjx", salt=conf.secrets.value("pseudonym_salt") or pseudonym_salt(base, env={}))
     posts = import_file(data / POSTS_FILE, platform="records")
     # The posts' incident ends a minute ago; the survey closed the day before.
     shift(posts.records, now - timedelta(minutes=1))

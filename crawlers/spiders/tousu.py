@@ -19,7 +19,6 @@ unknown shape as ``layout_changed``. The cookie, when needed, comes only from ``
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -33,6 +32,7 @@ from core.record import Feedback
 from crawlers.parse.page import cookie_dict
 from crawlers.parse.tousu import ENDPOINTS, list_params, parse_complaints
 from crawlers.parse.tousu_sign import random_rs, signed_query
+from crawlers.settings import crawl_secret
 from crawlers.spiders.base import VocSpider
 
 COOKIE_ENV = "VOC_TOUSU_COOKIE"
@@ -72,7 +72,8 @@ class TousuSpider(VocSpider):
         self.page_size = self.int_option("page_size", 10)
         self.match = self.list_option("match")
         self._yielded: set[str] = set()
-        self.cookies = cookie_dict(os.environ.get(COOKIE_ENV))  # never logged
+        # VOC_TOUSU_COOKIE, through the settings (crawlers.settings.crawl_secret); never logged
+        self.cookies = cookie_dict(crawl_secret("tousu_cookie"))
 
     # --- requests -------------------------------------------------------------------------
 

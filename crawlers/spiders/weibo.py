@@ -21,7 +21,6 @@ parsers do not know ends it as ``layout_changed`` (crawlers/parse/weibo.py).
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -34,6 +33,7 @@ from crawlers.middlewares.blocks import Blocked
 from crawlers.parse.errors import PageError
 from crawlers.parse.page import cookie_dict
 from crawlers.parse.weibo import parse_comments, parse_long_text, parse_search, plain_text
+from crawlers.settings import crawl_secret
 from crawlers.spiders.base import VocSpider
 
 COOKIE_ENV = "VOC_WEIBO_COOKIE"
@@ -64,7 +64,8 @@ class WeiboSpider(VocSpider):
         self.comment_pages = self.int_option("comment_pages", 3)
         self.long_text = self._bool_option("long_text", True)
         self._yielded: set[str] = set()  # mids already handled in this crawl (several keywords)
-        self.cookies = cookie_dict(os.environ.get(COOKIE_ENV))  # never logged
+        # VOC_WEIBO_COOKIE, through the settings (crawlers.settings.crawl_secret); never logged
+        self.cookies = cookie_dict(crawl_secret("weibo_cookie"))
 
     def _bool_option(self, key: str, default: bool) -> bool:
         value = self.option(key, default)
