@@ -75,7 +75,8 @@ def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: da
     now = now or datetime.now(UTC)
     data = demo_data_dir()
     db, outbox, spool = _fresh(base)
-    survey = import_file(data / SURVEY_FILE, platform="wjx", salt=conf.secrets.value("pseudonym_salt") or pseudonym_salt(base, env={}))
+    salt = conf.secrets.value("pseudonym_salt") or pseudonym_salt(base, env={})
+    survey = import_file(data / SURVEY_FILE, platform="wjx", salt=salt)
     posts = import_file(data / POSTS_FILE, platform="records")
     # The posts' incident ends a minute ago; the survey closed the day before.
     shift(posts.records, now - timedelta(minutes=1))
