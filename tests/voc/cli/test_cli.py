@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli_env import cli_env
 
 from voc.cli import main
 
@@ -28,13 +29,8 @@ LINES = [
 
 @pytest.fixture(autouse=True)
 def env(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("VOC_STORE__PATH", str(tmp_path / "cli.db"))
-    monkeypatch.setenv("VOC_NLP__MODEL_PATH", str(tiny_model_dir))
-    monkeypatch.setenv("VOC_APP__VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("VOC_NOTIFY__OUTBOX", str(tmp_path / "outbox"))
+    cli_env(monkeypatch, tmp_path, tiny_model_dir)
     monkeypatch.setenv("VOC_PSEUDONYM_SALT", "test-salt")
-    monkeypatch.delenv("VOC_SETTINGS", raising=False)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
