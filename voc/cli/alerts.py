@@ -2,7 +2,7 @@
 history, silences, a test email and the daily digest.
 
     voc alerts check                          evaluate every rule now and deliver what fires
-    voc alerts check --at "2025-06-14 10:05"  as if now were then (naive = Asia/Shanghai)
+    voc alerts check --at "2025-06-14 10:05"  as if now were then (naive = [app] timezone)
     voc alerts check --dry-run --json         decide, write nothing, print the alerts as JSON
     voc alerts backtest --since 2025-05-01 --until 2025-06-01 [--rule NAME] [--step 1h] [--json]
                                               replay every check of a period (alerts/backtest.py):
@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
                                          "(default now), and deliver what fires. Exit 0 whether or "
                                          "not anything fired.")
         ap.add_argument("--at", metavar="TIME", help="evaluate as if now were TIME (ISO 8601; "
-                                                     "naive = Asia/Shanghai), to replay history")
+                                                     "naive = [app] timezone), to replay history")
         ap.add_argument("--dry-run", action="store_true",
                         help="decide only: no alert state, history or delivery is written")
         ap.add_argument("--json", action="store_true", help="print the alerts fired as JSON")
@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
                                      "per week and their times. Nothing is sent and no state is "
                                      "written.")
     ap.add_argument("--since", metavar="TIME", required=True,
-                    help="first check (ISO 8601; naive = Asia/Shanghai), e.g. 2025-05-01")
+                    help="first check (ISO 8601; naive = [app] timezone), e.g. 2025-05-01")
     ap.add_argument("--until", metavar="TIME", help="last check (default now)")
     ap.add_argument("--rule", action="append", metavar="NAME",
                     help="only this rule (repeatable; default every configured rule)")
@@ -68,7 +68,7 @@ def register(sub: Any) -> None:
     ap = asub.add_parser("list", help="alert history, and deliveries pending or failed",
                          description="Alerts recorded (newest first) and deliveries that are still "
                                      "queued or gave up.")
-    ap.add_argument("--since", metavar="TIME", help="only alerts since TIME (naive = Asia/Shanghai)")
+    ap.add_argument("--since", metavar="TIME", help="only alerts since TIME (naive = [app] timezone)")
     ap.add_argument("--rule", help="only this rule")
     ap.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     ap.add_argument("--json", action="store_true", help="print JSON")
@@ -95,7 +95,7 @@ def register(sub: Any) -> None:
     ap = asub.add_parser("digest", help="send the daily digest of the day before now (or --at)",
                          description="Summarise the alerts and negative feedback of the day before "
                                      "--at (display timezone) and send it to every notifier.")
-    ap.add_argument("--at", metavar="TIME", help="as if now were TIME (naive = Asia/Shanghai)")
+    ap.add_argument("--at", metavar="TIME", help="as if now were TIME (naive = [app] timezone)")
     ap.add_argument("--json", action="store_true", help="print JSON")
     ap.set_defaults(handler=lazy("voc.cli.alerts", "cmd_digest"))
 

@@ -23,8 +23,8 @@ def filter_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sentiment", action="append", default=[],
                    choices=["negative", "neutral", "positive"], help="only this label (repeatable)")
     p.add_argument("--topic", action="append", default=[], help="only this topic and its sub-topics")
-    p.add_argument("--since", help="from this time (naive = Asia/Shanghai), e.g. 2025-06-01")
-    p.add_argument("--until", help="before this time (naive = Asia/Shanghai)")
+    p.add_argument("--since", help="from this time (naive = [app] timezone), e.g. 2025-06-01")
+    p.add_argument("--until", help="before this time (naive = [app] timezone)")
 
 
 def lazy(module: str, name: str) -> Any:

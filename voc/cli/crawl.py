@@ -2,7 +2,7 @@
 
     voc crawl appstore                              every app and storefront in settings
     voc crawl appstore -a app_id=1234567890 -a country=cn
-    voc crawl tousu --since 2026-06-01              backfill (naive times mean Asia/Shanghai)
+    voc crawl tousu --since 2026-06-01              backfill (naive times mean the [app] timezone)
     voc crawl site:example_forum --json
 
 NAME is a spider (appstore, weibo, tousu, rss, site) or `site:<profile>`. Prints new, updated,
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
                        description="Run one crawl now and print new/updated/duplicate/dropped counts. "
                                    "Exit 0 ok, 3 blocked or layout changed, 1 failed, 4 already running.")
     p.add_argument("name", help="spider name, or site:<profile>")
-    p.add_argument("--since", help="backfill from this time (ISO date/time; naive = Asia/Shanghai)")
+    p.add_argument("--since", help="backfill from this time (ISO date/time; naive = [app] timezone)")
     p.add_argument("--until", help="... up to this time (exclusive)")
     p.add_argument("-a", dest="args", action="append", default=[], metavar="KEY=VALUE",
                    help="spider argument, e.g. -a app_id=1234567890 (repeatable)")

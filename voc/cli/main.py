@@ -6,7 +6,7 @@ The `voc` command: import, classify, search, stats, alerts, demo, index, es, kib
 Each subcommand prints a short summary for people, or JSON with `--json`. The store and every
 other part are chosen by settings (settings.toml, `VOC_SETTINGS`, `VOC_<SECTION>__<KEY>`), so
 `VOC_STORE__PATH=/tmp/other.db voc stats` looks at another store. Times on the command line
-without an offset mean the display timezone (Asia/Shanghai).
+without an offset mean the display timezone ([app] timezone, Asia/Shanghai by default).
 
 Exit codes: 0 done; 1 done but something was rejected or failed, or the store failed; 2 unusable
 input (a bad setting, an unreadable file, a bad argument, a missing model).
