@@ -4,7 +4,7 @@
 #   make test    the test suite
 #   make model   retrain the sentiment model into nlp/model/ (slow on a CPU)
 #   make bench   the benchmarks in bench/
-#   make lint    ruff
+#   make lint    ruff, mypy (strict on core, indexer, voc, alerts) and the import-cycle check
 #
 # Each target first makes .venv in the repo root when it is missing or when pyproject.toml changed
 # (the stamp file's name carries a hash of pyproject.toml, so an unchanged file never reinstalls).
@@ -44,8 +44,18 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -e '.[bench]'
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
+CYCLES := ../shared/tools/import_cycles.py
+PACKAGES := core voc nlp crawlers indexer alerts
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	@if [ -f $(CYCLES) ]; then \
+		echo "import cycles (modules, deferred and type-only imports counted)"; \
+		$(BIN)/python $(CYCLES) --all . $(PACKAGES) && \
+		echo "import cycles (top-level packages: the layers)" && \
+		$(BIN)/python $(CYCLES) --all --packages . $(PACKAGES); \
+	else echo "note: $(CYCLES) not found (../shared absent): import-cycle check skipped"; fi
 
 clean:
 	rm -rf var/demo .pytest_cache .ruff_cache

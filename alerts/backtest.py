@@ -70,6 +70,7 @@ class StateOverlay:
         self.fresh = frozenset(fresh)
         self._state: dict[str, dict[str, str]] = {}  # namespace -> key -> JSON text
         self._alerts: list[tuple[datetime, int, str]] = []  # (created_at, order, JSON text)
+        self._locks: dict[str, str] = {}  # lock name -> owner
 
     # -- records: read from the real store ------------------------------------------------------
 
@@ -134,6 +135,15 @@ class StateOverlay:
         rows = sorted(self._alerts, key=lambda row: (row[0], row[1]), reverse=True)
         docs = [json.loads(text) for created, _, text in rows if since is None or created >= as_utc(since)]
         return [d for d in docs if rule is None or d["rule"] == rule][:limit]
+
+    def lock(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """Locks live in memory too: a backtest never takes (or waits on) the live check lock."""
+        holder = self._locks.setdefault(name, owner)
+        return holder == owner
+
+    def unlock(self, name: str, owner: str) -> None:
+        if self._locks.get(name) == owner:
+            del self._locks[name]
 
     def close(self) -> None:
         """Nothing to close: the real store belongs to the caller."""

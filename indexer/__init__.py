@@ -40,7 +40,8 @@ def open_store(backend: str, **options: Any) -> FeedbackStore:
         raise UnknownBackend(
             f"unknown store backend {backend!r}; known: {', '.join(sorted(STORES.names()))}") from None
     try:
-        return cls(**options)
+        store: FeedbackStore = cls(**options)
+        return store
     except TypeError as exc:
         raise StoreQueryError(f"store backend {backend!r}: bad options {sorted(options)}: {exc}") from exc
 

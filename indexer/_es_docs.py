@@ -93,7 +93,7 @@ def build_doc(record: Feedback, prefix: str) -> Doc:
         level = -1
         for i, item in enumerate(record.risk):
             _name(item.get("flag"), f"risk[{i}].flag")
-            rank = _RANK.get(item.get("severity"), -1)
+            rank = _RANK.get(str(item.get("severity")), -1)
             if rank < 0:
                 raise RecordError(f"risk[{i}].severity {item.get('severity')!r} not in {SEVERITIES}")
             level = max(level, rank)

@@ -68,4 +68,4 @@ def import_saved_objects(kibana_url: str, prefix: str = "voc", username: str = "
         raise StoreUnavailable(f"Kibana import failed url={url} status={exc.code}: {detail}") from exc
     except (URLError, OSError, ValueError) as exc:
         raise StoreUnavailable(f"Kibana import failed url={url}: {exc}") from exc
-    return answer
+    return dict(answer)

@@ -38,12 +38,13 @@ TEMPLATE_PRIORITY = 200
 def _mapping_file(name: str) -> dict[str, Any]:
     data = json.loads((MAPPINGS_DIR / f"{name}.json").read_text(encoding="utf-8"))
     data.pop("_comment", None)
-    return data
+    return dict(data)
 
 
 def mapping(name: str) -> dict[str, Any]:
     """A fresh copy of `indexer/mappings/<name>.json` ({"settings", "mappings"})."""
-    return json.loads(json.dumps(_mapping_file(name)))
+    copy: dict[str, Any] = json.loads(json.dumps(_mapping_file(name)))
+    return copy
 
 
 def names(prefix: str) -> dict[str, str]:

@@ -49,7 +49,8 @@ def query(h1: int, h2: int, group_by: Sequence[str], filters: Filters, bucket_lo
           step: int | None, offset: int) -> tuple[str, list[Any]]:
     """SQL and parameters giving (bucket, key values..., count) rows for [h1, h2) from the roll-ups."""
     side = next((name for name in group_by if name in SIDE_FIELDS), None)
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for table in (("roll_side", "roll") if side else ("roll",)):
         keys = []
         for name in group_by:
@@ -115,10 +116,10 @@ def deltas(rows: Iterable[tuple[Any, ...]], sides: Iterable[tuple[str, Any, Iter
     `rows`: each new record's (source, kind, created_at, sentiment, neg, duplicate_of, doc,
     has_topic, has_risk, has_entity) — `Prepared.row`; `sides`: (field, that row, values) for every
     record whose side rows are (re)inserted."""
-    roll: Counter = Counter()
+    roll: Counter[tuple[Any, ...]] = Counter()
     for source, kind, created, sentiment, _, dup, _, ht, hr, he in rows:
         roll[(created // HOUR_MICROS, source, kind, sentiment or "", int(dup is not None), ht, hr, he)] += 1
-    side: Counter = Counter()
+    side: Counter[tuple[Any, ...]] = Counter()
     for name, row, values in sides:
         source, kind, created, sentiment, dup = row[0], row[1], row[2], row[3] or "", int(row[5] is not None)
         hour = created // HOUR_MICROS

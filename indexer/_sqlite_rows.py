@@ -64,7 +64,7 @@ class Prepared:
         risks: dict[str, int] = {}
         for i, item in enumerate(record.risk):
             flag = _name(item.get("flag"), f"risk[{i}].flag")
-            rank = q.severity_rank(item.get("severity"), f"risk[{i}].severity")
+            rank = q.severity_rank(str(item.get("severity")), f"risk[{i}].severity")
             risks[flag] = max(rank, risks.get(flag, 0))
         self.risks = sorted(risks.items())
         entities: dict[str, int] = {}

@@ -91,7 +91,8 @@ class ElasticStore:
             raise StoreQueryError(f"[elasticsearch] ca_certs is set but hosts {plain} use http://: "
                                   f"use https:// hosts, or set ca_certs = \"\"")
         try:
-            self._es = Elasticsearch(self.hosts, ca_certs=str(ca_certs) if ca_certs else None,
+            tls: dict[str, Any] = {"ca_certs": str(ca_certs)} if ca_certs else {}
+            self._es = Elasticsearch(self.hosts, **tls,
                                      request_timeout=request_timeout,
                                      max_retries=max_retries, retry_on_timeout=True, **auth)
         except ValueError as exc:  # bad host URLs and TLS options, as the client words them
@@ -129,7 +130,7 @@ class ElasticStore:
         """Templates, alias and indices (idempotent); `analyzer` None = detect the plugins."""
         report = self._call("setup", lambda: setup(self._es, self.prefix, analyzer, replicas))
         self._ready = True
-        return report
+        return dict(report)
 
     def _ensure(self) -> None:
         if self._ready or not self.auto_setup:
@@ -194,8 +195,10 @@ class ElasticStore:
         try:
             self._ensure()
             self._keep_homes(docs)
+            # Doc objects, not the client's action dicts: `_expand` turns each into its action line
             for success, item in helpers.streaming_bulk(
-                    self._bulk_es, docs, chunk_size=self.chunk_size, expand_action_callback=_expand,
+                    self._bulk_es, docs, chunk_size=self.chunk_size,  # type: ignore[arg-type]
+                    expand_action_callback=_expand,  # type: ignore[arg-type]
                     raise_on_error=False, raise_on_exception=False, max_retries=0,
                     refresh=self.refresh):
                 info = next(iter(item.values()))
@@ -218,7 +221,7 @@ class ElasticStore:
         later), instead of leaving a copy in each month. One ids search per GET_MANY_CHUNK docs."""
         for i in range(0, len(docs), GET_MANY_CHUNK):
             chunk = docs[i:i + GET_MANY_CHUNK]
-            hits = self._call("upsert lookup", lambda chunk=chunk: self._es.search(
+            hits = self._call("upsert lookup", lambda chunk=chunk: self._es.search(  # type: ignore[misc]  # chunk bound per loop
                 index=self.names["alias"], ignore_unavailable=True, size=len(chunk), source=False,
                 query={"ids": {"values": [d.id for d in chunk]}}).body)
             homes = {h["_id"]: h["_index"] for h in hits["hits"]["hits"]}
@@ -231,7 +234,9 @@ class ElasticStore:
 
     def _hits(self, what: str, index: str, **body: Any) -> dict[str, Any]:
         self._ensure()
-        return self._call(what, lambda: self._es.search(index=index, ignore_unavailable=True, **body).body)
+        found: dict[str, Any] = self._call(
+            what, lambda: self._es.search(index=index, ignore_unavailable=True, **body).body)
+        return found
 
     def _records(self, hits: dict[str, Any]) -> list[Feedback]:
         out = []

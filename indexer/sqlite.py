@@ -109,7 +109,11 @@ class SqliteStore:
                 f"WHERE f.id IN ({','.join('?' * len(chunk))})", chunk)
             old.update((r[0], (r[1], r[2], r[3])) for r in rows)
         next_rid = conn.execute("SELECT COALESCE(MAX(rid), 0) + 1 FROM feedback").fetchone()[0]
-        new_rows, new_body, upd_rows, upd_body, side = [], [], [], [], ([], [], [])
+        new_rows: list[tuple[Any, ...]] = []
+        new_body: list[tuple[Any, ...]] = []
+        upd_rows: list[tuple[Any, ...]] = []
+        upd_body: list[tuple[Any, ...]] = []
+        side: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
         for p in items:
             if p.id in old:
                 rid, title, text = old[p.id]
@@ -216,7 +220,7 @@ class SqliteStore:
                 raise StoreQueryError(f"interval must be a positive timedelta, got {interval!r}")
             step = interval // timedelta(microseconds=1)
             # Shift to local wall time, floor to the step, shift back: days start at local midnight.
-            offset = start.astimezone(self._tz).utcoffset() // timedelta(microseconds=1)
+            offset = (start.astimezone(self._tz).utcoffset() or timedelta(0)) // timedelta(microseconds=1)
         bucket = (("?", [lo]) if step is None else
                   ("((f.created_at + ?) / ?) * ? - ?", [offset, step, step, offset]))
         # Clusters once: every cluster with a member in the bucket counts once, also when its first
@@ -238,7 +242,7 @@ class SqliteStore:
             hi = min(hi, q.to_micros(filters.until, "filters.until"))
         middle = None if clusters else rollup.whole_hours(lo, hi, names, filters, step, offset)
         with self._db("counts") as conn:
-            def records(a: int, b: int) -> list[tuple]:
+            def records(a: int, b: int) -> list[tuple[Any, ...]]:
                 return conn.execute(raw, [*bucket[1], a, b, *params]).fetchall() if b > a else []
 
             if middle is None:
@@ -256,7 +260,7 @@ class SqliteStore:
         clause, params = q.where(replace(filters, distinct_clusters=False) if clusters else filters)
         tally = "COUNT(DISTINCT COALESCE(f.duplicate_of, f.id))" if clusters else "COUNT(*)"
         with self._db("total") as conn:
-            return conn.execute(f"SELECT {tally} FROM feedback f WHERE {clause}", params).fetchone()[0]
+            return int(conn.execute(f"SELECT {tally} FROM feedback f WHERE {clause}", params).fetchone()[0])
 
     def samples(self, filters: Filters = _ANY, n: int = 5) -> list[Feedback]:
         """Up to n matching records: highest negative score first (unclassified last), then newest."""
@@ -342,7 +346,8 @@ class SqliteStore:
     def alerts(self, since: datetime | None = None, rule: str | None = None,
                limit: int = 100) -> list[dict[str, Any]]:
         """Alert history, newest first."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if since is not None:
             clauses.append("created_at >= ?")
             params.append(q.to_micros(since, "since"))

@@ -56,7 +56,8 @@ _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 # Full-width ASCII (U+FF01..U+FF5E) to half-width, except the Chinese punctuation we keep.
 _KEEP_FULL_WIDTH = set("！（），：；？")
-_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F) if chr(cp) not in _KEEP_FULL_WIDTH}
+_WIDTH: dict[int, int | None] = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)
+                                 if chr(cp) not in _KEEP_FULL_WIDTH}
 _WIDTH.update({0x3000: 0x20})
 _WIDTH.update(_ZERO_WIDTH)
 

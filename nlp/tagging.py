@@ -291,7 +291,8 @@ class Tagger:
         return chosen
 
     def _branches(self, text: str, folded: str, suffixes: list, chosen: list[dict]) -> list[dict]:
-        out, stop = [], self.taxonomy.branch_stop
+        out: list[dict[str, Any]] = []
+        stop = self.taxonomy.branch_stop
         for s, e, _ in suffixes:
             ends = [c["end"] for c in chosen + out if c["type"] != "city" and c["end"] <= s]
             floor = max([*ends, 0, s - 10])

@@ -17,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alerts import NOTIFIERS, EmailNotifier, Notifier, OutboxNotifier, RunReport, build_rules, run_rules
+from alerts import EmailNotifier, Notifier, OutboxNotifier, RunReport, build_rules, run_rules
 from alerts.digest import build_digest
 from alerts.errors import CheckInProgress, NotifierConfigError, RuleConfigError
+from alerts.notify.base import WEBHOOKS
 from alerts.notify.digest import DigestReport, send_digest
+from alerts.notify.webhook import WebhookNotifier
 from alerts.render.links import discover_link_for
 from core.errors import ConfigError
 from core.settings import Settings
@@ -55,8 +57,9 @@ def notifiers_from_settings(settings: Settings, outbox: str | Path | None = None
         try:
             secret = {"wecom": {"key": settings.secrets.value("wecom_key")},
                       "dingtalk": {"secret": settings.secrets.value("dingtalk_secret")}}.get(name, {})
-            out.append(NOTIFIERS[name](url, severities=notify.webhook_severities, link=link,
-                                       timeout=notify.webhook_timeout, **secret))
+            robot: type[WebhookNotifier] = WEBHOOKS[name]
+            out.append(robot(url, severities=notify.webhook_severities, link=link,
+                             timeout=notify.webhook_timeout, **secret))
         except NotifierConfigError as exc:
             raise ConfigError(f"[notify.webhooks] {name} in {settings.source_path}: {exc}",
                               key=f"notify.webhooks.{name}") from exc

@@ -89,7 +89,7 @@ def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: da
         report = pipeline.run(records)
         alert_report = run_configured_rules(conf, store, now=now, outbox=outbox, rules=rules)
         tz = conf.display_tz
-        summary = {
+        summary: dict[str, Any] = {
             "store": str(db), "outbox": str(outbox),
             "imported": {"survey": {"file": str(data / SURVEY_FILE), "rows": survey.rows_read,
                                     "records": len(survey.records),

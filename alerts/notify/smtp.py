@@ -88,6 +88,7 @@ class EmailNotifier(DigestNotifier):
     def _deliver(self, msg: EmailMessage, recipients: Sequence[str], what: str) -> None:
         context = self.ssl_context or ssl.create_default_context()
         try:
+            connection: smtplib.SMTP
             if self.security == "ssl":
                 connection = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
             else:

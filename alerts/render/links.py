@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from alerts.alert import Alert
 from indexer.store import NONE_KEY, Filters
@@ -41,7 +42,7 @@ def discover_link_for(kibana_url: str) -> Callable[[Alert], str | None]:
     from indexer.discover import discover_url  # Elasticsearch mode only; keeps the import out of SQLite runs
 
     def link_for(alert: Alert) -> str | None:
-        by_field = {_GROUP_FILTERS[f]: (v,) for f, v in alert.group.items()
+        by_field: dict[str, Any] = {_GROUP_FILTERS[f]: (v,) for f, v in alert.group.items()
                     if f in _GROUP_FILTERS and v != NONE_KEY}
         filters = Filters(sentiment=("negative",), **by_field)
         return discover_url(kibana_url, "", filters, alert.window_start, alert.window_end)

@@ -91,7 +91,8 @@ def build_message(alert: Alert, sender: str, recipients: Sequence[str] = (),
     msg.set_content(render_text(alert, url))
     msg.add_alternative(render_html(alert, url, chart_cid(alert) if png else None), subtype="html")
     if png:
-        html_part = msg.get_payload()[1]
+        html_part = list(msg.iter_parts())[1]  # the html alternative just added
+        assert isinstance(html_part, EmailMessage)
         html_part.add_related(png, maintype="image", subtype="png", cid=f"<{chart_cid(alert)}>",
                               disposition="inline", filename="chart.png")
     return msg

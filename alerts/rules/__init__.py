@@ -55,7 +55,8 @@ def build_rule(table: Mapping[str, Any], label: str | None = None) -> Rule:
     if rule_type not in RULE_TYPES:
         known = sorted(RULE_TYPES.names())
         raise RuleConfigError(rule, "type", f"unknown rule type {rule_type!r}; known: {known}")
-    return RULE_TYPES[rule_type].from_table(table, label)
+    built: Rule = RULE_TYPES[rule_type].from_table(table, label)
+    return built
 
 
 def build_rules(tables: Iterable[Mapping[str, Any]]) -> list[Rule]:

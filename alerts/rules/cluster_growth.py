@@ -31,6 +31,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
@@ -90,7 +91,7 @@ class ClusterGrowth(Rule):
     }
     recovers = False  # a repost wave is an event, not a level that comes back down
 
-    def __init__(self, name: str, severity: str, options: dict) -> None:
+    def __init__(self, name: str, severity: str, options: dict[str, Any]) -> None:
         super().__init__(name, severity, options)
         self.window: timedelta = options["window"]
         self.scope = scope_filters(options)
@@ -171,7 +172,7 @@ def _age(age: timedelta | None) -> str:
     return f" {max(1, round(age / HOUR))} 小时前"
 
 
-def _series(copies: list[Feedback], end: datetime, hours: int = 48) -> list[dict]:
+def _series(copies: list[Feedback], end: datetime, hours: int = 48) -> list[dict[str, Any]]:
     """Copies an hour over the window's hours (the chart's shape), baseline 0: usually none."""
     last = end.replace(minute=0, second=0, microsecond=0)
     if last == end:

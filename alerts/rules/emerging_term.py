@@ -74,7 +74,7 @@ class EmergingTerm(Rule):
                                          "names: voc fills in [bank] name and aliases when unset)"),
     }
 
-    def __init__(self, name: str, severity: str, options: dict) -> None:
+    def __init__(self, name: str, severity: str, options: dict[str, Any]) -> None:
         super().__init__(name, severity, options)
         self.window: timedelta = options["window"]
         self.filters = scope_filters(options, sentiment=("negative",), distinct_clusters=True)
@@ -139,7 +139,7 @@ class EmergingTerm(Rule):
                      p_value=poisson_sf(count, expected), title=title, fired_at=end,
                      samples=holding[:self.options["samples"]], group={"term": term}, details=details)
 
-    def _series(self, store: FeedbackStore, term: str, share: float, end: datetime) -> list[dict]:
+    def _series(self, store: FeedbackStore, term: str, share: float, end: datetime) -> list[dict[str, Any]]:
         """Hourly comments holding the term over 48 h against share x that hour's negatives."""
         last = end.replace(minute=0, second=0, microsecond=0)
         last = last - HOUR if last == end else last
@@ -150,14 +150,15 @@ class EmergingTerm(Rule):
         return [{"t": (t := first + i * HOUR).isoformat(), "count": holding.get(t, 0),
                  "baseline": round(share * negatives.get(t, 0), 3)} for i in range(48)]
 
-    def _baseline(self, store: FeedbackStore, start: datetime, end: datetime) -> tuple[int, Counter]:
+    def _baseline(self, store: FeedbackStore, start: datetime, end: datetime) -> tuple[int, Counter[str]]:
         """Negative records and term document frequencies over the baseline days.
 
         At most BUILDS_PER_CHECK day tables are (re)built per check, newest first: a first start
         over a large store spreads the work over a few checks (each stays well under the 2 s a
         check may take at 1M records, bench/alerts_sim.py) and rests on the days built so far."""
         today = _day_start(start)
-        total, df, builds = 0, Counter(), 0
+        total, builds = 0, 0
+        df: Counter[str] = Counter()
         for k in range(1, self.options["baseline_days"] + 1):
             day = today - k * DAY
             table, fresh = self._cached_table(store, day, end)
@@ -169,7 +170,8 @@ class EmergingTerm(Rule):
                 df.update(table["df"])
         return total, df
 
-    def _cached_table(self, store: FeedbackStore, day: datetime, now: datetime) -> tuple[dict | None, bool]:
+    def _cached_table(self, store: FeedbackStore, day: datetime,
+                      now: datetime) -> tuple[dict[str, Any] | None, bool]:
         """The stored table of `day` (or None) and whether it is final or still current."""
         doc = store.get_state(NAMESPACE, self._table_key(day))
         if doc is None:
@@ -185,7 +187,7 @@ class EmergingTerm(Rule):
         key = self._table_key(day)
         records = store.samples(replace(self.filters, since=day, until=day + DAY), READ_CAP)
         counts = Counter(term for r in records for term in terms(self._text(r)))
-        doc = {"n": len(records), "df": {t: n for t, n in counts.items() if n >= 2},
+        doc: dict[str, Any] = {"n": len(records), "df": {t: n for t, n in counts.items() if n >= 2},
                "computed_at": now.isoformat(), "capped": len(records) >= READ_CAP}
         store.put_state(NAMESPACE, key, doc)
         self._prune(store, day)

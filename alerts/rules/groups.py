@@ -33,8 +33,9 @@ def scope_filters(options: Mapping[str, Any], **extra: Any) -> Filters:
 _FILTER_FIELDS = {"source": "sources", "kind": "kinds", "topic": "topics", "entity": "entities"}
 
 
-def group_filters(group: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
-    """`Filters` keyword arguments narrowing to the group ("(none)" values cannot be expressed)."""
+def group_filters(group: Mapping[str, str]) -> dict[str, Any]:
+    """`Filters` keyword arguments narrowing to the group ("(none)" values cannot be expressed);
+    each value is a one-value tuple (typed Any: they are keyword arguments of several fields)."""
     return {_FILTER_FIELDS[f]: (v,) for f, v in group.items() if v != NONE_KEY and f in _FILTER_FIELDS}
 
 

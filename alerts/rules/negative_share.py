@@ -32,6 +32,7 @@ import logging
 import statistics
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
@@ -60,7 +61,7 @@ class NegativeShare(Rule):
         **SCOPE,
     }
 
-    def __init__(self, name: str, severity: str, options: dict) -> None:
+    def __init__(self, name: str, severity: str, options: dict[str, Any]) -> None:
         super().__init__(name, severity, options)
         self.window: timedelta = options["window"]
         self.group_by = tuple(options["group_by"])
@@ -103,7 +104,7 @@ class NegativeShare(Rule):
 
     def _alert(self, store: FeedbackStore, group: dict[str, str], key: str, start: datetime,
                end: datetime, negatives: int, total: int, base_share: float, p_value: float,
-               details: dict) -> Alert:
+               details: dict[str, Any]) -> Alert:
         scope = replace(self.filters, **group_filters(group))
         details["series"] = share_series(store, end, scope, base_share)
         label = " · ".join(group.values()) or "全部"

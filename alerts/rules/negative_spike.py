@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
@@ -64,7 +65,7 @@ class NegativeSpike(Rule):
         **SCOPE,
     }
 
-    def __init__(self, name: str, severity: str, options: dict) -> None:
+    def __init__(self, name: str, severity: str, options: dict[str, Any]) -> None:
         super().__init__(name, severity, options)
         if not options["baseline_weeks"] and not options["baseline_days"]:
             raise RuleConfigError(name, "baseline_weeks", "baseline_weeks and baseline_days are both 0")
@@ -74,7 +75,8 @@ class NegativeSpike(Rule):
 
     def quiet_period(self) -> timedelta:
         """The longest window tested: a key is calm only when that window has passed too."""
-        return max(self.window, self.options["long_window"] or self.window)
+        longest: timedelta = max(self.window, self.options["long_window"] or self.window)
+        return longest
 
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
         end = as_utc(now)
@@ -161,7 +163,7 @@ class NegativeSpike(Rule):
         older = sorted((root for root in sizes if root not in heads), key=lambda k: -sizes[k])[:n]
         heads.update(store.get_many(older))  # first posts older than the window
 
-        def rank(r: Feedback) -> tuple:
+        def rank(r: Feedback) -> tuple[Any, ...]:
             negative = r.sentiment.scores.get("negative", 0.0) if r.sentiment else 0.0
             return (-sizes.get(r.id, 1), -negative, -r.created_at.timestamp())
 
@@ -176,7 +178,7 @@ def format_baseline(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".") or "0"
 
 
-def _details(baseline: Baseline, key: str, tested: int, threshold: float) -> dict:
+def _details(baseline: Baseline, key: str, tested: int, threshold: float) -> dict[str, Any]:
     return {
         "seasonal": baseline.seasonal.get(key, 0.0),
         "trailing": baseline.trailing.get(key, 0.0),

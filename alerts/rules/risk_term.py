@@ -64,7 +64,7 @@ class RiskTerm(Rule):
                                                   "topic (a stock forum's 破产 is not ours)"),
     }
 
-    def __init__(self, name: str, severity: str, options: dict) -> None:
+    def __init__(self, name: str, severity: str, options: dict[str, Any]) -> None:
         super().__init__(name, severity, options)
         self.window: timedelta = options["window"]
         self.late: timedelta = options["late"]

@@ -60,7 +60,7 @@ class SourceSilent(Rule):
         "audience": Option(str, "operators", None, "who the alert is for; notifiers route on it"),
     }
 
-    def __init__(self, name: str, severity: str, options: dict) -> None:
+    def __init__(self, name: str, severity: str, options: dict[str, Any]) -> None:
         super().__init__(name, severity, options)
         self.window: timedelta = options["window"]
         self.filters = Filters(sources=tuple(options["sources"]))

@@ -21,6 +21,7 @@ complaint). `details["claims_negative"]` carries that decision for notifiers and
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from alerts.alert import Alert
 from alerts.duration import describe_duration
@@ -35,7 +36,7 @@ from indexer.store import FeedbackStore
 class VolumeSpike(NegativeSpike):
     type_name = "volume_spike"
 
-    def __init__(self, name: str, severity: str, options: dict) -> None:
+    def __init__(self, name: str, severity: str, options: dict[str, Any]) -> None:
         super().__init__(name, severity, options)
         self.filters = scope_filters(options, distinct_clusters=True)  # every sentiment
 

@@ -67,7 +67,7 @@ def import_table(importer: Importer, table: Table, layout: Layout, survey_id: st
         if layout.respondent is not None and not respondent:
             result.errors.append(RowError(line, f"{header[layout.respondent]} is empty"))
             continue
-        if respondent in seen:
+        if layout.respondent is not None and respondent in seen:
             result.errors.append(RowError(
                 line, f"{header[layout.respondent]} {respondent} repeats line {seen[respondent]}"))
             continue

@@ -82,7 +82,7 @@ def sniff_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, list[str], int]]:
     stripped = text.lstrip("\r\n")
     first_line = stripped.splitlines()[0] if stripped else ""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(first_line))

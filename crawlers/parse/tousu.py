@@ -50,8 +50,9 @@ class ComplaintsPage:
 
 
 def list_params(mode: str, *, page: int, page_size: int = 10, keyword: str | None = None,
-                couid: str | None = None, feed_type: int = 2) -> dict[str, str]:
+                couid: str | None = None, feed_type: int = 2) -> dict[str, str | int]:
     """The unsigned query of one list page (sign it with `tousu_sign.signed_query`)."""
+    params: dict[str, str | int]
     if mode == "feed":
         params = {"type": feed_type}
     elif mode == "search":
@@ -108,7 +109,8 @@ def complaint_from(item: Mapping[str, Any], crawl_time: datetime) -> Feedback:
     if not sn:
         raise LayoutChanged("complaint has neither sn nor a view url")
     created_at = _from_timestamp(main.get("timestamp"))
-    author = item.get("author") if isinstance(item.get("author"), Mapping) else {}
+    author_raw = item.get("author")
+    author: Mapping[str, Any] = author_raw if isinstance(author_raw, Mapping) else {}
     title = plain_text(main.get("title"))
     meta: dict[str, Any] = {"sn": sn, "view_id": complaint_id_from_url(url) if url else None}
     for key in _META_KEYS:

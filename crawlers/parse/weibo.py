@@ -128,7 +128,8 @@ def post_from_mblog(mblog: Mapping[str, Any], crawl_time: datetime, *, keyword: 
     if not mid:
         raise LayoutChanged("mblog has no mid/id")
     raw_time = str(mblog["created_at"])
-    user = mblog.get("user") if isinstance(mblog.get("user"), Mapping) else {}
+    user_raw = mblog.get("user")
+    user: Mapping[str, Any] = user_raw if isinstance(user_raw, Mapping) else {}
     bid = mblog.get("bid")
     meta: dict[str, Any] = {
         "mid": mid,
@@ -216,7 +217,8 @@ def comment_from(node: Mapping[str, Any], crawl_time: datetime, *, post_mid: str
     if not cid:
         raise LayoutChanged("comment has no id")
     raw_time = str(node["created_at"])
-    user = node.get("user") if isinstance(node.get("user"), Mapping) else {}
+    user_raw = node.get("user")
+    user: Mapping[str, Any] = user_raw if isinstance(user_raw, Mapping) else {}
     root_id = _str_or_none(node.get("rootid") or (root.get("id") if root else None))
     meta: dict[str, Any] = {
         "comment_id": cid,

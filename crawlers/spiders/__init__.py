@@ -9,6 +9,7 @@ module is imported only when its spider runs (one broken module cannot stop the 
 
 from __future__ import annotations
 
+import builtins
 import importlib
 from typing import Any
 
@@ -44,8 +45,8 @@ class RegistryLoader:
             raise KeyError(f"Spider not found: {spider_name} (known: {', '.join(self._names)})")
         return spider_class(spider_name)
 
-    def list(self) -> list[str]:
+    def list(self) -> builtins.list[str]:  # Scrapy's SpiderLoader API names this method `list`
         return list(self._names)
 
-    def find_by_request(self, request: Any) -> list[str]:
+    def find_by_request(self, request: Any) -> builtins.list[str]:
         return [name for name in self._names if self.load(name).handles_request(request)]

@@ -111,7 +111,9 @@ class RssSpider(VocSpider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> RssSpider:
         names = ",".join(crawler.settings.getlist("VOC_BANK_NAMES"))
-        return super().from_crawler(crawler, *args, bank_names=kwargs.pop("bank_names", names), **kwargs)
+        spider = super().from_crawler(crawler, *args, bank_names=kwargs.pop("bank_names", names), **kwargs)
+        assert isinstance(spider, RssSpider)  # VocSpider.from_crawler builds cls
+        return spider
 
     def _feeds(self) -> dict[str, str]:
         if self.option("feed_url"):

@@ -131,7 +131,9 @@ class SiteSpider(VocSpider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SiteSpider:
         names = ",".join(crawler.settings.getlist("VOC_BANK_NAMES"))
-        return super().from_crawler(crawler, *args, bank_names=kwargs.pop("bank_names", names), **kwargs)
+        spider = super().from_crawler(crawler, *args, bank_names=kwargs.pop("bank_names", names), **kwargs)
+        assert isinstance(spider, SiteSpider)  # VocSpider.from_crawler builds cls
+        return spider
 
     @property
     def health_key(self) -> str:

@@ -73,7 +73,8 @@ class TousuSpider(VocSpider):
         self.match = self.list_option("match")
         self._yielded: set[str] = set()
         # VOC_TOUSU_COOKIE, through the settings (crawlers.settings.crawl_secret); never logged
-        self.cookies = cookie_dict(crawl_secret("tousu_cookie"))
+        jar = cookie_dict(crawl_secret("tousu_cookie"))
+        self.cookies: dict[str | bytes, Any] = {k: v for k, v in jar.items()}
 
     # --- requests -------------------------------------------------------------------------
 

@@ -65,7 +65,8 @@ class WeiboSpider(VocSpider):
         self.long_text = self._bool_option("long_text", True)
         self._yielded: set[str] = set()  # mids already handled in this crawl (several keywords)
         # VOC_WEIBO_COOKIE, through the settings (crawlers.settings.crawl_secret); never logged
-        self.cookies = cookie_dict(crawl_secret("weibo_cookie"))
+        jar = cookie_dict(crawl_secret("weibo_cookie"))
+        self.cookies: dict[str | bytes, Any] = {k: v for k, v in jar.items()}
 
     def _bool_option(self, key: str, default: bool) -> bool:
         value = self.option(key, default)

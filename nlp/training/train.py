@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         model.config.voc_model_version = args.version
         tok = Tokenizer.from_file(str(args.stage4_from / "tokenizer.json"))
         started = time.monotonic()
-        extra = {"stage4": bank_stage(model.to(device), tok, train, args, device),
+        extra: dict[str, object] = {"stage4": bank_stage(model.to(device), tok, train, args, device),
                  "stage4_from": str(args.stage4_from)}
         export(model, args.stage4_from, args, dev, train, time.monotonic() - started, extra)
         return
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         stages.append(Stage("3", args.stage3_epochs, args.stage3_lr, 2000, args.work / "stage3.pt",
                             corpora.FOCUS_MIX))
     started = time.monotonic()
-    extra: dict = {}
+    extra = {}
     for index, stage in enumerate(stages):
         later = stages[index + 1:]
         if any(s.ckpt.exists() for s in later):

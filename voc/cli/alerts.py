@@ -149,7 +149,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     conf = settings()
     tz = conf.display_tz
-    since = cli_time(args.since, tz)
+    since = cli_time(args.since, tz) or datetime.now(UTC)  # --since is required by the parser
     until = cli_time(args.until, tz) or datetime.now(UTC)
     if since >= until:
         raise UsageError(f"--since ({args.since}) must be before --until ({args.until or 'now'})")
@@ -285,7 +285,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
 
 
 def cmd_test_email(args: argparse.Namespace) -> int:
-    from alerts import Alert, DeliveryError, EmailNotifier
+    from alerts import Alert, DeliveryError, EmailNotifier, Notifier, OutboxNotifier
     from voc.alerting import notifiers_from_settings
 
     conf = settings()
@@ -295,7 +295,8 @@ def cmd_test_email(args: argparse.Namespace) -> int:
                   title="voc-monitor 测试邮件：邮件设置可用", fired_at=now)
     notifiers = notifiers_from_settings(conf)
     email = [n for n in notifiers if isinstance(n, EmailNotifier)]
-    target = email[0] if email else notifiers[0]  # the outbox when no SMTP host is set
+    outbox = next(n for n in notifiers if isinstance(n, OutboxNotifier))  # always configured
+    target: Notifier = email[0] if email else outbox  # the outbox when no SMTP host is set
     if not target.wants(alert):
         print(f"no recipients for severity {args.severity} in [notify.recipients]", file=sys.stderr)
         return 1
@@ -307,7 +308,7 @@ def cmd_test_email(args: argparse.Namespace) -> int:
     if email:
         print(f"test email sent through {conf.notify.smtp_host}:{conf.notify.smtp_port}")
     else:
-        print(f"no [notify] smtp_host set: the test email was written to {target.path_for(alert)}")
+        print(f"no [notify] smtp_host set: the test email was written to {outbox.path_for(alert)}")
     return 0
 
 

@@ -32,7 +32,7 @@ def lazy(module: str, name: str) -> Any:
     def run(args: argparse.Namespace) -> int:
         import importlib
 
-        return getattr(importlib.import_module(module), name)(args)
+        return int(getattr(importlib.import_module(module), name)(args) or 0)
     return run
 
 

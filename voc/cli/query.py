@@ -60,7 +60,7 @@ def _with_store(fn: Any, args: argparse.Namespace) -> int:
     filters = filters_from(args, conf.display_tz)
     store = open_settings_store(conf, must_exist=True)
     try:
-        return fn(store, filters, args, conf.display_tz)
+        return int(fn(store, filters, args, conf.display_tz))
     finally:
         store.close()
 
