@@ -34,8 +34,12 @@ $(STAMP):
 demo: $(STAMP)
 	$(BIN)/voc demo
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist); every test has its own tmp_path, ports
+# and store, so they share nothing. `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 model: $(STAMP)
 	$(BIN)/python -m nlp.training.train
