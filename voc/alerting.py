@@ -55,9 +55,10 @@ def notifiers_from_settings(settings: Settings, outbox: str | Path | None = None
         if not url:
             continue
         try:
-            secret = {"wecom": {"key": settings.secrets.value("wecom_key")},
-                      "dingtalk": {"secret": settings.secrets.value("dingtalk_secret")}}.get(name, {})
             robot: type[WebhookNotifier] = WEBHOOKS[name]
+            # a robot that takes a secret names its Settings.secrets field
+            secret: dict[str, Any] = ({"secret": settings.secrets.value(robot.secret_name)}
+                                      if robot.secret_name else {})
             out.append(robot(url, severities=notify.webhook_severities, link=link,
                              timeout=notify.webhook_timeout, **secret))
         except NotifierConfigError as exc:

@@ -40,6 +40,7 @@ class DingTalkNotifier(WebhookNotifier):
 
     flavor = "dingtalk"
     limit = DINGTALK_LIMIT - 1000  # room for the title and the JSON around the text
+    secret_name = "dingtalk_secret"
 
     def __init__(self, url: str, *, secret: str | None = None, clock: Callable[[], float] = time.time,
                  **options: Any) -> None:

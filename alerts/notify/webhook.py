@@ -52,6 +52,7 @@ class WebhookNotifier(DigestNotifier):
 
     flavor = ""
     limit = 0
+    secret_name = ""  # the Settings.secrets field the robot's constructor takes as `secret`, if any
 
     def __init__(self, url: str, *, severities: Iterable[str] | None = None, link: Link = None,
                  timeout: float = 10, name: str | None = None) -> None:

@@ -28,8 +28,10 @@ class WeComNotifier(WebhookNotifier):
 
     flavor = "wecom"
     limit = WECOM_LIMIT
+    secret_name = "wecom_key"
 
-    def __init__(self, url: str, *, key: str | None = None, **options: Any) -> None:
+    def __init__(self, url: str, *, secret: str | None = None, **options: Any) -> None:
+        key = secret  # the robot key, when the URL carries no key=
         super().__init__(url, **options)
         self._has_key = "key" in parse_qs(urlsplit(url).query)
         # VOC_WECOM_KEY through Settings.secrets; never in repr or logs
