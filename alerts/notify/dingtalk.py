@@ -24,8 +24,6 @@ from alerts.notify.base import register_webhook
 from alerts.notify.webhook import WebhookNotifier
 from alerts.render.markdown import DINGTALK_LIMIT
 
-DINGTALK_SECRET_ENV = "VOC_DINGTALK_SECRET"
-
 
 def dingtalk_sign(timestamp_ms: int, secret: str) -> str:
     """DingTalk's signature: base64(HMAC-SHA256(key=secret, msg="<ms>\\n<secret>")), not yet URL-encoded."""

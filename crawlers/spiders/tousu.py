@@ -35,7 +35,6 @@ from crawlers.parse.tousu_sign import random_rs, signed_query
 from crawlers.settings import crawl_secret
 from crawlers.spiders.base import VocSpider
 
-COOKIE_ENV = "VOC_TOUSU_COOKIE"
 MIN_DELAY = 2.0  # seconds; the site's ban threshold is ~40-50 requests a minute
 
 

@@ -36,7 +36,6 @@ from crawlers.parse.weibo import parse_comments, parse_long_text, parse_search, 
 from crawlers.settings import crawl_secret
 from crawlers.spiders.base import VocSpider
 
-COOKIE_ENV = "VOC_WEIBO_COOKIE"
 SEARCH_TYPES = {1: "综合", 60: "热门", 61: "实时"}
 _FALSE = {"0", "false", "no", "off"}
 
