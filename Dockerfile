@@ -16,6 +16,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# A CJK font, so that the alert chart (alerts/render/chart.py) is labelled in Chinese.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --create-home --uid 10001 voc
 WORKDIR /app
 
@@ -41,6 +46,8 @@ RUN mkdir -p var && chown voc:voc var
 
 USER voc
 ENV VOC_SETTINGS=/app/settings.toml
+# matplotlib's font list, built once here (as the user that reads it) and with the CJK font in it
+RUN python -c "from alerts.render.chart import cjk_font; assert cjk_font(), 'no CJK font for the chart'"
 VOLUME ["/app/var"]
 
 # Healthy when settings load and the configured store (SQLite or Elasticsearch) answers a query.
