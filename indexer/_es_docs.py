@@ -9,7 +9,12 @@ The document is the record's `to_dict()` plus a few fields derived for filters a
 - `risk_level`: the highest risk severity as a rank (info 0, warning 1, critical 2), for
   `min_severity`;
 - `entity_names`: each entity's canonical name (its text when there is none);
-- `ours`: whether any entity is our bank; `neg`: the negative score (samples sort on it).
+- `ours`: whether any entity is our bank; `neg`: the negative score (samples sort on it);
+- `search_text` (and `search_title` for a record with a title): what a person sees of the text
+  in the form search compares (`nlp.normalize.search_text`: HTML read as text, traditional →
+  simplified, full-width → half-width); search reads these, never the stored markup;
+- `voc_hash`: a digest of the rest of the document, so an upsert can tell a record stored exactly
+  so already (unchanged: not sent again) from one that changed.
 
 Each document lives in the monthly index of its `created_at` (UTC): `<prefix>-feedback-YYYY.MM`,
 with `_id` = record id, so indexing a record again replaces it. The JSON is serialized here, once
@@ -18,6 +23,7 @@ per record, so a record that cannot be serialized fails alone with its reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterable
@@ -27,8 +33,10 @@ from typing import Any
 import orjson
 
 from core.record import SEVERITIES, Feedback, RecordError
+from nlp.normalize import search_text
 
-DERIVED = ("topic_paths", "risk_level", "entity_names", "ours", "neg")
+DERIVED = ("topic_paths", "risk_level", "entity_names", "ours", "neg", "search_title", "search_text",
+           "voc_hash")
 _RANK = {name: i for i, name in enumerate(SEVERITIES)}
 
 
@@ -60,14 +68,16 @@ def month_index(prefix: str, created_at: datetime) -> str:
 
 
 class Doc:
-    """One record ready for the bulk API: its id, target index and `_source` bytes."""
+    """One record ready for the bulk API: its id, target index, `_source` bytes and their digest
+    (`voc_hash`, also inside the source)."""
 
-    __slots__ = ("id", "index", "source")
+    __slots__ = ("id", "index", "source", "digest")
 
-    def __init__(self, record_id: str, index: str, source: bytes) -> None:
+    def __init__(self, record_id: str, index: str, source: bytes, digest: str = "") -> None:
         self.id = record_id
         self.index = index
         self.source = source
+        self.digest = digest
 
     def action(self) -> dict[str, Any]:
         return {"index": {"_index": self.index, "_id": self.id}}
@@ -109,7 +119,13 @@ def build_doc(record: Feedback, prefix: str) -> Doc:
         doc["neg"] = float(record.sentiment.scores.get("negative", 0.0))
     if record.rating is not None and not math.isfinite(record.rating):
         raise ValueError(f"rating must be a finite number, got {record.rating!r}")
-    return Doc(record.id, month_index(prefix, record.created_at), _encode_bytes(doc))
+    if record.title is not None:
+        doc["search_title"] = search_text(record.title)
+    doc["search_text"] = search_text(record.text)
+    body = _encode_bytes(doc)  # a dict: ends with b"}"
+    digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+    return Doc(record.id, month_index(prefix, record.created_at),
+               body[:-1] + b',"voc_hash":"' + digest.encode("ascii") + b'"}', digest)
 
 
 def _name(value: Any, field: str) -> str:

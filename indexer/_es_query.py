@@ -4,11 +4,15 @@ parse aggregation responses back into `CountRow`s.
 User text only ever travels as a value inside the JSON body (a term, an escaped wildcard
 pattern), never as query-string syntax. Field names come from the fixed tables below.
 
-Search: each whitespace-separated term must occur as a substring of title or text. The terms
-go to the `*.sub` wildcard fields (`*term*`, case-insensitive, `*`/`?`/`\\` escaped): exact
-substring semantics for any length and any character, like the SQLite store. An analyzed
-`match_phrase` cannot do that: the `cjk` analyzer indexes bigrams only (a lone `贷` inside
-`房贷利率` is no token), and every analyzer drops punctuation (`100%`, `%`).
+Search: each whitespace-separated term must occur as a substring of what a person sees of title
+or text. The query is folded as the texts are (`nlp.normalize.fold_for_search`: 轉賬 → 转账,
+ＡＴＭ → ATM), and the terms go to the `search_title` / `search_text` wildcard fields (`*term*`,
+case-insensitive, `*`/`?`/`\\` escaped): exact substring semantics for any length and any
+character, like the SQLite store. An analyzed `match_phrase` cannot do that: the `cjk` analyzer
+indexes bigrams only (a lone `贷` inside `房贷利率` is no token), and every analyzer drops
+punctuation (`100%`, `%`). A document indexed before `search_text` existed (or in a monthly index
+created before the field was mapped) has none; for it the term goes to the stored title and text
+(`*.sub`) as before, until it is indexed again.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from core.record import SEVERITIES, RecordError, as_utc
 from indexer.errors import StoreQueryError
 from indexer.store import GROUP_FIELDS, NONE_KEY, CountRow, Filters
+from nlp.normalize import fold_for_search
 
 # group_by name -> keyword field aggregated on (multi-valued fields count once per value)
 GROUP_FIELD = {
@@ -32,7 +37,8 @@ GROUP_FIELD = {
 }
 assert set(GROUP_FIELD) == set(GROUP_FIELDS)
 
-SEARCH_FIELDS = ("title.sub", "text.sub")
+SEARCH_FIELDS = ("search_title", "search_text")  # the visible text (indexer/_es_docs.py)
+STORED_FIELDS = ("title.sub", "text.sub")  # the stored text: for documents without search_text
 NEWEST_FIRST = [{"created_at": {"order": "desc"}}, {"id": {"order": "desc"}}]
 MOST_NEGATIVE_FIRST = [{"neg": {"order": "desc", "missing": "_last"}}, *NEWEST_FIRST]
 
@@ -48,9 +54,10 @@ def iso(value: datetime, name: str) -> str:
 
 
 def split_query(query: str) -> list[str]:
+    """The terms of a query, folded as the texts are (see the module docstring)."""
     if not isinstance(query, str):
         raise StoreQueryError(f"query must be a string, got {type(query).__name__}")
-    return query.split()
+    return fold_for_search(query).split()
 
 
 def wildcard_pattern(term: str) -> str:
@@ -59,10 +66,17 @@ def wildcard_pattern(term: str) -> str:
     return f"*{escaped}*"
 
 
+def _any_wildcard(fields: Sequence[str], term: str) -> list[dict[str, Any]]:
+    return [{"wildcard": {f: {"value": wildcard_pattern(term), "case_insensitive": True}}}
+            for f in fields]
+
+
 def term_clause(term: str) -> dict[str, Any]:
-    should = [{"wildcard": {f: {"value": wildcard_pattern(term), "case_insensitive": True}}}
-              for f in SEARCH_FIELDS]
-    return {"bool": {"should": should, "minimum_should_match": 1}}
+    """The visible title or text contains `term`; a document without `search_text` (indexed before
+    it existed) is matched on its stored title and text instead."""
+    older = {"bool": {"must_not": [{"exists": {"field": "search_text"}}],
+                      "should": _any_wildcard(STORED_FIELDS, term), "minimum_should_match": 1}}
+    return {"bool": {"should": [*_any_wildcard(SEARCH_FIELDS, term), older], "minimum_should_match": 1}}
 
 
 def bool_query(filters: Filters, terms: Sequence[str] = (),

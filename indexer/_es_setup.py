@@ -4,7 +4,10 @@
   for the monthly indices `<prefix>-feedback-YYYY.MM`, which puts each new one behind the alias
   `<prefix>-feedback`; the current month's index is created so the alias always exists;
 - the indices `<prefix>-alerts` and `<prefix>-state` (mappings from `alerts.json`, `state.json`);
-  when they exist already, their mappings are updated (additive only).
+  when they exist already, their mappings are updated (additive only);
+- the fields added to the feedback mapping since the first release (`ADDED_FEEDBACK_FIELDS`:
+  the visible text search reads) are put on every monthly index behind the alias, so documents
+  indexed there again become searchable by their visible text too (additive only).
 
 Chinese analysis: the `voc_text` analyzer is the built-in `cjk` (bigrams), or `ik_max_word`
 (analysis-ik) or `smartcn` (analysis-smartcn) when a node reports that plugin. A changed
@@ -32,6 +35,8 @@ ANALYZERS: dict[str, dict[str, Any]] = {
 }
 PLUGINS = {"analysis-ik": "ik", "analysis-smartcn": "smartcn"}  # in order of preference
 TEMPLATE_PRIORITY = 200
+# Feedback fields added after indices were first created from the template: put on existing ones.
+ADDED_FEEDBACK_FIELDS = ("search_title", "search_text", "voc_hash")
 
 
 @cache
@@ -86,6 +91,9 @@ def setup(es: Any, prefix: str, analyzer: str | None = None, replicas: int | Non
     created: list[str] = []
     if _create(es, current, None):  # settings, mappings and alias come from the template
         created.append(current)
+    # Older months may predate fields the template has since gained (a no-op where they are).
+    fields = mapping("feedback")["mappings"]["properties"]
+    es.indices.put_mapping(index=n["alias"], properties={f: fields[f] for f in ADDED_FEEDBACK_FIELDS})
     for kind in ("alerts", "state"):
         body = mapping(kind)
         if replicas is not None:

@@ -2,7 +2,8 @@
 
 The record is kept whole as JSON (`doc`, without title/text, which live once in `body`) next to
 the columns and side-table rows that filters, counts and search use; `load` rebuilds exactly the
-record that was stored.
+record that was stored. Search reads what a person sees of the title and text
+(`nlp.normalize.search_text`), kept beside them in `body` only where it differs (`search_form`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import orjson
 
 from core.record import Feedback, RecordError
 from indexer import _sqlite_query as q
+from nlp.normalize import search_text
 
 RECORD_COLS = "f.doc, b.title, b.text"  # what `load` expects, from feedback f JOIN body b
 
@@ -41,6 +43,13 @@ def record_json(doc: dict[str, Any]) -> str:
     return orjson.dumps(doc, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
 
 
+def search_form(value: str) -> str | None:
+    """The text search reads for a stored `value`, or None when it is `value` itself (most texts:
+    no markup, no traditional or full-width characters), so `body` holds it only where it differs."""
+    seen = search_text(value)
+    return None if seen == value else seen
+
+
 def from_micros(value: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
 
@@ -48,7 +57,7 @@ def from_micros(value: int) -> datetime:
 class Prepared:
     """One record turned into the rows it is stored as."""
 
-    __slots__ = ("id", "row", "title", "text", "topics", "risks", "entities")
+    __slots__ = ("id", "row", "title", "text", "search", "topics", "risks", "entities")
 
     def __init__(self, record: Feedback) -> None:
         if not isinstance(record, Feedback):
@@ -57,6 +66,7 @@ class Prepared:
         self.text = doc.pop("text")
         # A title of None stays in the document, so `get` gives None back rather than "".
         self.title = doc.pop("title") if record.title is not None else ""
+        self.search = (search_form(self.title), search_form(self.text))  # body.search_title, search_text
         sentiment = record.sentiment
         neg = float(sentiment.scores.get("negative", 0.0)) if sentiment is not None else None
         self.id = record.id

@@ -3,9 +3,13 @@
 Layout, chosen for ~1M records in one file:
 - `feedback`: one row per record; the columns filters and counts use, plus `doc`, the record as
   JSON without `title`/`text` (those live once, in `body`).
-- `body`: just `title` and `text`, narrow so that the scan for 1–2 character queries reads little
-  more than the text itself; `fts` is an FTS5 trigram index over it (external content, kept in step
-  by triggers).
+- `body`: `title` and `text` as the record has them, and `search_title` / `search_text`, what a
+  person sees of them in the form search compares (`nlp.normalize.search_text`: HTML read as text,
+  traditional → simplified, full-width → half-width), NULL where that is the stored value itself
+  (most rows). The view `body_search` gives the searched form of every row; the scan for 1–2
+  character queries reads it (`body` stays narrow, so that reads little more than the text
+  itself), and `fts` is an FTS5 trigram index over it (external content, kept in step by
+  triggers).
 - `topic`, `risk`, `entity`: one row per (record, value) so multi-valued filters and group-by use
   indexes; each is keyed by (rid, value) for joins and has a (value, rid) index for filters.
 - `roll` and `roll_side`: hourly roll-ups kept on every write, so the alert rules' counts over
@@ -17,8 +21,12 @@ Layout, chosen for ~1M records in one file:
   is-duplicate). A missing sentiment is '' there (primary-key columns cannot be NULL).
 - `state` and `alerts`: small JSON documents that must survive restarts.
 
-Versions: 1 had no roll-ups; opening a version-1 file adds the `has_*` columns and builds the
-roll-ups from the records once (logged).
+Versions: 1 had no roll-ups; 2 indexed the stored title and text as written, markup included
+(`voc search sinaimg` found every Weibo post with an image). Opening an older file upgrades it in
+place, in one transaction, once (logged): from 1 it adds the `has_*` columns and builds the
+roll-ups from the records; from 1 or 2 it adds the `search_*` columns, fills them from the stored
+texts and rebuilds the full-text index over the visible text (`_upgrade_search`; about a minute
+per million records).
 """
 
 from __future__ import annotations
@@ -27,11 +35,12 @@ import logging
 import sqlite3
 from pathlib import Path
 
+from indexer._sqlite_rows import search_form
 from indexer.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 HOUR_MICROS = 3_600_000_000
 MIN_SQLITE = (3, 34, 0)  # the FTS5 trigram tokenizer arrived in 3.34
 
@@ -57,21 +66,29 @@ CREATE INDEX IF NOT EXISTS feedback_source ON feedback (source, created_at);
 CREATE INDEX IF NOT EXISTS feedback_sentiment ON feedback (sentiment, created_at);
 
 CREATE TABLE IF NOT EXISTS body (
-    rid   INTEGER PRIMARY KEY,
-    title TEXT NOT NULL DEFAULT '',
-    text  TEXT NOT NULL DEFAULT ''
+    rid          INTEGER PRIMARY KEY,
+    title        TEXT NOT NULL DEFAULT '',
+    text         TEXT NOT NULL DEFAULT '',
+    search_title TEXT,                  -- what search reads of title; NULL = title itself
+    search_text  TEXT                   -- ... of text; NULL = text itself
 );
+CREATE VIEW IF NOT EXISTS body_search AS
+    SELECT rid, COALESCE(search_title, title) AS title, COALESCE(search_text, text) AS text FROM body;
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-    title, text, content='body', content_rowid='rid', tokenize='trigram');
+    title, text, content='body_search', content_rowid='rid', tokenize='trigram');
 CREATE TRIGGER IF NOT EXISTS body_ai AFTER INSERT ON body BEGIN
-    INSERT INTO fts (rowid, title, text) VALUES (new.rid, new.title, new.text);
+    INSERT INTO fts (rowid, title, text)
+        VALUES (new.rid, COALESCE(new.search_title, new.title), COALESCE(new.search_text, new.text));
 END;
 CREATE TRIGGER IF NOT EXISTS body_ad AFTER DELETE ON body BEGIN
-    INSERT INTO fts (fts, rowid, title, text) VALUES ('delete', old.rid, old.title, old.text);
+    INSERT INTO fts (fts, rowid, title, text) VALUES ('delete', old.rid,
+        COALESCE(old.search_title, old.title), COALESCE(old.search_text, old.text));
 END;
 CREATE TRIGGER IF NOT EXISTS body_au AFTER UPDATE ON body BEGIN
-    INSERT INTO fts (fts, rowid, title, text) VALUES ('delete', old.rid, old.title, old.text);
-    INSERT INTO fts (rowid, title, text) VALUES (new.rid, new.title, new.text);
+    INSERT INTO fts (fts, rowid, title, text) VALUES ('delete', old.rid,
+        COALESCE(old.search_title, old.title), COALESCE(old.search_text, old.text));
+    INSERT INTO fts (rowid, title, text)
+        VALUES (new.rid, COALESCE(new.search_title, new.title), COALESCE(new.search_text, new.text));
 END;
 
 CREATE TABLE IF NOT EXISTS topic (
@@ -214,7 +231,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
         # (FTS segments, index interiors) are copied back once; upserts ~15 % faster (bench/indexer.py).
         conn.execute("PRAGMA wal_autocheckpoint=10000")
         if version < SCHEMA_VERSION:
-            _create(conn, target, upgrade=version == 1)
+            _create(conn, target, version)
     except sqlite3.Error as exc:
         conn.close()
         raise StoreUnavailable(f"cannot set up SQLite store path={target}: {exc}") from exc
@@ -224,25 +241,63 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def _create(conn: sqlite3.Connection, target: str, upgrade: bool) -> None:
-    """Create the schema, or bring a version-1 file up to date, in one transaction."""
+def _create(conn: sqlite3.Connection, target: str, version: int) -> None:
+    """Create the schema (`version` 0), or bring an older file up to date, in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if upgrade:
-            log.warning("SQLite store path=%s: upgrading schema 1 -> %d (building hourly roll-ups "
-                        "once; this can take a minute on a large store)", target, SCHEMA_VERSION)
+        if version:
+            log.warning("SQLite store path=%s: upgrading schema %d -> %d (%s once; this can take a "
+                        "minute on a large store)", target, version, SCHEMA_VERSION,
+                        "building hourly roll-ups and re-indexing the visible text" if version == 1
+                        else "re-indexing the visible text")
+        if version == 1:
             for statement in _V1_COLUMNS:
                 conn.execute(statement)
+        if version in (1, 2):
+            _upgrade_search(conn)
         for statement in _statements(DDL + ROLLUP_DDL):
             conn.execute(statement)
-        if upgrade:
+        if version == 1:
             for statement in _BACKFILL:
                 conn.execute(statement)
+        if version in (1, 2):  # the full-text index, from `body_search` (the visible text)
+            conn.execute("INSERT INTO fts (fts) VALUES ('rebuild')")
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+_UPGRADE_CHUNK = 2_000  # body rows read per step while filling the search columns
+
+
+def _upgrade_search(conn: sqlite3.Connection) -> None:
+    """Version 1 or 2 -> 3: drop the full-text index over the stored texts (its triggers first,
+    so filling the new columns does not re-index row by row), add `search_title` / `search_text`
+    and fill them where the visible text differs; the DDL then makes the view, index and
+    triggers, and `_create` rebuilds the index from the view."""
+    for name in ("body_ai", "body_ad", "body_au"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    conn.execute("DROP TABLE IF EXISTS fts")
+    conn.execute("DROP VIEW IF EXISTS body_search")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(body)")}
+    for column in ("search_title", "search_text"):
+        if column not in columns:
+            conn.execute(f"ALTER TABLE body ADD COLUMN {column} TEXT")
+    last = 0
+    while True:
+        rows = conn.execute("SELECT rid, title, text FROM body WHERE rid > ? ORDER BY rid LIMIT ?",
+                            (last, _UPGRADE_CHUNK)).fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        changed = []
+        for rid, title, text in rows:
+            forms = (search_form(title), search_form(text))
+            if forms != (None, None):
+                changed.append((*forms, rid))
+        conn.executemany("UPDATE body SET search_title = ?, search_text = ? WHERE rid = ?", changed)
 
 
 def _statements(script: str) -> list[str]:

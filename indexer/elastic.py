@@ -15,6 +15,8 @@ request that hit a connection error or timeout, are sent again with exponential 
 (`max_retries`, `initial_backoff`, `max_backoff`; `sleep` is injectable). What still fails, or
 fails for good (a mapping error), comes back in `UpsertResult.failed` for the caller to spool.
 Writes use `refresh="wait_for"` by default so the next query sees them (the store contract).
+A record stored exactly so already (the same `voc_hash`, see `indexer._es_docs`) is not sent
+again; the others are counted as the bulk API answers them, "created" or "updated".
 """
 
 from __future__ import annotations
@@ -156,7 +158,8 @@ class ElasticStore:
                 continue
             docs.pop(doc.id, None)  # the later copy of an id in one batch wins
             docs[doc.id] = doc
-        pending, stored = list(docs.values()), 0
+        pending = list(docs.values())
+        results: dict[str, str] = {}  # id -> "created" / "updated" / "noop" (unchanged: not sent)
         reasons: dict[str, str] = {}
         for attempt in range(self.max_retries + 1):
             if not pending:
@@ -167,7 +170,7 @@ class ElasticStore:
                             len(pending), delay, next(iter(reasons.values()), ""))
                 self._sleep(delay)
             ok, errors = self._send(pending)
-            stored += len(ok)
+            results.update(ok)
             retry: list[Doc] = []
             for doc in pending:
                 if doc.id in ok:
@@ -184,26 +187,33 @@ class ElasticStore:
         failed.extend((doc.id, f"after {self.max_retries} retries: {reasons[doc.id]}") for doc in pending)
         if failed:
             log.error("es bulk failed docs=%d first_reason=%s", len(failed), failed[0][1])
-        return UpsertResult(received=len(batch), stored=stored, failed=failed,
-                            refused=frozenset(refused))
+        outcome = list(results.values())
+        return UpsertResult(received=len(batch), stored=len(results), failed=failed,
+                            refused=frozenset(refused), created=outcome.count("created"),
+                            updated=outcome.count("updated"), unchanged=outcome.count("noop"))
 
-    def _send(self, docs: list[Doc]) -> tuple[set[str], dict[str, tuple[int | None, str]]]:
-        """One streaming_bulk pass: ids acknowledged, and (status, reason) per failed id; a
-        connection error or timeout leaves every unacknowledged document with status None."""
-        ok: set[str] = set()
+    def _send(self, docs: list[Doc]) -> tuple[dict[str, str], dict[str, tuple[int | None, str]]]:
+        """One streaming_bulk pass over the documents not stored exactly so already: the bulk API's
+        `result` per acknowledged id ("created", "updated"; "noop" for those not sent), and
+        (status, reason) per failed id; a connection error or timeout leaves every unacknowledged
+        document with status None."""
+        ok: dict[str, str] = {}
         errors: dict[str, tuple[int | None, str]] = {}
         try:
             self._ensure()
-            self._keep_homes(docs)
+            unchanged = self._compare_stored(docs)
+            ok.update(dict.fromkeys(unchanged, "noop"))
+            changed = [doc for doc in docs if doc.id not in unchanged]
             # Doc objects, not the client's action dicts: `_expand` turns each into its action line
             for success, item in helpers.streaming_bulk(
-                    self._bulk_es, docs, chunk_size=self.chunk_size,  # type: ignore[arg-type]
+                    self._bulk_es, changed, chunk_size=self.chunk_size,  # type: ignore[arg-type]
                     expand_action_callback=_expand,  # type: ignore[arg-type]
                     raise_on_error=False, raise_on_exception=False, max_retries=0,
                     refresh=self.refresh):
                 info = next(iter(item.values()))
                 if success:
-                    ok.add(info["_id"])
+                    ok[info["_id"]] = "created" if info.get("result") == "created" else (
+                        "noop" if info.get("result") == "noop" else "updated")
                 else:
                     status = info.get("status")
                     errors[info.get("_id", "")] = (status if isinstance(status, int) else None,
@@ -215,22 +225,31 @@ class ElasticStore:
                     errors.setdefault(doc.id, (None, reason))
         return ok, errors
 
-    def _keep_homes(self, docs: list[Doc]) -> None:
-        """A record lives in exactly one monthly index: one already stored is written where it is,
-        even when a re-crawl moved its `created_at` into another month (a relative 「2天前」 read
-        later), instead of leaving a copy in each month. One ids search per GET_MANY_CHUNK docs."""
+    def _compare_stored(self, docs: list[Doc]) -> set[str]:
+        """Look up the stored versions (one ids search per GET_MANY_CHUNK docs, reading only their
+        `voc_hash`): the ids stored exactly so already (same digest, same index) come back, and
+        are not sent again. A record lives in exactly one monthly index: one already stored is
+        written where it is, even when a re-crawl moved its `created_at` into another month (a
+        relative 「2天前」 read later), instead of leaving a copy in each month."""
+        unchanged: set[str] = set()
         for i in range(0, len(docs), GET_MANY_CHUNK):
             chunk = docs[i:i + GET_MANY_CHUNK]
             hits = self._call("upsert lookup", lambda chunk=chunk: self._es.search(  # type: ignore[misc]  # chunk bound per loop
-                index=self.names["alias"], ignore_unavailable=True, size=len(chunk), source=False,
-                query={"ids": {"values": [d.id for d in chunk]}}).body)
-            homes = {h["_id"]: h["_index"] for h in hits["hits"]["hits"]}
+                index=self.names["alias"], ignore_unavailable=True, size=len(chunk),
+                source={"includes": ["voc_hash"]}, query={"ids": {"values": [d.id for d in chunk]}}).body)
+            stored = {h["_id"]: (h["_index"], (h.get("_source") or {}).get("voc_hash"))
+                      for h in hits["hits"]["hits"]}
             for doc in chunk:
-                home = homes.get(doc.id)
-                if home and home != doc.index:
+                if doc.id not in stored:
+                    continue
+                home, digest = stored[doc.id]
+                if home != doc.index:
                     log.info("es upsert id=%s stays in index=%s (its time moved to %s)", doc.id, home,
                              doc.index)
                     doc.index = home
+                elif digest == doc.digest:
+                    unchanged.add(doc.id)
+        return unchanged
 
     def _hits(self, what: str, index: str, **body: Any) -> dict[str, Any]:
         self._ensure()
@@ -263,7 +282,8 @@ class ElasticStore:
 
     def search(self, query: str = "", filters: Filters = _ANY, page: int = 1,
                size: int = 20) -> SearchPage:
-        """Records whose title or text contains every whitespace-separated term, newest first."""
+        """Records whose visible title or text contains every whitespace-separated term (folded as
+        the texts are), newest first."""
         if not isinstance(page, int) or page < 1 or not isinstance(size, int) or size < 1:
             raise StoreQueryError(f"page and size must be integers >= 1, got page={page} size={size}")
         skip = (page - 1) * size

@@ -6,8 +6,12 @@ Usage::
     store.upsert(records)                      # idempotent by id; a later version replaces
     store.search("闪退", Filters(sources=("appstore",)))
 
-Search terms of three or more characters use the FTS5 trigram index; one- and two-character terms
-(`贷`, `闪退`) scan the narrow `body` table (bench/store.py measures both at 1M records). Counts
+Search reads what a person sees of title and text (HTML read as text; texts and query folded
+alike: traditional → simplified, full-width → half-width; see `_sqlite_schema`), never the
+stored markup. Terms of three or more characters use the FTS5 trigram index; one- and
+two-character terms (`贷`, `闪退`) scan the narrow `body` table (bench/store.py measures both at 1M
+records). An upsert writes only what is new or changed, and says which (`UpsertResult.created`,
+`updated`, `unchanged`). Counts
 bucket by the display timezone's UTC offset at `start` (exact for Asia/Shanghai, which has no DST).
 One connection per store object, shared between threads under a lock. Schema: `_sqlite_schema`.
 """
@@ -35,6 +39,9 @@ from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
 from indexer.store import LOCKS, CountRow, Filters, SearchPage, UpsertResult
 
 _CHUNK = 500  # ids per `IN (...)` lookup
+# The feedback columns of `Prepared.row`, in its order: an upsert compares them with what is stored.
+_ROW_COLS = ("f.source, f.kind, f.created_at, f.sentiment, f.neg, f.duplicate_of, f.doc, f.has_topic, "
+             "f.has_risk, f.has_entity")
 _ANY = Filters()  # frozen, so one shared default is safe
 
 
@@ -93,37 +100,47 @@ class SqliteStore:
                 continue
             prepared.pop(p.id, None)  # the later copy of an id in one batch wins
             prepared[p.id] = p
+        counts = (0, 0, 0)
         if prepared:
             with self._db("upsert", write=True) as conn:
-                self._write(conn, list(prepared.values()))
+                counts = self._write(conn, list(prepared.values()))
         return UpsertResult(received=len(batch), stored=len(prepared), failed=failed,
-                            refused=frozenset(rid for rid, _ in failed))
+                            refused=frozenset(rid for rid, _ in failed), created=counts[0],
+                            updated=counts[1], unchanged=counts[2])
 
-    def _write(self, conn: sqlite3.Connection, items: list[Prepared]) -> None:
-        old: dict[str, tuple[int, str, str]] = {}
+    def _write(self, conn: sqlite3.Connection, items: list[Prepared]) -> tuple[int, int, int]:
+        """Write the records that are new or differ from what is stored; (created, updated,
+        unchanged). A record stored exactly so already (every column and its body) is not touched."""
+        old: dict[str, tuple[Any, ...]] = {}
         ids = [p.id for p in items]
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i:i + _CHUNK]
             rows = conn.execute(
-                "SELECT f.id, f.rid, b.title, b.text FROM feedback f JOIN body b ON b.rid = f.rid "
-                f"WHERE f.id IN ({','.join('?' * len(chunk))})", chunk)
-            old.update((r[0], (r[1], r[2], r[3])) for r in rows)
+                f"SELECT f.id, f.rid, {_ROW_COLS}, b.title, b.text, b.search_title, b.search_text "
+                f"FROM feedback f JOIN body b ON b.rid = f.rid WHERE f.id IN ({','.join('?' * len(chunk))})",
+                chunk)
+            old.update((r[0], r[1:]) for r in rows)
         next_rid = conn.execute("SELECT COALESCE(MAX(rid), 0) + 1 FROM feedback").fetchone()[0]
         new_rows: list[tuple[Any, ...]] = []
         new_body: list[tuple[Any, ...]] = []
         upd_rows: list[tuple[Any, ...]] = []
         upd_body: list[tuple[Any, ...]] = []
         side: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
+        written: list[Prepared] = []
         for p in items:
             if p.id in old:
-                rid, title, text = old[p.id]
+                rid, *row = old[p.id]
+                stored_row, body = tuple(row[:len(p.row)]), tuple(row[len(p.row):])
+                if stored_row == p.row and body == (p.title, p.text, *p.search):
+                    continue  # stored exactly so: nothing to write
                 upd_rows.append((*p.row, rid))
-                if (title, text) != (p.title, p.text):  # re-indexing text is the costly part
-                    upd_body.append((p.title, p.text, rid))
+                if body != (p.title, p.text, *p.search):  # re-indexing text is the costly part
+                    upd_body.append((p.title, p.text, *p.search, rid))
             else:
                 rid, next_rid = next_rid, next_rid + 1
                 new_rows.append((rid, p.id, *p.row))
-                new_body.append((rid, p.title, p.text))
+                new_body.append((rid, p.title, p.text, *p.search))
+            written.append(p)
             side[0].extend((rid, t) for t in p.topics)
             side[1].extend((rid, f, s) for f, s in p.risks)
             side[2].extend((rid, c, o) for c, o in p.entities)
@@ -136,11 +153,13 @@ class SqliteStore:
             conn.executemany(
                 "UPDATE feedback SET source=?, kind=?, created_at=?, sentiment=?, neg=?, "
                 "duplicate_of=?, doc=?, has_topic=?, has_risk=?, has_entity=? WHERE rid=?", upd_rows)
-            conn.executemany("UPDATE body SET title=?, text=? WHERE rid=?", upd_body)
+            conn.executemany("UPDATE body SET title=?, text=?, search_title=?, search_text=? "
+                             "WHERE rid=?", upd_body)
         conn.executemany(
             "INSERT INTO feedback (rid, id, source, kind, created_at, sentiment, neg, duplicate_of,"
             " doc, has_topic, has_risk, has_entity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", new_rows)
-        conn.executemany("INSERT INTO body (rid, title, text) VALUES (?,?,?)", new_body)
+        conn.executemany("INSERT INTO body (rid, title, text, search_title, search_text) "
+                         "VALUES (?,?,?,?,?)", new_body)
         conn.executemany("INSERT INTO topic (rid, topic) VALUES (?,?)", side[0])
         conn.executemany("INSERT INTO risk (rid, flag, severity) VALUES (?,?,?)", side[1])
         conn.executemany("INSERT INTO entity (rid, canonical, ours) VALUES (?,?,?)", side[2])
@@ -148,11 +167,12 @@ class SqliteStore:
         # old values were taken off by the triggers above).
         roll, roll_side = rollup.deltas(
             (r[2:] for r in new_rows),
-            ((name, p.row, values) for p in items
+            ((name, p.row, values) for p in written
              for name, values in (("topic", p.topics), ("risk", [f for f, _ in p.risks]),
                                   ("entity", [c for c, _ in p.entities])) if values))
         conn.executemany(rollup.ROLL_UPSERT, roll)
         conn.executemany(rollup.SIDE_UPSERT, roll_side)
+        return len(new_rows), len(upd_rows), len(items) - len(written)
 
     def _record(self, row: tuple[str, str, str]) -> Feedback:
         try:
@@ -177,7 +197,8 @@ class SqliteStore:
 
     def search(self, query: str = "", filters: Filters = _ANY, page: int = 1,
                size: int = 20) -> SearchPage:
-        """Records whose title or text contains every whitespace-separated term, newest first."""
+        """Records whose visible title or text contains every whitespace-separated term (folded as
+        the texts are), newest first."""
         if not isinstance(page, int) or page < 1 or not isinstance(size, int) or size < 1:
             raise StoreQueryError(f"page and size must be integers >= 1, got page={page} size={size}")
         terms = q.split_query(query)

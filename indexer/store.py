@@ -2,9 +2,15 @@
 
 Contract, shared by the contract tests in tests/indexer/ (run against every backend):
 - `upsert(batch)` is idempotent by `Feedback.id`: the same batch twice stores each record once;
-  a later version of a record replaces the earlier one.
-- `search(query, filters, page, size)` finds `query` as a Chinese substring (one character such as
-  `贷` included) in title or text; an empty query lists by `created_at` descending.
+  a later version of a record replaces the earlier one. The result says how many records were
+  new, replaced an earlier version (updated) or were already stored exactly so (unchanged).
+- `search(query, filters, page, size)` finds each whitespace-separated term of `query` as a
+  Chinese substring (one character such as `贷` included) of what a person sees of the title or
+  text (`nlp.normalize.search_text`: HTML read as text, so the markup of a Weibo post, such as
+  `<img src="…sinaimg…">`, is not matched); texts and terms are folded alike
+  (`nlp.normalize.fold_for_search`: traditional → simplified, full-width → half-width), so
+  `轉賬失敗` finds what `转账失败` finds. The record keeps its text as written. An empty query
+  lists by `created_at` descending.
 - `counts(start, end, interval, group_by, filters)` counts records with start <= created_at < end.
   `interval=None` gives one bucket per key (bucket = start); otherwise buckets are aligned to the
   display timezone (hours and days in Asia/Shanghai). Multi-valued fields (topic, risk, entity)
@@ -77,15 +83,26 @@ class CountRow:
 
 @dataclass(frozen=True)
 class UpsertResult:
-    """`failed` lists every record not stored, with its reason; `refused` names those among them
-    the store will never take as they are (a value it cannot map, a time out of its range), as
-    against an outage that a later retry can get past. The spool moves refused records to its dead
-    letter file instead of retrying them forever."""
+    """`stored` counts the records the store holds as given after the call: `created` of them
+    were new, `updated` replaced an earlier version, `unchanged` were stored exactly so already
+    (the store wrote nothing for them). A store that cannot tell leaves the three at 0
+    (`counted` is then False). `failed` lists every record not stored, with its reason; `refused`
+    names those among them the store will never take as they are (a value it cannot map, a time
+    out of its range), as against an outage that a later retry can get past. The spool moves
+    refused records to its dead letter file instead of retrying them forever."""
 
     received: int
     stored: int
     failed: list[tuple[str, str]] = field(default_factory=list)  # (record id, reason)
     refused: frozenset[str] = frozenset()
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def counted(self) -> bool:
+        """Whether `created`, `updated` and `unchanged` account for every stored record."""
+        return self.created + self.updated + self.unchanged == self.stored
 
 
 @runtime_checkable

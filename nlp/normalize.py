@@ -138,3 +138,23 @@ def fold_for_matching(text: str) -> str:
     if len(simplified) == len(text):
         return simplified
     return "".join(c if len(s := to_simplified(c)) != 1 else s for c in text)
+
+
+def fold_for_search(text: str) -> str:
+    """The form search compares, for texts and queries alike: full-width ASCII → half-width (the
+    Chinese punctuation ``，。！？、；：“”（）`` kept, as `normalize` does), U+3000 → space,
+    zero-width characters removed, traditional → simplified. `轉賬失敗` and `转账失败` fold alike,
+    and so do `ＡＴＭ` and `ATM`."""
+    if not text:
+        return ""
+    return to_simplified(text.translate(_WIDTH))
+
+
+def search_text(text: str) -> str:
+    """What a person sees of a stored text, in the form search compares: terminal escapes and
+    control characters removed (`strip_controls`), HTML read as text (`strip_html`: an
+    ``<img src="…sinaimg…">`` leaves only its alt text), then `fold_for_search`. URLs and
+    @mentions stay: a person sees them and may search for them."""
+    if not text:
+        return ""
+    return fold_for_search(strip_html(strip_controls(text)))

@@ -156,8 +156,11 @@ def test_search_body_and_parsing(es, store):
     sentiment = next(c for c in must if "bool" in c and "exists" in json.dumps(c))
     assert {"terms": {"sentiment.label": ["negative"]}} in sentiment["bool"]["should"]
     wildcards = [c for c in must if "wildcard" in json.dumps(c)]
-    assert [w["bool"]["should"][1]["wildcard"]["text.sub"]["value"] for w in wildcards] == [
+    assert [w["bool"]["should"][1]["wildcard"]["search_text"]["value"] for w in wildcards] == [
         "*贷*", "*100%\\*\\?\\\\*"]
+    older = wildcards[0]["bool"]["should"][2]["bool"]  # documents indexed before search_text
+    assert older["must_not"] == [{"exists": {"field": "search_text"}}]
+    assert [next(iter(w["wildcard"])) for w in older["should"]] == ["title.sub", "text.sub"]
     assert body["query"]["bool"]["must_not"] == [{"term": {"ours": True}},
                                                  {"exists": {"field": "duplicate_of"}}]
 
@@ -448,7 +451,52 @@ def test_a_record_whose_time_moves_month_stays_in_the_index_it_lives_in(es, stor
     assert store.upsert([moved, fresh]).stored == 2
     lookup = es.seen("POST", r"/_search$")[-1]
     assert lookup.json()["query"] == {"ids": {"values": [moved.id, fresh.id]}}
-    assert lookup.json()["_source"] is False
+    assert lookup.json()["_source"] == {"includes": ["voc_hash"]}  # the digest only, not the documents
     actions = es.seen("PUT", r"^/_bulk$")[-1].ndjson()[0::2]
     assert actions == [{"index": {"_index": "voc-feedback-2026.01", "_id": moved.id}},
                        {"index": {"_index": "voc-feedback-2026.02", "_id": fresh.id}}]
+
+
+# -- visible text and new / updated / unchanged (issue 16, item 6) -------------------------------
+
+WEIBO = ('手機銀行轉賬失敗<img src="https://h5.sinaimg.cn/m/emoticon/d_xixi.png" alt="[嘻嘻]">'
+         '<a href="https://m.weibo.cn/p/1">#转账#</a>')
+
+
+def test_documents_carry_the_visible_text_search_reads(es, store):
+    record = build_record(WEIBO, title="<b>ＡＴＭ</b>", source="weibo", kind="post")
+    store.upsert([record])
+    doc = es.seen("PUT", r"^/_bulk$")[-1].ndjson()[1]
+    assert doc["text"] == WEIBO  # the record as written
+    assert doc["search_text"] == "手机银行转账失败[嘻嘻]#转账#" and doc["search_title"] == "ATM"
+    assert len(doc["voc_hash"]) == 32
+    assert load(doc) == record
+    props = es.templates["voc-feedback"]["template"]["mappings"]["properties"]
+    assert props["search_text"] == {"type": "wildcard"} and props["voc_hash"]["index"] is False
+    put = es.seen("PUT", r"^/voc-feedback/_mapping$")  # existing months gain the fields too
+    assert put and set(put[-1].json()["properties"]) == {"search_title", "search_text", "voc_hash"}
+
+
+def test_the_query_is_folded_before_it_is_sent(es, store):
+    store.search("轉賬 ＡＴＭ")
+    must = search_body(es)["query"]["bool"]["filter"]
+    values = [c["bool"]["should"][1]["wildcard"]["search_text"]["value"] for c in must]
+    assert values == ["*转账*", "*ATM*"]
+
+
+def test_upsert_counts_new_updated_and_unchanged_without_resending_the_unchanged(es, store):
+    same, changed, new = (build_record("不变", key="same"), build_record("改了", key="changed"),
+                          build_record("新的", key="new"))
+    first = store.upsert([same, changed])
+    assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
+    docs = es.docs()  # the fake answers searches only as scripted: the lookup finds what it held
+    found = empty_search(2)
+    found["hits"]["hits"] = [
+        {"_index": "voc-feedback-2026.01", "_id": rid, "_source": {"voc_hash": digest}}
+        for rid, digest in ((same.id, docs[same.id]["voc_hash"]), (changed.id, "0" * 32))]
+    es.script("POST", r"/_search$", (200, found))
+    result = store.upsert([same, build_record("改了", key="changed", label="negative"), new])
+    assert (result.stored, result.created, result.updated, result.unchanged) == (3, 1, 1, 1)
+    assert result.counted
+    sent = [a["index"]["_id"] for a in es.seen("PUT", r"^/_bulk$")[-1].ndjson()[0::2]]
+    assert sent == [changed.id, new.id]  # the unchanged one is not sent again

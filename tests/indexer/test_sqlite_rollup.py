@@ -20,6 +20,7 @@ import pytest
 
 from core.record import Feedback, Sentiment
 from indexer import SqliteStore
+from indexer._sqlite_schema import SCHEMA_VERSION
 from indexer.store import NONE_KEY, Filters
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -146,4 +147,4 @@ def test_version_1_file_is_upgraded_in_place(filled, tmp_path):
         for interval, group_by, filters in QUERIES:
             got = _as_counter(upgraded.counts(start, end, interval, group_by, filters))
             assert got == _oracle(records, start, end, interval, group_by, filters)
-        assert upgraded._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert upgraded._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

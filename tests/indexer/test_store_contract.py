@@ -176,6 +176,39 @@ def test_search_finds_substrings(store, corpus, query, expected):
     assert page.total == len(expected)
 
 
+WEIBO = ('手机银行转账失败<img src="https://h5.sinaimg.cn/m/emoticon/d_xixi.png" alt="[嘻嘻]">'
+         '<a href="https://m.weibo.cn/p/1">#转账#</a>')
+
+
+@pytest.mark.parametrize(("query", "found"), [
+    ("sinaimg", False), ("img", False), ("src", False), ("<a", False),  # the markup is not searched
+    ("[嘻嘻]", True), ("失败[嘻嘻]#转账#", True), ("转账失败", True),     # what a person sees
+    ("轉賬失敗", True), ("轉賬", True), ("ＡＴＭ", True), ("atm机", True),  # folded as the texts are
+    ("贷", False),
+])
+def test_search_reads_the_visible_text_folded_like_the_query(store, make, query, found):
+    """Issue 16, item 6: a Weibo record keeps its HTML in `text`; search matches what a person
+    sees of it; a traditional or full-width query finds what its simplified, half-width form does."""
+    post = make(WEIBO, source="weibo", kind="post")
+    atm = make("ATM機吞卡", key="atm", at=T0 + timedelta(minutes=1))
+    store.upsert([post, atm])
+    expected = {"ＡＴＭ": [atm], "atm机": [atm]}.get(query, [post] if found else [])
+    assert store.search(query).items == expected
+    assert store.get(post.id).text == WEIBO  # the record keeps its text as written
+
+
+def test_upsert_says_new_updated_and_unchanged(store, make):
+    batch = [make("手机银行闪退", key="1"), make(WEIBO, key="2"), make("信用卡年费", key="3")]
+    first = store.upsert(batch)
+    assert (first.stored, first.created, first.updated, first.unchanged) == (3, 3, 0, 0)
+    again = store.upsert(batch)
+    assert (again.stored, again.created, again.updated, again.unchanged) == (3, 0, 0, 3)
+    third = store.upsert([make("手机银行闪退", key="1", label="negative"), make(WEIBO, key="2"),
+                          make("新的一条", key="4")])
+    assert (third.stored, third.created, third.updated, third.unchanged) == (3, 1, 1, 1)
+    assert store.total() == 4 and store.get(batch[0].id).sentiment.label == "negative"
+
+
 def test_empty_query_lists_newest_first_and_pages(store, corpus):
     first = store.search("", page=1, size=2)
     assert first.total == 5 and first.items == [corpus[4], corpus[3]]
