@@ -18,8 +18,9 @@ from core.record import Feedback, parse_time
 
 SEVERITY_LABELS = {"info": "提示", "warning": "警告", "critical": "严重"}
 # Why an alert was sent: a first alert for its key, a repeat because the count at least doubled, or
-# a notice that a key which alerted is back to normal.
-KINDS = ("alert", "escalation", "recovery")
+# a notice that a key which alerted is back to normal; "update": a firing carried in another's
+# message as evidence, held back for its own key (alerts.incidents).
+KINDS = ("alert", "escalation", "recovery", "update")
 
 
 @dataclass
@@ -40,6 +41,13 @@ class Alert:
     group: dict[str, str] = field(default_factory=dict)  # the key as a mapping, e.g. {"topic": "信用卡"}
     kind: str = "alert"
     details: dict[str, Any] = field(default_factory=dict)  # rule-specific figures (baseline parts, tests)
+    # As a message (alerts.incidents): the other firings of the same check that share this one's
+    # evidence, the incident it opens or updates, the incident's first message id (the mail thread),
+    # and the evidence gathered for the reader (alerts.evidence): clusters, sources, coverage.
+    related: list[Alert] = field(default_factory=list)
+    incident: str = ""
+    thread: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state_key(self) -> str:
@@ -76,13 +84,18 @@ class Alert:
             "cluster_sizes": dict(self.cluster_sizes),
             "group": dict(self.group),
             "details": dict(self.details),
+            "related": [other.to_dict() for other in self.related],
+            "incident": self.incident,
+            "thread": self.thread,
+            "evidence": dict(self.evidence),
         }
 
     def history_entry(self) -> dict[str, Any]:
         """The smaller form kept in the store's alert history: sample ids instead of records."""
         entry = self.to_dict()
         entry["sample_ids"] = [record.id for record in self.samples]
-        del entry["samples"]
+        entry["related"] = [other.id for other in self.related]
+        del entry["samples"], entry["evidence"]
         return entry
 
     @classmethod
@@ -104,4 +117,13 @@ class Alert:
             cluster_sizes={k: int(v) for k, v in data.get("cluster_sizes", {}).items()},
             group=dict(data.get("group", {})),
             details=dict(data.get("details", {})),
+            related=[cls.from_dict(item) for item in data.get("related", [])],
+            incident=data.get("incident", ""),
+            thread=data.get("thread", ""),
+            evidence=dict(data.get("evidence", {})),
         )
+
+    @property
+    def firings(self) -> list[Alert]:
+        """This alert and the related firings it carries, lead first."""
+        return [self, *self.related]

@@ -31,6 +31,7 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.errors import AlertError
+from alerts.incidents import INCIDENT
 from alerts.notify.base import Notifier
 from alerts.rules.risk_term import CURSOR
 from alerts.rules.rule import Rule
@@ -42,7 +43,7 @@ from indexer.store import CountRow, FeedbackStore, Filters, SearchPage, UpsertRe
 log = logging.getLogger(__name__)
 
 # state namespaces that describe "now" in a live run; a backtest starts them empty
-FRESH_NAMESPACES = frozenset({ALERT_STATE, SILENCE, SEND_JOURNAL, CURSOR})
+FRESH_NAMESPACES = frozenset({ALERT_STATE, SILENCE, SEND_JOURNAL, CURSOR, INCIDENT})
 MAX_CHECKS = 100_000  # ~ a year at 5 minutes; more than this asks for a coarser step
 WEEK = timedelta(days=7)
 _ANY = Filters()
@@ -167,7 +168,8 @@ class RecordingNotifier(Notifier):
 
 @dataclass(frozen=True)
 class BacktestItem:
-    """One message the rule would have sent: `kind` is new, escalation or recovery."""
+    """One firing the live history would hold (or, in `BacktestReport.messages`, one message a
+    reader would have received): `kind` is new, escalation or recovery."""
 
     at: datetime
     rule: str
@@ -176,6 +178,7 @@ class BacktestItem:
     kind: str
     severity: str
     count: int
+    incident: str = ""
 
 
 @dataclass
@@ -198,6 +201,11 @@ class BacktestReport:
     step: timedelta
     checks: int
     rules: dict[str, RuleResult]
+    messages: list[BacktestItem] = field(default_factory=list)  # what a reader would have received
+
+    @property
+    def incidents(self) -> int:
+        return len({m.incident or f"{m.rule}:{m.key}:{m.at}" for m in self.messages})
 
     @property
     def ok(self) -> bool:
@@ -237,7 +245,11 @@ class BacktestReport:
                 "error": result.error, "error_at": iso(result.error_at) if result.error_at else None,
             }
         return {"since": iso(self.since), "until": iso(self.until),
-                "step_minutes": self.step / timedelta(minutes=1), "checks": self.checks, "rules": rules}
+                "step_minutes": self.step / timedelta(minutes=1), "checks": self.checks, "rules": rules,
+                "incidents": self.incidents,
+                "messages": [{"at": iso(m.at), "rule": m.rule, "key": m.key, "title": m.title,
+                              "kind": m.kind, "severity": m.severity, "incident": m.incident}
+                             for m in self.messages]}
 
 
 def count_checks(since: datetime, until: datetime, step: timedelta) -> int:
@@ -271,15 +283,20 @@ def backtest(rules: Sequence[Rule], store: FeedbackStore, since: datetime, until
     overlay = StateOverlay(store)
     recorder = RecordingNotifier()
     results = {rule.name: RuleResult(rule.name, rule.severity) for rule in rules}
+    messages: list[BacktestItem] = []
     active = list(rules)
     every = max(1, total // 10)
     for done, now in enumerate(check_times(since, until, step), start=1):
         report = run_rules(active, overlay, [recorder], now, realert=realert, recovery=recovery)
         for alert in recorder.take():
+            messages.append(BacktestItem(now, alert.rule, alert.key, alert.title,
+                                         KIND_NAMES.get(alert.kind, alert.kind), alert.severity,
+                                         alert.count, alert.incident))
+        for alert in report.recorded:  # every firing the live history would hold
             result = results.setdefault(alert.rule, RuleResult(alert.rule, alert.severity))
             result.items.append(BacktestItem(now, alert.rule, alert.key, alert.title,
                                              KIND_NAMES.get(alert.kind, alert.kind), alert.severity,
-                                             alert.count))
+                                             alert.count, alert.incident))
         for alert in report.suppressed:
             results[alert.rule].suppressed += 1
         for error in report.errors:
@@ -291,4 +308,4 @@ def backtest(rules: Sequence[Rule], store: FeedbackStore, since: datetime, until
                     break
         if progress is not None and (done % every == 0 or done == total):
             progress(done, total, now)
-    return BacktestReport(since, until, step, total, results)
+    return BacktestReport(since, until, step, total, results, messages)

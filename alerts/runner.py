@@ -37,6 +37,8 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.errors import AlertError, DeliveryError, PartialDelivery
+from alerts.evidence import gather_evidence
+from alerts.incidents import Firing, Incident, IncidentBook, evidence_ids, plan_check
 from alerts.notify.base import Notifier
 from alerts.notify.retry import due, next_attempt
 from alerts.rules.rule import Rule
@@ -54,7 +56,10 @@ DEFAULT_MAX_ATTEMPTS = 10
 class RunReport:
     """What one check did; alerts by outcome, journal ids for deliveries."""
 
-    fired: list[Alert] = field(default_factory=list)  # decided this run (new or escalation)
+    fired: list[Alert] = field(default_factory=list)  # messages decided this run, lead firings
+    merged: list[Alert] = field(default_factory=list)  # firings carried in a message or an incident
+    incidents: list[Incident] = field(default_factory=list)  # incidents opened or updated
+    recorded: list[Alert] = field(default_factory=list)  # firings written to the alert history
     suppressed: list[Alert] = field(default_factory=list)
     silenced: list[Alert] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)  # alert ids every notifier now has
@@ -92,13 +97,17 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
     report = RunReport()
     state = AlertState(store)
     journal = SendJournal(store)
+    book = IncidentBook(store)
     if not dry_run:
         for alert_id, entry in journal.pending().items():
             if not due(entry, now):  # backing off after a failed delivery
                 report.pending.append(alert_id)
                 continue
-            _deliver(alert_id, entry, store, state, journal, notifiers, now, max_attempts, report)
+            _deliver(alert_id, entry, store, state, journal, book, notifiers, now, max_attempts, report)
 
+    firings: list[Firing] = []
+    recoveries: list[Alert] = []
+    evaluated: list[Rule] = []
     for rule in rules:
         try:
             rule.write_cursor = not dry_run
@@ -107,18 +116,14 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
             log.exception("rule=%s at=%s error=%s", rule.name, now.isoformat(), type(exc).__name__)
             report.errors.append(f"{rule.name}: {type(exc).__name__}: {exc}")
             continue
+        evaluated.append(rule)
         if recovery and rule.recovers:
             elevated = {a.state_key for a in alerts}
-            alerts = alerts + [_recovery(rule.name, last, now)
-                               for key, last in state.open_keys(rule.name).items()
-                               if key not in elevated and now >= last.fired_at + rule.quiet_period()]
-        outgoing: list[Alert] = []  # journaled first, then the rule's cursor, then delivered
+            recoveries += [_recovery(rule.name, last, now)
+                           for key, last in state.open_keys(rule.name).items()
+                           if key not in elevated and now >= last.fired_at + rule.quiet_period()]
         for alert in alerts:
-            if alert.kind == "recovery":
-                report.fired.append(alert)
-                log.info("rule=%s key=%s kind=recovery", alert.rule, alert.key)
-                outgoing.append(alert)
-                continue
+            alert.details.setdefault("rule_type", rule.type_name)  # how the message words it
             until = silenced_until(store, alert.state_key, now)
             if until is not None:
                 log.info("rule=%s key=%s silenced_until=%s", alert.rule, alert.key, until.isoformat())
@@ -128,26 +133,60 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
             if outcome == "suppressed":
                 log.info("rule=%s key=%s count=%d suppressed=realert", alert.rule, alert.key, alert.count)
                 report.suppressed.append(alert)
-                continue
-            alert.kind = outcome
-            report.fired.append(alert)
-            log.info("rule=%s key=%s kind=%s count=%d baseline=%.2f p=%.3g", alert.rule, alert.key,
-                     alert.kind, alert.count, alert.baseline, alert.p_value)
-            outgoing.append(alert)
-        if dry_run:
-            continue
-        entries = [(alert, journal.get(alert.id) or journal.open(alert, now)) for alert in outgoing]
-        # The rule's cursor (risk_term's "checked up to") moves only now that every alert it
-        # covers is in the journal: a failure before this line re-finds the records next check.
+            else:
+                alert.kind = outcome
+            firings.append(Firing(alert, outcome, _evidence(rule, alert, store), rule.joins_incidents,
+                                  rule.recovers, rule.quiet_period(), news=not rule.suppress_repeats))
+
+    plan = plan_check(firings, recoveries, book, book.open(), now, stale_after=realert)
+    for message in plan.messages:
+        gather_evidence(message, store, now)
+        report.fired.append(message)
+        report.merged += message.related
+        log.info("incident=%s rule=%s key=%s kind=%s count=%d baseline=%.2f p=%.3g related=%d",
+                 message.incident or "-", message.rule, message.key, message.kind, message.count,
+                 message.baseline, message.p_value, len(message.related))
+    report.merged += plan.quiet_updates
+    report.incidents = list(plan.incidents.values())
+    if dry_run:
+        return report
+    # The messages are journaled first, then the incidents, then the rules' cursors (risk_term's
+    # "checked up to"), so a failure before the cursor line re-finds the records next check, and
+    # a crash before the incident line is mended when the journal entry is recorded.
+    entries = [(message, journal.get(message.id) or journal.open(message, now)) for message in plan.messages]
+    for incident in plan.incidents.values():
+        book.save(incident)
+    for alert in [*plan.quiet_updates, *plan.key_recoveries]:
+        _record(alert, store, state, report)
+    for rule in evaluated:
         rule.commit(store)
-        for alert, entry in entries:
-            if entry["status"] == "pending" and due(entry, now):
-                _deliver(alert.id, entry, store, state, journal, notifiers, now, max_attempts, report)
-            elif entry["status"] == "pending":
-                report.pending.append(alert.id)
-    if not dry_run:
-        journal.prune(now)
+    for message, entry in entries:
+        if entry["status"] == "pending" and due(entry, now):
+            _deliver(message.id, entry, store, state, journal, book, notifiers, now, max_attempts, report)
+        elif entry["status"] == "pending":
+            report.pending.append(message.id)
+    journal.prune(now)
     return report
+
+
+def _evidence(rule: Rule, alert: Alert, store: FeedbackStore) -> frozenset[str]:
+    try:
+        return evidence_ids(rule, alert, store)
+    except Exception:  # grouping is a courtesy; an alert is never held back for it
+        log.exception("rule=%s key=%s evidence=failed", alert.rule, alert.key)
+        return frozenset(r.id for r in alert.samples)
+
+
+RECORDED_KINDS = ("alert", "escalation", "recovery")  # "update": carried as evidence only
+
+
+def _record(alert: Alert, store: FeedbackStore, state: AlertState, report: RunReport) -> None:
+    """The firing as its key's last alert and in the store's alert history."""
+    if alert.kind not in RECORDED_KINDS:
+        return
+    report.recorded.append(alert)
+    state.record(alert)
+    store.add_alert({**alert.history_entry(), "created_at": alert.fired_at.isoformat()})
 
 
 def _recovery(rule: str, last: LastAlert, now: datetime) -> Alert:
@@ -165,12 +204,14 @@ def _recovery(rule: str, last: LastAlert, now: datetime) -> Alert:
 
 
 def _deliver(alert_id: str, entry: dict[str, Any], store: FeedbackStore, state: AlertState,
-             journal: SendJournal, notifiers: Sequence[Notifier], now: datetime, max_attempts: int,
-             report: RunReport) -> None:
+             journal: SendJournal, book: IncidentBook, notifiers: Sequence[Notifier], now: datetime,
+             max_attempts: int, report: RunReport) -> None:
     alert = Alert.from_dict(entry["alert"])
     if not entry.get("recorded"):
-        state.record(alert)
-        store.add_alert({**alert.history_entry(), "created_at": alert.fired_at.isoformat()})
+        for firing in alert.firings:
+            _record(firing, store, state, report)
+        if alert.incident:
+            book.apply_message(alert, now)
         entry["recorded"] = True
         journal.save(alert_id, entry, now)
     delivered: list[str] = entry.setdefault("delivered", [])

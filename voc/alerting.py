@@ -4,8 +4,9 @@ the scheduler and the demo call.
 The alerts package takes plain values; this module is the one place that reads `[alerts]` and
 `[notify]` for it. The outbox notifier is always on (every alert is also an .eml file); email is
 added when `[notify] smtp_host` is set, and a chat robot for each URL in `[notify.webhooks]`.
-Alert links go to Kibana Discover for the alert's window and group when `[kibana] url` is set,
-else the email shows the `voc search` command that lists the same records.
+Alert links go to the web console when `[web] url` is set, to Kibana Discover for the alert's
+window and group on the Elasticsearch store when `[kibana] url` is set, else the message shows the
+`voc search` command that lists the same records (`alert_link`).
 """
 
 from __future__ import annotations
@@ -23,15 +24,26 @@ from alerts.errors import CheckInProgress, NotifierConfigError, RuleConfigError
 from alerts.notify.base import WEBHOOKS
 from alerts.notify.digest import DigestReport, send_digest
 from alerts.notify.webhook import WebhookNotifier
-from alerts.render.links import discover_link_for
+from alerts.render.links import ConsoleLinks, Link, discover_link_for
 from core.errors import ConfigError
 from core.settings import Settings
 from indexer.store import FeedbackStore
 
 
+def alert_link(settings: Settings) -> Link:
+    """Where an alert message points a reader: the web console when `[web] url` is set; Kibana
+    Discover when the store is Elasticsearch and `[kibana] url` is set (no Kibana runs beside the
+    embedded store); else nothing, and the message shows the `voc search` command."""
+    if settings.web.url:
+        return ConsoleLinks(settings.web.url)
+    if settings.store.backend == "elasticsearch" and settings.kibana.url:
+        return discover_link_for(settings.kibana.url)
+    return None
+
+
 def notifiers_from_settings(settings: Settings, outbox: str | Path | None = None) -> list[Notifier]:
     notify = settings.notify
-    link = discover_link_for(settings.kibana.url) if settings.kibana.url else None
+    link = alert_link(settings)
     recipients: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in notify.recipients.items()}
     if notify.operators:
         recipients["operators"] = tuple(notify.operators)
@@ -119,13 +131,16 @@ def send_daily_digest(settings: Settings, store: FeedbackStore, now: datetime | 
 
 
 def describe_fired(report: RunReport, outbox: str | Path) -> list[dict[str, Any]]:
-    """One plain dict per alert fired, with the .eml the outbox notifier wrote for it."""
+    """One plain dict per message decided (its lead firing; `related` counts the firings it
+    carries), with the .eml the outbox notifier wrote for it."""
     out_notifier = OutboxNotifier(outbox)
     fired = []
     for a in report.fired:
         eml = out_notifier.path_for(a)
-        fired.append({"rule": a.rule, "key": a.key, "severity": a.severity, "title": a.title,
-                      "count": a.count, "baseline": round(a.baseline, 2), "kind": a.kind,
+        fired.append({"id": a.id, "rule": a.rule, "key": a.key, "severity": a.severity,
+                      "title": a.title, "count": a.count, "baseline": round(a.baseline, 2),
+                      "kind": a.kind, "incident": a.incident, "related": len(a.related),
+                      "related_keys": [r.state_key for r in a.related],
                       "sample_ids": [r.id for r in a.samples],
                       "eml": str(eml) if eml.exists() else None})
     return fired

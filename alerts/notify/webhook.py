@@ -74,7 +74,7 @@ class WebhookNotifier(DigestNotifier):
         return alert.severity in self.severities
 
     def send(self, alert: Alert) -> None:
-        text = alert_markdown(alert, resolve_link(self.link, alert), self.flavor, self.limit)
+        text = alert_markdown(alert, resolve_link(self.link, alert), self.flavor, self.limit, self.link)
         self.post(self.payload(subject_for(alert), text), what=f"alert={alert.id}")
 
     def send_digest(self, digest: Digest) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from alerts.alert import Alert
 from indexer.store import NONE_KEY, Filters
@@ -32,6 +33,29 @@ def resolve_link(link: Link, alert: Alert) -> str | None:
     except Exception:  # a broken link builder must not hold back the alert; it falls back to `voc search`
         log.exception("alert=%s link_for=failed", alert.id)
         return None
+
+
+class ConsoleLinks:
+    """Links into the web console at `base` ([web] url): the incident's page (the data link) and
+    the 有用 / 误报 feedback pages of one alert (`feedback_links`)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+
+    def __call__(self, alert: Alert) -> str:
+        target = f"incidents/{quote(alert.incident)}" if alert.incident else f"alerts/{quote(alert.id)}"
+        return f"{self.base}/{target}"
+
+    def feedback(self, alert: Alert) -> dict[str, str]:
+        return {verdict: f"{self.base}/alerts/{quote(alert.id)}/feedback?verdict={verdict}"
+                for verdict in ("useful", "false_alarm")}
+
+
+def feedback_links(link: object, alert: Alert) -> dict[str, str]:
+    """verdict -> URL where a reader says 有用 / 误报, when the link is the console's; else {}."""
+    if isinstance(link, ConsoleLinks):
+        return link.feedback(alert)
+    return {}
 
 
 _GROUP_FILTERS = {"source": "sources", "topic": "topics", "entity": "entities", "kind": "kinds"}

@@ -16,10 +16,12 @@ the message fits, saying how many were left out.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from alerts.alert import Alert
-from alerts.render.text import banner_for, clip, representative, safe_url, search_command, subject_for
+from alerts.render.text import clip, safe_url
+from alerts.render.view import message_view
 from core.record import display_tz, zone_label
 
 WECOM_LIMIT = 4096
@@ -79,29 +81,55 @@ def fit(head: Sequence[str], body: Sequence[str], tail: Sequence[str], limit: in
     return text.encode("utf-8")[: limit - 3].decode("utf-8", "ignore") + "…"
 
 
-def alert_markdown(alert: Alert, link: str | None, flavor: str, limit: int) -> str:
-    """The alert as robot markdown of at most `limit` bytes. `link` is already resolved."""
+def _md_comment(i: int, row: dict[str, Any]) -> str:
+    notes = []
+    if row["copies"] > 1:
+        notes.append(f"×{row['copies']}" + (f"，{row['authors']} 位作者" if row.get("authors") else ""))
+    if row.get("older"):
+        notes.append("原帖早于时间窗")
+    note = f"（{'，'.join(notes)}）" if notes else ""
+    source_link = md_link("原文", row["url"])
+    return (f"{i}. {row['time'][5:16]} {md_text(row['source'], 40)}{note}：{md_text(row['text'])}"
+            + (f" {source_link}" if source_link else ""))
+
+
+def alert_markdown(alert: Alert, link: str | None, flavor: str, limit: int,
+                   link_object: object = None) -> str:
+    """The alert as robot markdown of at most `limit` bytes. `link` is already resolved (from
+    `link_object`, which gives the feedback links when it is the console's). The same content as
+    the email (`alerts.render.view`); comments are dropped from the end when it does not fit.
+    Group robots have no threads: an escalation or recovery names its incident instead."""
     if flavor not in FLAVORS:
         raise ValueError(f"flavor {flavor!r} not in {list(FLAVORS)}")
+    v = message_view(alert, link, link_object)
     sep = "\n" if flavor == "wecom" else "\n\n"  # DingTalk joins single-newline lines into one
     window = (f"{alert.window_start.astimezone(display_tz()):%m-%d %H:%M} – "
               f"{alert.window_end.astimezone(display_tz()):%m-%d %H:%M}（{zone_label()}）")
-    head = [heading(md_text(subject_for(alert), 200), alert.severity, alert.kind, flavor)]
-    banner = banner_for(alert)
-    if banner:
-        head.append(f"> {banner}")
-    head += [f"**数量** {alert.count} 条 ｜ **基线** {alert.baseline:.1f} 条 ｜ **倍数** {alert.ratio:.1f}×",
-             f"**时间窗** {window}",
-             f"**分组** {md_text(alert.key or '全部', 200)} ｜ **规则** {md_text(alert.rule, 100)}"]
+    head = [heading(md_text(v.subject, 200), alert.severity, alert.kind, flavor),
+            f"**{md_text(v.summary, 400)}**"]
+    if v.banner:
+        head.append(f"> {v.banner}")
+    if v.incident_line:
+        head.append(md_text(v.incident_line, 200))
+    if not v.recovery:
+        head.append(f"**数量** {alert.count} 条 ｜ **基线** {alert.baseline:.1f} 条 ｜ "
+                    f"**倍数** {alert.ratio:.1f}×")
+    head += [f"**时间窗** {window} ｜ **规则** {md_text(alert.rule, 100)}"]
+    head += [f"- {md_text(line, 200)}" for line in v.firings]
+    if not v.recovery:
+        coverage = [f"**数据覆盖** {md_text(line, 200)}" for line in v.coverage]
+        head += coverage or ["**数据覆盖** 各来源采集正常"]
     body = []
-    for i, (record, size) in enumerate(representative(alert), 1):
-        copies = f" ×{size}" if size > 1 else ""
-        when = f"{record.created_at.astimezone(display_tz()):%m-%d %H:%M}"
-        source_link = md_link("原文", record.url)
-        body.append(f"{i}. {when} {md_text(record.source, 40)}{copies}：{md_text(record.text)}"
-                    + (f" {source_link}" if source_link else ""))
-    if body:
-        head.append("**代表性负面评论**")
-    url_link = md_link("查看数据", link)
-    tail = [url_link if url_link else "查看数据：" + md_code(link or search_command(alert))]
+    if v.clusters:
+        body.append("**转发最多的帖子**")
+        body += [_md_comment(i, row) for i, row in enumerate(v.clusters, 1)]
+    if v.originals:
+        body.append("**代表性原帖**" if v.clusters else "**代表性负面评论**")
+        body += [_md_comment(i, row) for i, row in enumerate(v.originals, 1)]
+    body += [f"**{name}** {md_text(value, 200)}" for name, value in v.contributions]
+    url_link = md_link("查看数据", v.link)
+    tail = [url_link if url_link else "查看数据：" + md_code(v.command),
+            "暂停通知：" + md_code(v.silence),
+            "反馈：" + " ｜ ".join((md_link(label, target) or label) if is_url
+                                  else f"{label} {md_code(target)}" for label, target, is_url in v.feedback)]
     return fit(head, body, tail, limit, sep)

@@ -31,17 +31,9 @@ from alerts.alert import Alert
 from alerts.render.chart import chart_png
 from alerts.render.links import Link, resolve_link
 from alerts.render.templates import render
-from alerts.render.text import (
-    banner_for,
-    clip,
-    figures,
-    one_line,
-    representative,
-    safe_url,
-    search_command,
-    subject_for,
-)
-from core.record import Feedback, display_tz, to_display
+from alerts.render.text import one_line, subject_for
+from alerts.render.view import MessageView, message_view
+from core.record import display_tz
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +70,28 @@ def alert_chart(alert: Alert) -> bytes | None:
 
 def build_message(alert: Alert, sender: str, recipients: Sequence[str] = (),
                   link: Link = None, *, chart: bool = True) -> EmailMessage:
-    """The email for `alert`; `link` is a URL to the data or `link_for(alert) -> URL | None`."""
+    """The email for `alert`; `link` is a URL to the data or `link_for(alert) -> URL | None`.
+    A message of an incident's thread (escalation, recovery) answers its first message
+    (In-Reply-To / References), so mail clients show the incident as one conversation."""
     url = resolve_link(link, alert)
     # deterministic, so a retried delivery is recognisable as the same message
     msg = new_message(subject_for(alert), sender, recipients, alert.fired_at,
                       f"<{alert.id}.{alert.kind}@voc-monitor>")
+    if alert.thread and alert.thread != alert.id:
+        first = f"<{alert.thread}.alert@voc-monitor>"
+        msg["In-Reply-To"] = first
+        msg["References"] = first
     msg["X-VOC-Alert-Id"] = alert.id
     msg["X-VOC-Rule"] = alert.rule
     msg["X-VOC-Severity"] = alert.severity
     msg["X-VOC-Kind"] = alert.kind
+    if alert.incident:
+        msg["X-VOC-Incident"] = alert.incident
     png = alert_chart(alert) if chart else None
-    msg.set_content(render_text(alert, url))
-    msg.add_alternative(render_html(alert, url, chart_cid(alert) if png else None), subtype="html")
+    view = message_view(alert, url, link)
+    msg.set_content(render_text(alert, url, view=view))
+    msg.add_alternative(render_html(alert, url, chart_cid(alert) if png else None, view=view),
+                        subtype="html")
     if png:
         html_part = list(msg.iter_parts())[1]  # the html alternative just added
         assert isinstance(html_part, EmailMessage)
@@ -98,51 +100,57 @@ def build_message(alert: Alert, sender: str, recipients: Sequence[str] = (),
     return msg
 
 
-def render_text(alert: Alert, link: str | None = None) -> str:
-    """The text/plain part."""
-    lines = [subject_for(alert), ""]
-    banner = banner_for(alert)
-    if banner:
-        lines += [banner, ""]
-    lines += [f"{name}：{value}" for name, value in figures(alert)]
-    comments = representative(alert)
-    if comments or alert.kind != "recovery":
-        lines += ["", "代表性负面评论（相似评论合并计数）："]
-    for i, (record, size) in enumerate(comments, 1):
-        copies = f" ×{size}" if size > 1 else ""
-        lines.append(f"{i}. [{to_display(record.created_at)} {record.source}{copies}] {clip(record.text)}")
-        if safe_url(record.url):
-            lines.append(f"   {record.url}")
-    if not comments and alert.kind != "recovery":
-        lines.append("（无）")
-    lines += ["", "查看数据：" + (link or search_command(alert))]
+def _comment_line(i: int, row: dict[str, Any]) -> list[str]:
+    notes = []
+    if row["copies"] > 1:
+        notes.append(f"×{row['copies']}" + (f"，{row['authors']} 位作者" if row.get("authors") else ""))
+    if row.get("older"):
+        notes.append("原帖早于时间窗")
+    note = f"（{'，'.join(notes)}）" if notes else ""
+    lines = [f"{i}. [{row['time']} {row['source']}]{note} {row['text']}"]
+    if row["url"]:
+        lines.append(f"   {row['url']}")
+    return lines
+
+
+def render_text(alert: Alert, link: str | None = None, *, view: MessageView | None = None) -> str:
+    """The text/plain part: the same content as the HTML, in plain lines."""
+    v = view or message_view(alert, link)
+    lines = [v.subject, "", v.summary]
+    if v.banner:
+        lines += ["", v.banner]
+    if v.incident_line:
+        lines += [v.incident_line]
+    lines += ["", *(f"{name}：{value}" for name, value in v.figures)]
+    if v.firings:
+        lines += ["", "同一事件的其他信号："] + [f"- {line}" for line in v.firings]
+    if v.clusters:
+        lines += ["", "转发最多的帖子（相似评论合并计数）："]
+        for i, row in enumerate(v.clusters, 1):
+            lines += _comment_line(i, row)
+    if v.originals or not v.recovery:
+        lines += ["", "代表性原帖：" if v.clusters else "代表性负面评论："]
+        for i, row in enumerate(v.originals, 1):
+            lines += _comment_line(i, row)
+        if not v.originals:
+            lines.append("（无）")
+    if v.contributions:
+        lines += ["", "构成："] + [f"{name}：{value}" for name, value in v.contributions]
+    if not v.recovery:
+        lines += ["", "数据覆盖：" + ("" if v.coverage else "时间窗及基线期内各来源采集正常")]
+        lines += [f"- {line}" for line in v.coverage]
+    lines += ["", "下一步：", "查看数据：" + (v.link or v.command), "暂停通知：" + v.silence]
+    lines += ["反馈：" + " ｜ ".join(f"{label} {target}" for label, target, _ in v.feedback)]
     return "\n".join(lines) + "\n"
-
-
-def comment_row(record: Feedback, size: int) -> dict[str, Any]:
-    """One comment as the `comments_table` macro shows it (plain values; the template escapes)."""
-    return {"time": to_display(record.created_at), "source": record.source, "copies": size,
-            "title": clip(record.title) if record.title else None, "text": clip(record.text),
-            "url": safe_url(record.url)}
 
 
 BANNER_STYLE = {"escalation": "background:#f2dede;color:#a94442;border:1px solid #ebccd1",
                 "recovery": "background:#dff0d8;color:#3c763d;border:1px solid #d6e9c6"}
 
 
-def render_html(alert: Alert, link: str | None = None, cid: str | None = None) -> str:
+def render_html(alert: Alert, link: str | None = None, cid: str | None = None, *,
+                view: MessageView | None = None) -> str:
     """The text/html part (`templates/alert_email.html`); `cid` names the inline chart, if any."""
-    comments = representative(alert)
-    banner = banner_for(alert)
-    return render(
-        "alert_email.html",
-        subject=subject_for(alert),
-        banner=banner,
-        banner_style=BANNER_STYLE[alert.kind] if banner else "",
-        figures=figures(alert),
-        chart_cid=cid,
-        show_comments=bool(comments) or alert.kind != "recovery",
-        comments=[comment_row(record, size) for record, size in comments],
-        link_url=safe_url(link),
-        command=link or search_command(alert),
-    )
+    v = view or message_view(alert, link)
+    return render("alert_email.html", v=v, banner_style=BANNER_STYLE.get(alert.kind, ""),
+                  chart_cid=cid)

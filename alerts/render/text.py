@@ -79,8 +79,15 @@ def figures(alert: Alert) -> list[tuple[str, str]]:
     """The rows of the alert's figures table: (name, value)."""
     return [("规则", alert.rule), ("分组", alert.key or "全部"), ("级别", alert.severity_label),
             ("时间窗", _window(alert)), ("数量", f"{alert.count} 条"),
-            ("基线", f"{alert.baseline:.1f} 条"), ("倍数", f"{alert.ratio:.1f}×"),
+            ("基线", f"{alert.baseline:.1f} 条" + _floored(alert)), ("倍数", f"{alert.ratio:.1f}×"),
             ("p 值", f"{alert.p_value:.2g}")]
+
+
+def _floored(alert: Alert) -> str:
+    used = alert.details.get("baseline_used")
+    if isinstance(used, int | float) and used > alert.baseline + 1e-9:
+        return f"（检验按 {used:.1f} 条计，倍数 = 数量 ÷ {used:.1f}）"
+    return ""
 
 
 def clip(text: str, limit: int = MAX_SAMPLE_CHARS) -> str:

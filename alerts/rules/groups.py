@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from alerts.rules.rule import Option, one_of
+from alerts.rules.rule import GROUP_FILTER_FIELDS, Option, one_of
 from core.record import Feedback
 from indexer.store import NONE_KEY, Filters
 
@@ -30,13 +30,11 @@ def scope_filters(options: Mapping[str, Any], **extra: Any) -> Filters:
     """The `Filters` of a rule's scope options (SCOPE), with `extra` fields (sentiment, ...)."""
     return Filters(sources=tuple(options["sources"]), kinds=tuple(options["kinds"]),
                    topics=tuple(options["topics"]), **extra)
-_FILTER_FIELDS = {"source": "sources", "kind": "kinds", "topic": "topics", "entity": "entities"}
-
-
 def group_filters(group: Mapping[str, str]) -> dict[str, Any]:
     """`Filters` keyword arguments narrowing to the group ("(none)" values cannot be expressed);
     each value is a one-value tuple (typed Any: they are keyword arguments of several fields)."""
-    return {_FILTER_FIELDS[f]: (v,) for f, v in group.items() if v != NONE_KEY and f in _FILTER_FIELDS}
+    return {GROUP_FILTER_FIELDS[f]: (v,) for f, v in group.items()
+            if v != NONE_KEY and f in GROUP_FILTER_FIELDS}
 
 
 def in_group(record: Feedback, group: Mapping[str, str]) -> bool:

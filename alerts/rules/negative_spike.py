@@ -121,6 +121,7 @@ class NegativeSpike(Rule):
             if not fires:
                 continue
             details = _details(baseline, key, tested, threshold)
+            details["baseline_used"] = lam  # the expectation the test used (the baseline, floored)
             label = " · ".join(row.key.values()) or "全部"
             title = (f"{label} 负面 {describe_duration(window)} {row.count} 条，"
                      f"基线 {format_baseline(expected)}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -24,9 +24,12 @@ from alerts.alert import Alert
 from alerts.errors import RuleConfigError
 from core.record import SEVERITIES
 from core.registry import registry
-from indexer.store import FeedbackStore
+from indexer.store import NONE_KEY, FeedbackStore, Filters
 
 _REQUIRED = object()
+
+# Alert group fields the store can filter on, and the `Filters` field each one narrows.
+GROUP_FILTER_FIELDS = {"source": "sources", "kind": "kinds", "topic": "topics", "entity": "entities"}
 
 # The `type` names of [[alerts.rules]], in registration order; the settings schema reads them.
 RULE_TYPES = registry("rule type")
@@ -145,6 +148,26 @@ class Rule(ABC):
         finds the same records again instead of losing them; a dry run never calls it. Most rules
         keep nothing: the default writes nothing."""
         return None
+
+    # Whether this rule's firings may share an incident with other rules' firings (alerts.incidents).
+    # A source's crawl health is the operators' own matter: it is shown as coverage in the other
+    # messages, never merged into a complaint incident.
+    joins_incidents: ClassVar[bool] = True
+
+    def evidence_query(self, alert: Alert) -> tuple[str, Filters] | None:
+        """What `alert` counted, as a store search (query, filters): the rule's scope (`self.filters`
+        where the rule has one) narrowed to the alert's window and group, copies included; a `term`
+        group is the text query. None when the group cannot be expressed (a cluster): the alert's
+        samples are then its evidence. Incidents group firings by the records these find."""
+        if "cluster" in alert.group:
+            return None
+        scope = getattr(self, "filters", None)
+        scope = scope if isinstance(scope, Filters) else Filters()
+        narrowed = {GROUP_FILTER_FIELDS[f]: (v,) for f, v in alert.group.items()
+                    if f in GROUP_FILTER_FIELDS and v != NONE_KEY}
+        filters = replace(scope, since=alert.window_start, until=alert.window_end,
+                          distinct_clusters=False, **narrowed)
+        return alert.group.get("term", ""), filters
 
     def key_fields(self) -> tuple[str, ...]:
         """The fields of this rule's alert keys, in order (`topic` for `topic=信用卡`; () for the one

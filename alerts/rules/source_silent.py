@@ -48,6 +48,7 @@ STATUS_WORDS = {"blocked": "被封禁", "layout_changed": "页面结构变化", 
 @register_rule
 class SourceSilent(Rule):
     type_name = "source_silent"
+    joins_incidents = False  # crawl health: coverage in the other messages, the operators' own alert
     OPTIONS = {
         "window": Option(str, "3h", parse_duration, "how long a source may yield nothing"),
         "baseline_weeks": Option(int, 4, at_least(0), "weeks of same hour-of-week history"),

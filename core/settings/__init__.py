@@ -44,6 +44,7 @@ from core.settings.schema import (
     NotifySettings,
     PrivacySettings,
     StoreSettings,
+    WebSettings,
     freeze,
     kind_of,
     suggest,
@@ -60,7 +61,7 @@ from core.settings.source import (
 
 __all__ = ["AlertsSettings", "AppSettings", "BankSettings", "ConfigError", "ElasticsearchSettings",
            "KibanaSettings", "NlpSettings", "NotifySettings", "PrivacySettings", "SHIPPED_SETTINGS",
-           "Secrets", "Settings", "StoreSettings", "load_settings", "pseudonym_salt"]
+           "Secrets", "Settings", "StoreSettings", "WebSettings", "load_settings", "pseudonym_salt"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Settings:
     store: StoreSettings
     elasticsearch: ElasticsearchSettings
     kibana: KibanaSettings
+    web: WebSettings
     nlp: NlpSettings
     crawl: Mapping[str, Mapping[str, Any]]  # spider name -> its options (validated by the spider)
     alerts: AlertsSettings

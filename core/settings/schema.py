@@ -210,6 +210,14 @@ class KibanaSettings(Section):
                                     'alert emails link to Discover here; "" = no links')
 
 
+class WebSettings(Section):
+    """[web]"""
+
+    url: Annotated[str, Url] = _key(
+        "", 'the web console\'s base URL: alert messages link to its incident pages and 有用 / 误报 '
+            'feedback; "" = no console links (Kibana on Elasticsearch, else the voc search command)')
+
+
 class NlpSettings(Section):
     """[nlp]"""
 
@@ -330,7 +338,8 @@ class PrivacySettings(Section):
 
 SECTIONS: dict[str, type[Section]] = {
     "app": AppSettings, "bank": BankSettings, "store": StoreSettings,
-    "elasticsearch": ElasticsearchSettings, "kibana": KibanaSettings, "nlp": NlpSettings,
+    "elasticsearch": ElasticsearchSettings, "kibana": KibanaSettings, "web": WebSettings,
+    "nlp": NlpSettings,
     "alerts": AlertsSettings, "notify": NotifySettings, "privacy": PrivacySettings}
 
 

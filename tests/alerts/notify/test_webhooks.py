@@ -69,9 +69,9 @@ def test_wecom_posts_markdown_and_checks_errcode(sink, monkeypatch):
     assert content.startswith('### <font color="warning">［警告］ 手机银行 负面 1 小时 38 条，基线 4</font>')
     assert "**数量** 38 条 ｜ **基线** 4.0 条" in content
     assert "05-06 09:00 – 05-06 10:00（北京时间）" in content
-    assert "appstore ×3：" in content  # cluster size shown
+    assert "App Store（×3）：" in content  # cluster size shown
     assert "[原文](https://tousu.example/c/0?a=%281%29)" in content  # parentheses cannot end the link
-    assert content.endswith("[查看数据](https://kibana.example/app/discover#/view/x)")
+    assert "\n[查看数据](https://kibana.example/app/discover#/view/x)\n暂停通知：" in content
     assert_inert(content)
 
 

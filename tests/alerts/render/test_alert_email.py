@@ -52,7 +52,8 @@ def test_a_hostile_comment_comes_out_inert(alert):
     parsed.feed(html)
     assert "script" not in parsed.tags and "i" not in parsed.tags
     assert {name for name, _ in parsed.attrs} <= {"charset", "style", "align", "cellpadding", "border",
-                                                  "src", "alt", "width", "height", "href"}
+                                                  "src", "alt", "width", "height", "href", "lang",
+                                                  "id", "name", "content"}
     assert 'x">alert(1) {{ 7*7 }} {% if true %}yes{% endif %} \' onmouseover=\'y ' in parsed.text
     assert ("href", 'https://x.example/"q') in parsed.attrs  # the quote stayed inside the link
     text = parts(build_message(alert, "v@b.example"))["text/plain"]
@@ -124,7 +125,7 @@ def test_identical_comments_from_different_clusters_are_shown_once(alert):
     alert.cluster_sizes[twin.id] = 2
     text = parts(build_message(alert, "v@b.example"))["text/plain"]
     assert text.count(first.text.split("</script>")[1].strip()) == 1
-    assert f"×{alert.cluster_sizes[first.id] + 2}]" in text
+    assert f"（×{alert.cluster_sizes[first.id] + 2}）" in text
 
 
 def test_discover_link_for_an_alert(alert):

@@ -115,9 +115,38 @@ def test_silence_list_and_lift(store, capsys):
     code, out, _ = run(capsys, "alerts", "list", "--json")
     assert json.loads(out)["silences"][target]["reason"] == "已知故障"
     assert run(capsys, "alerts", "silence", target, "--off")[0] == 0
-    assert [a["key"] for a in check(capsys, AT)["fired"]] == ["topic=手机银行"]
+    # the other rules' firings already told the incident; the lifted key now joins it, quietly
+    again = check(capsys, AT)
+    assert again["fired"] == [] and target in [m["state_key"] for m in again["merged"]]
     code, out, _ = run(capsys, "alerts", "list")
     assert code == 0 and "negative_spike_topic:topic=手机银行" in out
+
+
+def test_silence_a_whole_incident(store, capsys):
+    [message] = check(capsys, AT)["fired"]
+    incident = message["incident"]
+    keys = [message["rule"] + ":" + message["key"], *message["related_keys"]]
+    code, out, _ = run(capsys, "alerts", "silence", f"incident:{incident}", "--for", "2h")
+    assert code == 0 and all(f"silenced {key} until" in out for key in keys)
+    code, out, _ = run(capsys, "alerts", "list", "--json")
+    assert set(json.loads(out)["silences"]) == set(keys)
+    code, _, err = run(capsys, "alerts", "silence", "incident:nope")
+    assert code == 2 and "no incident 'nope'" in err
+
+
+def test_feedback_per_alert_and_precision_per_rule(store, capsys):
+    [message] = check(capsys, AT)["fired"]
+    code, out, _ = run(capsys, "alerts", "feedback", message["id"], "useful", "--by", "pr-wang")
+    assert code == 0 and "有用" in out
+    code, out, _ = run(capsys, "alerts", "list", "--stats")
+    assert code == 0 and f"{message['rule']}" in out and "1/1 有用  precision 100%" in out
+    code, _, _ = run(capsys, "alerts", "feedback", message["id"], "false-alarm", "--by", "pr-wang")
+    code, out, _ = run(capsys, "alerts", "list", "--json")
+    data = json.loads(out)
+    assert data["feedback"][message["id"]]["verdict"] == "false_alarm"  # the later verdict stands
+    assert data["precision"][message["rule"]] == {"judged": 1, "useful": 0, "precision": 0.0}
+    code, _, err = run(capsys, "alerts", "feedback", "no-such-id", "useful")
+    assert code == 2 and "no alert 'no-such-id'" in err
 
 
 def test_silence_needs_a_known_rule(store, capsys):
