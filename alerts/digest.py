@@ -3,9 +3,11 @@
     digest = build_digest(store, day_start, day_end, tz)      # e.g. yesterday 00:00 – today 00:00
     report = send_digest(digest, notifiers)                   # alerts.notify.digest
 
-`build_digest` reads the alert history the runner writes (`store.alerts(since=...)`) and the store's
-counts: alerts by rule, severity and kind, a row for every alert of the day, the topics with the most
-negative records (against the span before, so "up from 12" is visible) and the day's totals. A day
+`build_digest` reads the alert history the runner writes (`store.alerts(since=...)`), the incidents
+(`alerts.incidents`: every one open during the day, with its state now) and the store's counts:
+alerts by rule, severity and kind, a row for every alert of the day, the topics with the most
+negative records (against the span before, so "up from 12" is visible) and the day's totals. The
+digest goes out the next morning, so it names its day 「昨日」 with the date, never 「今日」. A day
 without alerts still gets a digest: "nothing fired" is news the PR team wants to know is true rather
 than guess from silence.
 
@@ -18,10 +20,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from alerts.incidents import Incident, IncidentBook
 from core.record import as_utc, display_tz, parse_time
 from indexer.store import NONE_KEY, FeedbackStore, Filters
 
@@ -58,10 +61,19 @@ class Digest:
     total: int = 0
     negative_before: int = 0
     truncated: bool = False  # more alerts than MAX_ALERTS in the history; the table shows the newest
+    incidents: list[Incident] = field(default_factory=list)  # open at some time of the day, oldest first
 
     @property
     def day(self) -> date:
         return self.day_start.astimezone(self.tz).date()
+
+    @property
+    def day_label(self) -> str:
+        """「昨日（2024-05-06）」 for one day (the digest is read the morning after), else the dates."""
+        last = (self.day_end - timedelta(microseconds=1)).astimezone(self.tz).date()
+        if last == self.day:
+            return f"昨日（{self.day:%Y-%m-%d}）"
+        return f"{self.day:%Y-%m-%d} 至 {last:%Y-%m-%d}"
 
     @property
     def by_rule(self) -> Counter[str]:
@@ -100,8 +112,11 @@ def build_digest(store: FeedbackStore, day_start: datetime, day_end: datetime,
     by_sentiment = {row.key["sentiment"]: row.count
                     for row in store.counts(start, end, None, ["sentiment"])}
     negative_before = sum(r.count for r in store.counts(before, start, None, (), negative))
+    incidents = [i for i in IncidentBook(store).all()
+                 if i.opened_at < end and (i.closed_at is None or i.closed_at >= start)]
     digest = Digest(start, end, tz, rows, topics, by_sentiment.get("negative", 0),
-                    sum(by_sentiment.values()), negative_before, len(history) >= MAX_ALERTS)
+                    sum(by_sentiment.values()), negative_before, len(history) >= MAX_ALERTS,
+                    sorted(incidents, key=lambda i: i.opened_at))
     log.info("digest day=%s alerts=%d negative=%d topics=%d", digest.day, len(rows), digest.negative,
              len(topics))
     return digest

@@ -361,6 +361,7 @@ class Plan:
     incidents: dict[str, Incident] = field(default_factory=dict)
     quiet_updates: list[Alert] = field(default_factory=list)
     key_recoveries: list[Alert] = field(default_factory=list)
+    carried: list[Alert] = field(default_factory=list)  # every firing an open incident took quietly
 
 
 def plan_check(firings: Sequence[Firing], recoveries: Sequence[Alert], book: IncidentBook,
@@ -402,6 +403,7 @@ def plan_check(firings: Sequence[Firing], recoveries: Sequence[Alert], book: Inc
                 plan.messages.append(_message(news[0], group, incident, "alert", now))
             else:
                 plan.quiet_updates += [f.alert for f in live]
+                plan.carried += [f.alert for f in group]
         plan.incidents[incident.id] = incident
     back: dict[str, list[Alert]] = {}
     for alert in recoveries:
@@ -410,6 +412,7 @@ def plan_check(firings: Sequence[Firing], recoveries: Sequence[Alert], book: Inc
             plan.messages.append(alert)
             continue
         incident.note(alert, now)
+        alert.incident = incident.id
         back.setdefault(incident.id, []).append(alert)
         plan.incidents[incident.id] = incident
     for incident in known:
@@ -436,6 +439,7 @@ def plan_check(firings: Sequence[Firing], recoveries: Sequence[Alert], book: Inc
 
 def _note(incident: Incident, group: Sequence[Firing], now: datetime) -> None:
     for f in group:
+        f.alert.incident = incident.id
         incident.note(f.alert, now, recovers=f.recovers, quiet=f.quiet, joins=f.joins)
     incident.add_ids(_ids(group))
 

@@ -146,7 +146,7 @@ def run_rules(rules: Sequence[Rule], store: FeedbackStore, notifiers: Sequence[N
         log.info("incident=%s rule=%s key=%s kind=%s count=%d baseline=%.2f p=%.3g related=%d",
                  message.incident or "-", message.rule, message.key, message.kind, message.count,
                  message.baseline, message.p_value, len(message.related))
-    report.merged += plan.quiet_updates
+    report.merged += plan.carried
     report.incidents = list(plan.incidents.values())
     if dry_run:
         return report

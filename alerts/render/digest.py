@@ -1,6 +1,6 @@
 """The daily digest's words: its subject, the email (text + HTML) and the robot markdown.
 
-    digest_subject(digest)                      "[日报] 2024-05-06 舆情告警 2 条，负面反馈 78 条"
+    digest_subject(digest)      "[日报] 昨日（2024-05-06）舆情事件 1 个，告警 2 条，负面反馈 78 条"
     digest_email(digest, sender, recipients)    text/plain + text/html (templates/digest_email.html)
     digest_markdown(digest, flavor, limit)      WeCom / DingTalk markdown within `limit` bytes
 
@@ -16,6 +16,7 @@ from email.message import EmailMessage
 
 from alerts.alert import SEVERITY_LABELS
 from alerts.digest import MAX_ALERTS, Digest, DigestRow
+from alerts.incidents import Incident
 from alerts.render.markdown import fit, heading, md_text
 from alerts.render.message import new_message
 from alerts.render.templates import render
@@ -26,8 +27,21 @@ KIND_LABELS = {"alert": "告警", **KIND_TAGS}
 COLUMNS = ("时间", "级别", "类型", "规则", "分组", "数量", "基线", "标题")
 
 
+INCIDENT_COLUMNS = ("事件", "状态", "级别", "开始", "最近", "消息", "信号", "标题")
+
+
 def digest_subject(digest: Digest) -> str:
-    return f"[日报] {digest.day:%Y-%m-%d} 舆情告警 {digest.fired} 条，负面反馈 {digest.negative} 条"
+    return (f"[日报] {digest.day_label}舆情事件 {len(digest.incidents)} 个，告警 {digest.fired} 条，"
+            f"负面反馈 {digest.negative} 条")
+
+
+def incident_cells(digest: Digest, incident: Incident) -> list[str]:
+    """One incident of the day as the cells of INCIDENT_COLUMNS (its state as the digest is sent)."""
+    fmt = "%m-%d %H:%M"
+    return [incident.id, incident.status_label, SEVERITY_LABELS.get(incident.severity, incident.severity),
+            incident.opened_at.astimezone(digest.tz).strftime(fmt),
+            incident.updated_at.astimezone(digest.tz).strftime(fmt), str(len(incident.messages)),
+            str(len(incident.keys)), incident.title]
 
 
 def _span(digest: Digest) -> str:
@@ -59,7 +73,9 @@ def row_cells(digest: Digest, row: DigestRow) -> list[str]:
 def digest_text(digest: Digest) -> str:
     """The text/plain part."""
     lines = [digest_subject(digest), ""] + [f"{name}：{value}" for name, value in summary(digest)]
-    lines += ["", "负面最多的话题（今日 / 前一日）："]
+    lines += ["", f"事件（{' '.join(INCIDENT_COLUMNS)}）："]
+    lines += ["  ".join(incident_cells(digest, i)) for i in digest.incidents] or ["（无事件）"]
+    lines += ["", "负面最多的话题（当日 / 前一日）："]
     lines += [f"{i}. {t}：{n} / {b}" for i, (t, n, b) in enumerate(digest.topics, 1)] or ["（无）"]
     lines += ["", f"当日告警（{' '.join(COLUMNS)}）："]
     lines += ["  ".join(row_cells(digest, r)) for r in digest.rows] or ["（无告警）"]
@@ -71,6 +87,8 @@ def digest_text(digest: Digest) -> str:
 def digest_html(digest: Digest) -> str:
     """The text/html part (`templates/digest_email.html`)."""
     return render("digest_email.html", subject=digest_subject(digest), summary=summary(digest),
+                  incident_columns=INCIDENT_COLUMNS,
+                  incidents=[incident_cells(digest, i) for i in digest.incidents],
                   topics=list(digest.topics), columns=COLUMNS,
                   rows=[row_cells(digest, r) for r in digest.rows], truncated=digest.truncated,
                   max_alerts=MAX_ALERTS)
@@ -91,8 +109,11 @@ def digest_markdown(digest: Digest, flavor: str, limit: int) -> str:
     sep = "\n" if flavor == "wecom" else "\n\n"
     head = [heading(md_text(digest_subject(digest), 200), "info", "digest", flavor)]
     head += [f"**{name}** {md_text(value, 300)}" for name, value in summary(digest)]
+    head.append("**事件**")
+    head += [f"- {md_text(i.title, 80)}（{i.status_label}，{len(i.keys)} 个信号）" for i in digest.incidents]
+    head += [] if digest.incidents else ["（无事件）"]
     if digest.topics:
-        head.append("**负面最多的话题**（今日 / 前一日）")
+        head.append("**负面最多的话题**（当日 / 前一日）")
         head += [f"{i}. {md_text(t, 60)}：{n} / {b}" for i, (t, n, b) in enumerate(digest.topics, 1)]
     body = [f"- {r.at.astimezone(digest.tz):%H:%M} {KIND_LABELS.get(r.kind, r.kind)}·"
             f"{SEVERITY_LABELS.get(r.severity, r.severity)} {md_text(r.title, 80)}"

@@ -11,14 +11,29 @@ trailing `baseline_days` (display-timezone days before the window's day) predict
 
 (m = terms tested). Measuring against the term's *share* keeps the busy hours from lifting every
 common word. A firing n-gram is then named by growing it while most of its comments agree
-("账失" -> "转账失败"); a term inside (or around) a stronger one is dropped, and one found in the same
-comments as a stronger one is listed with it (`details["related_terms"]`). One alert per term,
-key `term=<term>`, at most `max_terms` per check, samples = comments holding it.
+("账失" -> "转账失败", alerts.rules.terms.extend). What is left must name a *new* issue; `drop`
+lists the filters that see to it (all three by default; `drop = []` is the rule as it was before
+them, kept to measure them: bench/emerging_terms.py):
+
+- generic: a word of ordinary days is not new, however much it rose: an n-gram in at least
+  `generic_share` (1 %) of the baseline's negative records, and in `min_support` of them, is not
+  named; nor is a name that is one of the words of any complaint (terms.GENERIC: 失败, 问题, 投诉).
+- fragments: a name inside a longer one that 80 % of its comments hold gives way to it (余额少 ->
+  余额少了; a name may end in 了); a longer one held by fewer is the shorter one plus noise and gives
+  way to the shorter (terms.strongest).
+- known: a name that is, or is part of, an existing topic's name or keyword or a product's name in
+  the taxonomy (`taxonomy`, "" = the shipped one: 手机银行, 信用卡, 征信) is the topic rules'
+  business; our bank's names (`ignore`) and the mentions the tagger marked `ours` on each record
+  are cut out of the text before terms are taken, so no term holds or straddles them.
+
+A name found in the same comments as a stronger one is listed with it (`details["related_terms"]`).
+One alert per term, key `term=<term>`, at most `max_terms` per check, samples = comments holding it.
 
 The baseline is cheap: per day, the term document frequencies (terms in >= 2 records) are computed
 once and kept in the store (state namespace "term_baseline", key `<rule>:<YYYY-MM-DD>`), recomputed
 once `SETTLE` after the day ended so that late-crawled comments count; documents older than the
-baseline are pruned.
+baseline are pruned. A day of fewer than `SMALL_DAY` negative records keeps every term (a quiet
+source's ordinary words are seen once a day, not twice); a larger one keeps the terms in >= 2.
 
     [[alerts.rules]]
     name = "emerging_term"
@@ -38,13 +53,17 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
+from alerts.errors import RuleConfigError
 from alerts.rules.groups import SCOPE, scope_filters
 from alerts.rules.negative_spike import format_baseline
-from alerts.rules.rule import Option, Rule, at_least, between_open, register_rule
-from alerts.rules.terms import extend, normalized, strongest, terms
+from alerts.rules.rule import Option, Rule, at_least, between_open, one_of, register_rule
+from alerts.rules.terms import KEEP, TAIL, core, extend, is_generic, normalized, strongest, terms
 from alerts.stats.tails import poisson_sf
 from core.record import Feedback, as_utc, display_tz, parse_time
 from indexer.store import FeedbackStore
+from nlp.errors import TaxonomyError
+from nlp.normalize import normalize
+from nlp.taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +73,23 @@ HOUR = timedelta(hours=1)
 SETTLE = timedelta(hours=6)  # a day's table is final once computed this long after the day ended
 READ_CAP = 20_000  # negative records read per window or per day
 BUILDS_PER_CHECK = 3  # day tables (re)built per check at most (see `_baseline`)
+SMALL_DAY = 2_000  # a day with fewer negative records keeps terms seen once in its table
+FILTERS = ("generic", "fragments", "known")
+
+
+def known_words(path: str) -> frozenset[str]:
+    """The taxonomy's topic names (each part of 手机银行/闪退), keywords and product names and
+    aliases, folded as terms are; ValueError names the file when it cannot be read."""
+    try:
+        taxonomy = load_taxonomy(path or None)
+    except TaxonomyError as exc:
+        raise ValueError(str(exc)) from exc
+    words = {part for topic in taxonomy.topics for part in topic.name.split("/")}
+    for topic in taxonomy.topics:
+        words.update(topic.keywords, topic.context_keywords)
+    for canonical, aliases in taxonomy.products.items():
+        words.update([canonical, *aliases])
+    return frozenset(normalize(w).lower() for w in words if len(w) >= 2)
 
 
 @register_rule
@@ -72,20 +108,48 @@ class EmergingTerm(Rule):
         **SCOPE,
         "ignore": Option(list, [], None, "words never reported, nor named inside a term (the bank's own "
                                          "names: voc fills in [bank] name and aliases when unset)"),
+        "drop": Option(list, list(FILTERS), one_of(*FILTERS), "what is not reported as new: generic "
+                       "(common in the baseline, or a word of any complaint), fragments (part of a "
+                       "longer term), known (a topic's name or keyword, our bank's names)"),
+        "generic_share": Option(float, 0.01, between_open(0.0, 1.0),
+                                "share of the baseline's negative records above which a term is generic"),
+        "taxonomy": Option(str, "", None, 'the taxonomy whose topic words are known ("" = the shipped one)'),
     }
 
     def __init__(self, name: str, severity: str, options: dict[str, Any]) -> None:
         super().__init__(name, severity, options)
         self.window: timedelta = options["window"]
         self.filters = scope_filters(options, sentiment=("negative",), distinct_clusters=True)
-        words = sorted((w for w in options["ignore"] if w), key=len, reverse=True)
+        self.drop = frozenset(options["drop"])
+        ignored = [normalize(w).lower() for w in options["ignore"] if w.strip()]
+        words = sorted(set(ignored), key=len, reverse=True)
         self._mask = re.compile("|".join(re.escape(w) for w in words)) if words else None
+        self._known: frozenset[str] = frozenset()
+        if "known" in self.drop:
+            try:
+                self._known = known_words(options["taxonomy"]) | set(ignored)
+            except ValueError as exc:
+                raise RuleConfigError(name, "taxonomy", str(exc)) from exc
 
     def _text(self, record: Feedback) -> str:
         """The text terms are read from, with ignored words blanked out, so that no term holds or
-        straddles them ("江南银行手机银行崩了" yields 手机银行崩了, never 南银行手)."""
+        straddles them ("江南银行手机银行崩了" yields 手机银行崩了, never 南银行手); with `known`, the
+        mentions of our bank the tagger found in this record are blanked too (江南行, a short form)."""
         text = normalized(record.title, record.text)
-        return self._mask.sub("，", text) if self._mask is not None else text
+        if self._mask is not None:
+            text = self._mask.sub("，", text)
+        if "known" in self.drop:
+            for mention in sorted({normalize(e.get("text") or "").lower() for e in record.entities
+                                   if e.get("ours")} - {""}, key=len, reverse=True):
+                text = text.replace(mention, "，")
+        return text
+
+    def _news(self, name: str) -> bool:
+        """Whether a name may be reported: not a word of any complaint (with `generic`), nor a topic's
+        word, a product's, our bank's, or a piece of one: 手机银行, 机银行 (with `known`)."""
+        if "generic" in self.drop and is_generic(name):
+            return False
+        return not any(core(name) in word for word in self._known)
 
     def key_fields(self) -> tuple[str, ...]:
         return ("term",)
@@ -105,23 +169,33 @@ class EmergingTerm(Rule):
             log.info("rule=%s at=%s skipped=no_history", self.name, end.isoformat())
             return []
         threshold = self.options["alpha"] / len(candidates)
+        fragments = "fragments" in self.drop
         fired: dict[str, tuple[int, float, float]] = {}  # named term -> (support, expected, share)
         for gram, n in candidates.items():
             share = (df.get(gram, 0) + 0.5) / (days_n + 1)
             expected = max(self.options["baseline_floor"], share * len(records))
             if n < self.options["min_ratio"] * expected or poisson_sf(n, expected) > threshold:
                 continue
-            name = extend(gram, texts)
+            if "generic" in self.drop and self._common(df.get(gram, 0), days_n):
+                continue
+            name = extend(gram, texts, tail=TAIL if fragments else "")
+            if not self._news(name):
+                continue
             count = sum(1 for t in texts if name in t)
             if name not in fired or fired[name][1] < expected:  # keep the most cautious baseline
                 fired[name] = (count, expected, share)
-        named = _merge_companions(strongest((name, figures[0]) for name, figures in fired.items()), texts)
+        named = _merge_companions(strongest(((name, figures[0]) for name, figures in fired.items()),
+                                            keep=KEEP if fragments else None), texts)
         alerts = [self._alert(store, name, *fired[name], records, texts, start, end, len(candidates),
                               threshold, days_n, related)
                   for name, related in named[:self.options["max_terms"]]]
         log.info("rule=%s at=%s negatives=%d tested=%d fired=%d", self.name, end.isoformat(),
                  len(records), len(candidates), len(alerts))
         return alerts
+
+    def _common(self, df: int, days_n: int) -> bool:
+        """Whether a term in `df` of the baseline's `days_n` negative records is an ordinary word."""
+        return df >= self.options["min_support"] and df >= self.options["generic_share"] * days_n
 
     def _alert(self, store: FeedbackStore, term: str, count: int, expected: float, share: float,
                records: list[Feedback], texts: list[str], start: datetime, end: datetime, tested: int,
@@ -187,7 +261,8 @@ class EmergingTerm(Rule):
         key = self._table_key(day)
         records = store.samples(replace(self.filters, since=day, until=day + DAY), READ_CAP)
         counts = Counter(term for r in records for term in terms(self._text(r)))
-        doc: dict[str, Any] = {"n": len(records), "df": {t: n for t, n in counts.items() if n >= 2},
+        least = 1 if len(records) < SMALL_DAY else 2
+        doc: dict[str, Any] = {"n": len(records), "df": {t: n for t, n in counts.items() if n >= least},
                "computed_at": now.isoformat(), "capped": len(records) >= READ_CAP}
         store.put_state(NAMESPACE, key, doc)
         self._prune(store, day)

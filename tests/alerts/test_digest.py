@@ -23,8 +23,13 @@ def test_digest_content(day):
     assert digest.topics == [("手机银行", 9 * 4 + 37, 24 * 4), ("信用卡", 5, 2)]
     assert digest.negative == 9 * 4 + 37 + 5 and digest.total == digest.negative + 9
     assert digest.negative_before == 24 * 4 + 2
-    assert digest_subject(digest) == f"[日报] 2024-05-06 舆情告警 2 条，负面反馈 {digest.negative} 条"
+    # read the morning after: 「昨日」 with the date, never 「今日」
+    assert digest_subject(digest) == (f"[日报] 昨日（2024-05-06）舆情事件 1 个，告警 2 条，"
+                                      f"负面反馈 {digest.negative} 条")
+    [incident] = digest.incidents  # the real check's incident, with its state
     text = digest_text(digest)
+    assert f"{incident.id}  进行中  警告  05-06 10:00" in text and "今日" not in text
+    assert incident.id in digest_html(digest)
     assert "2024-05-06 00:00 – 2024-05-07 00:00（北京时间）" in text
     assert "严重 1 ｜ 警告 1 ｜ 提示 0" in text and "1. 手机银行：73 / 96" in text
     assert "10:00  警告  告警  spike  topic=手机银行  37  4.0" in text

@@ -54,7 +54,7 @@ def test_digest_markdown_fits_wecom(day):
         WeComNotifier(sink.url("/send?key=k")).send_digest(digest)
         content = sink.requests[0].json()["markdown"]["content"]
     assert len(content.encode("utf-8")) <= WECOM_LIMIT
-    assert content.startswith('### <font color="comment">［日报］ 2024-05-06')
+    assert content.startswith('### <font color="comment">［日报］ 昨日（2024-05-06）')
     assert "**负面最多的话题**" in content and "1. 手机银行：73 / 96" in content
     assert "…另有" in content and "http://evil" not in content and "](" not in content
 

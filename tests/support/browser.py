@@ -1,0 +1,44 @@
+"""Headless Chromium for the tests that look at a page as a person would: Debian's `chromium` and
+`chromium-driver` (/usr/bin/chromium, /usr/bin/chromedriver; `.ci/run` installs them), driven by
+Selenium with both paths given, so Selenium Manager never downloads a browser or a driver.
+
+`chromium()` yields a WebDriver; tests that need it skip, saying why, when the binaries are absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+DRIVER = ("/usr/bin/chromedriver",)
+
+
+def _first(paths: tuple[str, ...], name: str) -> str | None:
+    found = next((p for p in paths if Path(p).exists()), None)
+    return found or shutil.which(name)
+
+
+@contextmanager
+def chromium(width: int = 900, height: int = 1400) -> Iterator[Any]:
+    browser, driver_path = _first(CHROMIUM, "chromium"), _first(DRIVER, "chromedriver")
+    if browser is None or driver_path is None:
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 f"--window-size={width},{height}", "--lang=zh-CN"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
