@@ -33,6 +33,9 @@ $(STAMP):
 
 demo: $(STAMP)
 	$(BIN)/voc demo
+	@echo
+	@echo "voc is installed in $(BIN)/, not on your PATH: run it as $(BIN)/voc (e.g. $(BIN)/voc --help),"
+	@echo "or first put it on the PATH of this shell with: source $(BIN)/activate"
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist); every test has its own tmp_path, ports
 # and store, so they share nothing. `make test TEST_WORKERS=0` runs it in one process.

@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
-from nlp.normalize import normalize
-from voc.cli.common import UsageError, json_flag, lazy, print_json, settings
+from nlp.normalize import normalize, strip_controls
+from voc.cli.common import UsageError, json_flag, lazy, print_json, settings, table
 from voc.pipeline import about_banking, load_classifier, load_tagger
 
 CHUNK = 256  # lines classified together when streaming a file
@@ -66,14 +66,16 @@ def _texts(args: argparse.Namespace, classifier: Any, tagger: Any, batch_size: i
     if args.json:
         print_json([{"text": t, **r} for t, r in zip(args.texts, results, strict=True)])
         return 0
-    print(f"{'label':<9}{'neg':>6}{'neu':>6}{'pos':>6}  {'topics':<18} text")
+    rows: list[tuple[str, ...]] = [("label", "neg", "neu", "pos", "topics", "text")]
     for text, result in zip(args.texts, results, strict=True):
         s = result["sentiment"]
         scores = s["scores"]
         topics = ",".join(result["topics"]) or "-"
         risk = " ".join(f"[{r['flag']}]" for r in result["risk"])
-        print(f"{s['label']:<9}{scores['negative']:>6.2f}{scores['neutral']:>6.2f}{scores['positive']:>6.2f}"
-              f"  {topics:<18} {text} {risk}".rstrip())
+        rows.append((s["label"], f"{scores['negative']:.2f}", f"{scores['neutral']:.2f}",
+                     f"{scores['positive']:.2f}", topics, f"{strip_controls(text)} {risk}".rstrip()))
+    for line in table(rows, align="<>>><<"):  # CJK topics take two columns a character
+        print(line)
     print(f"model: {classifier.version}", file=sys.stderr)
     return 0
 

@@ -1,9 +1,13 @@
 """`voc search` and `voc stats`: the read side of the command line, over the configured store.
 
+`search` prints one line per hit (time in the display timezone, source, label, topics, the text
+as a person sees it) and under it the record's id and URL; the store matches the visible text,
+folded as the query is (see `indexer.store`).
+
 `stats --json` prints `{"total": N, "groups": [{"key": ..., "count": ...}]}`: `total` counts
 distinct records matched; a multi-valued field (topic) counts a record once per value; records
-without a value are under "(none)"; `day` buckets follow the display timezone; groups are sorted
-by count (then key).
+without a value are under "(none)"; `day` buckets follow the display timezone and come in date
+order; the other groups are sorted by count (then key).
 """
 
 from __future__ import annotations
@@ -13,11 +17,21 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.record import Feedback, to_display
+from core.record import Feedback, to_display, zone_label
 from indexer.store import FeedbackStore, Filters
 from nlp.mask import mask_pii
 from nlp.normalize import strip_controls, strip_html
-from voc.cli.common import UsageError, cli_time, filter_flags, json_flag, lazy, print_json, settings
+from voc.cli.common import (
+    UsageError,
+    cli_time,
+    clip,
+    filter_flags,
+    json_flag,
+    lazy,
+    print_json,
+    settings,
+    table,
+)
 
 # Without --since/--until, stats cover every stored record.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -27,8 +41,10 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 def register(sub: Any) -> None:
     p = sub.add_parser("search", help="search stored feedback",
-                       description="Find stored feedback containing QUERY (an empty query lists "
-                                   "the newest).")
+                       description="Find stored feedback whose text, as a person sees it, contains "
+                                   "every word of QUERY (traditional or full-width characters match "
+                                   "their simplified, half-width forms), newest first; each hit "
+                                   "with its id and URL. An empty query lists the newest.")
     p.add_argument("query", nargs="?", default="", help="text to look for, e.g. 闪退")
     filter_flags(p)
     p.add_argument("--limit", type=int, default=20, help="how many to show (default 20)")
@@ -37,7 +53,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("stats", help="counts of stored feedback by source, topic, sentiment or day",
                        description="Count stored feedback. JSON: {\"total\": N, \"groups\": "
-                                   "[{\"key\": ..., \"count\": ...}]}, sorted by count.")
+                                   "[{\"key\": ..., \"count\": ...}]}, sorted by count; days "
+                                   "([app] timezone) in date order.")
     filter_flags(p)
     p.add_argument("--by", choices=["source", "topic", "sentiment", "day"], default="source",
                    help="group by (default source)")
@@ -77,9 +94,11 @@ def _search(store: FeedbackStore, filters: Filters, args: argparse.Namespace, tz
         print_json({"total": page.total, "items": [_masked(r.to_dict()) for r in page.items]})
         return 0
     shown = f", showing {len(page.items)}" if page.total > len(page.items) else ""
-    print(f"{page.total} match(es){shown}")
-    for record in page.items:
-        print(_search_line(record, tz))
+    print(f"{page.total} match(es){shown}, newest first; times in {zone_label(tz)}")
+    lines = table([_search_row(record, tz) for record in page.items])
+    for line, record in zip(lines, page.items, strict=True):
+        print(line)
+        print(_where(record))
     return 0
 
 
@@ -91,14 +110,25 @@ def _masked(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _search_line(record: Feedback, tz: Any) -> str:
+TEXT_COLUMNS = 72  # terminal columns of a hit's text (a Chinese character takes two)
+WHERE_INDENT = " " * 18  # the id and URL line starts under the source column
+
+
+def _search_row(record: Feedback, tz: Any) -> tuple[str, ...]:
+    """A hit's cells: time, source, label, topics, text. Stored text must not drive the terminal
+    (ANSI/OSC escapes), so every cell goes through `strip_controls`."""
     label = record.sentiment.label if record.sentiment else "-"
-    topics = ",".join(record.topics) or "-"
-    text = " ".join(mask_pii(strip_html(record.text)).split())  # Weibo HTML read as text
-    text = text if len(text) <= 60 else text[:59] + "…"
+    topics = clip(strip_controls(",".join(record.topics)) or "-", 24)
+    text = " ".join(strip_controls(mask_pii(strip_html(record.text))).split())  # Weibo HTML read as text
     dup = " (copy)" if record.duplicate_of else ""
-    line = f"{to_display(record.created_at, tz)}  {record.source:<10} {label:<8} {topics:<16} {text}{dup}"
-    return strip_controls(line)  # stored text must not drive the terminal (ANSI/OSC escapes)
+    return (to_display(record.created_at, tz), clip(strip_controls(record.source), 16), label, topics,
+            clip(text, TEXT_COLUMNS) + dup)
+
+
+def _where(record: Feedback) -> str:
+    """The line under a hit: its id (for `voc` commands and the store) and its URL."""
+    url = strip_controls(record.url or "") or "(no URL)"
+    return f"{WHERE_INDENT}id {strip_controls(record.id)}  {url}"
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -121,7 +151,8 @@ def stats(store: FeedbackStore, filters: Filters, by: str, tz: Any) -> dict[str,
     merged: dict[str, int] = {}
     for key, count in pairs:
         merged[key] = merged.get(key, 0) + count
-    groups = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+    # days read as a calendar (ISO dates sort as text); other groups from the largest down
+    groups = sorted(merged.items(), key=(lambda kv: kv[0]) if by == "day" else (lambda kv: (-kv[1], kv[0])))
     return {"total": store.total(filters), "groups": [{"key": k, "count": n} for k, n in groups]}
 
 
@@ -130,10 +161,11 @@ def _stats(store: FeedbackStore, filters: Filters, args: argparse.Namespace, tz:
     if args.json:
         print_json(doc)
         return 0
-    print(f"{doc['total']} record(s), by {args.by}:")
+    when = f" ({zone_label(tz)})" if args.by == "day" else ""
+    print(f"{doc['total']} record(s), by {args.by}{when}:")
     if not doc["groups"]:
         print("  (nothing stored in this range)", file=sys.stderr)
-    width = max((len(g["key"]) for g in doc["groups"]), default=0)
-    for group in doc["groups"]:
-        print(f"  {group['key']:<{width}}  {group['count']:>7}")
+    rows = [(strip_controls(g["key"]), g["count"]) for g in doc["groups"]]
+    for line in table(rows, align="<>", indent="  "):
+        print(line)
     return 0

@@ -1,13 +1,17 @@
 """`voc import` (a survey export or a JSONL of records, through the pipeline into the store) and
-`voc index --retry-spool` (store again what the store could not take)."""
+`voc index --retry-spool` (store again what the store could not take).
+
+Both say what the store did with each record: new, updated (a changed version replaced the stored
+one) or unchanged (stored exactly so already), so a re-import of the same file says
+`0 new, 0 updated, 6 unchanged`; `--json` gives the same as "new", "updated" and "unchanged"."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, cast
 
-from voc.cli.common import json_flag, lazy, print_json, print_report, settings
+from voc.cli.common import UpsertTally, json_flag, lazy, print_json, print_report, settings
 
 
 def register(sub: Any) -> None:
@@ -35,23 +39,26 @@ def cmd_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from crawlers.importers import import_file
+    from indexer import open_settings_store
+    from indexer.store import FeedbackStore
     from voc.pipeline import build_pipeline
 
     conf = settings()
     result = import_file(Path(args.path), platform=args.platform, source=args.source,
                          mapping=args.mapping, survey_id=args.survey_id,
                          salt=conf.pseudonym_salt())
-    pipeline = build_pipeline(conf, progress=not args.json)
+    tally = UpsertTally(open_settings_store(conf))
     try:
+        pipeline = build_pipeline(conf, store=cast(FeedbackStore, tally), progress=not args.json)
         report = pipeline.run(result.records)
     finally:
-        pipeline.store.close()
+        tally.close()
     errors = [{"line": e.line, "reason": e.reason} for e in result.errors]
     if args.json:
         print_json({"file": args.path, "platform": result.platform, "survey_id": result.survey_id,
                     "rows_read": result.rows_read, "records": len(result.records),
                     "personal_columns": result.personal_columns, "row_errors": errors,
-                    "message": result.message, "pipeline": report.to_dict()})
+                    "message": result.message, **tally.as_dict(), "pipeline": report.to_dict()})
     else:
         print(f"{args.path}: {result.platform or 'file'}, {result.rows_read} row(s) read, "
               f"{len(result.records)} record(s)" + (f" — {result.message}" if result.message else ""))
@@ -60,24 +67,26 @@ def cmd_import(args: argparse.Namespace) -> int:
                 f"{title} ({why})" for title, why in result.personal_columns.items()))
         for e in result.errors:
             print(f"  line {e.line}: {e.reason}", file=sys.stderr)
-        print_report(report)
+        print_report(report, tally)
     return 1 if (result.errors or report.rejected or report.spooled) else 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from indexer import open_settings_store
+    from indexer.store import FeedbackStore
     from voc.spool import retry_spool
 
     conf = settings()
-    store = open_settings_store(conf)
+    tally = UpsertTally(open_settings_store(conf))
     try:
-        report = retry_spool(store, conf.app.var_dir / "spool")
+        report = retry_spool(cast(FeedbackStore, tally), conf.app.var_dir / "spool")
     finally:
-        store.close()
+        tally.close()
     if args.json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), **tally.as_dict()})
     else:
-        print(f"spool: {report.files} file(s), {report.replayed} record(s) stored, "
+        stored = f" ({tally.summary()})" if report.replayed else ""
+        print(f"spool: {report.files} file(s), {report.replayed} record(s) stored{stored}, "
               f"{report.remaining} still waiting, {report.dead} refused for good")
         for err in report.errors:
             print(f"  {err}", file=sys.stderr)

@@ -56,10 +56,12 @@ def imported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, An
 
 def test_import_reports_row_errors_with_line_numbers(imported, tmp_path, capsys) -> None:
     assert imported["records"] == 3 and imported["pipeline"]["stored"] == 3
+    assert (imported["new"], imported["updated"], imported["unchanged"]) == (3, 0, 0)
     assert [e["line"] for e in imported["row_errors"]] == [4]
     code, out, err = run(capsys, "import", str(tmp_path / "records.jsonl"), "--platform", "records")
     assert code == 1 and "line 4" in err
-    assert "stored 3 of 3" in out  # re-import upserts the same ids
+    # re-import upserts the same ids, and says nothing changed (issue 16, item 6)
+    assert "3 record(s): 0 new, 0 updated, 3 unchanged" in out and "stored" not in out
     assert run_json(capsys, "stats")["total"] == 3
 
 
@@ -85,8 +87,8 @@ def test_stats_json_shape_and_grouping(imported, capsys) -> None:
     assert by_source == {"total": 3,
                          "groups": [{"key": "weibo", "count": 2}, {"key": "appstore", "count": 1}]}
 
-    by_day = run_json(capsys, "stats", "--by", "day")
-    assert by_day["groups"] == [{"key": "2025-06-02", "count": 2}, {"key": "2025-06-01", "count": 1}]
+    by_day = run_json(capsys, "stats", "--by", "day")  # in date order, not by count
+    assert by_day["groups"] == [{"key": "2025-06-01", "count": 1}, {"key": "2025-06-02", "count": 2}]
 
     by_topic = run_json(capsys, "stats", "--by", "topic")
     assert by_topic["total"] == 3
@@ -160,7 +162,7 @@ def test_config_error_is_one_line_and_exit_2(monkeypatch, capsys) -> None:
 def test_index_retry_spool_and_alerts_run_on_an_empty_store(capsys) -> None:
     assert run_json(capsys, "index", "--retry-spool") == {
         "files": 0, "replayed": 0, "remaining": 0, "dead": 0, "dead_total": 0, "dead_files": [],
-        "errors": []}
+        "errors": [], "new": 0, "updated": 0, "unchanged": 0}
     fired = run_json(capsys, "alerts", "run")
     assert fired["fired"] == [] and fired["errors"] == []
 
@@ -175,7 +177,8 @@ def test_retry_spool_moves_a_never_storable_record_aside_and_then_passes(tmp_pat
     poison = record("江南银行信用卡年费", "poison", topics=[""])  # SQLite refuses an empty topic
     write_spool(tmp_path / "var" / "spool", [good, poison], {})
     code, out, err = run(capsys, "index", "--retry-spool")
-    assert code == 1 and "1 record(s) stored, 0 still waiting, 1 refused for good" in out
+    assert code == 1 and ("1 record(s) stored (1 new, 0 updated, 0 unchanged), 0 still waiting, "
+                          "1 refused for good") in out
     assert "dead letter: 1 record(s)" in err and "var/spool/dead/" in err
     code, out, err = run(capsys, "index", "--retry-spool")
     assert code == 0 and "0 file(s)" in out and "dead letter: 1 record(s)" in err
