@@ -11,9 +11,11 @@ the first posts of their clusters, capped at `MAX_IDS`; a cluster alert's sample
 **Grouping one check** (`group_firings`). Two specific firings (they name a topic, term, entity or
 cluster) belong together when they name the same top-level topic (手机银行 and 手机银行/闪退), or
 when at least `LINK_OVERLAP` of the smaller one's records are also the other's. A broad firing (the
-overall share, one source's spike) joins the group whose records it covers best, when it covers at
-least `LINK_OVERLAP` of them; else broad firings group among themselves by the same overlap. A
-source health firing (`Rule.joins_incidents` False) is always its own incident.
+overall share, one source's spike) joins the one group it overlaps most by that measure (the
+largest on a tie), so an overall share shift never fuses two unrelated incidents; broad firings
+that overlap no group group among themselves. A source health firing (`Rule.joins_incidents`
+False) is always its own incident. A group that matches an incident opened or escalated in the
+same check is carried in that message.
 
 **Across checks** (`IncidentBook`, state namespace "incident"). A group joins the open incident that
 already holds one of its keys (`rule:key`), else one whose last firing is at most `JOIN_WITHIN`
@@ -121,12 +123,6 @@ def overlap(a: Iterable[str], b: Iterable[str]) -> float:
     return len(first & second) / min(len(first), len(second))
 
 
-def covers(broad: Iterable[str], group: Iterable[str]) -> float:
-    """The share of `group`'s records that `broad` also counted."""
-    wanted = set(group)
-    return len(wanted & set(broad)) / len(wanted) if wanted else 0.0
-
-
 def linked(a: Firing, b: Firing) -> bool:
     if a.topic_root is not None and a.topic_root == b.topic_root:
         return True
@@ -142,7 +138,7 @@ def group_firings(firings: Sequence[Firing]) -> list[list[Firing]]:
     groups = _components(specific)
     leftover = []
     for f in broad:
-        scores = [(covers(f.ids, _ids(g)), len(_ids(g)), i) for i, g in enumerate(groups)]
+        scores = [(overlap(f.ids, _ids(g)), len(_ids(g)), i) for i, g in enumerate(groups)]
         best = max(scores, default=(0.0, 0, -1))
         if best[0] >= LINK_OVERLAP:
             groups[best[2]].append(f)
@@ -391,6 +387,10 @@ def plan_check(firings: Sequence[Firing], recoveries: Sequence[Alert], book: Inc
             known.append(incident)
             _note(incident, group, now)
             plan.messages.append(_message(lead, group, incident, "alert", now))
+        elif (told := next((m for m in plan.messages if m.incident == incident.id), None)) is not None:
+            _note(incident, group, now)  # the incident's message of this very check carries it
+            told.related += [f.alert for f in group]
+            told.evidence["ids"] = sorted({*told.evidence.get("ids", []), *_ids(group)})[:MAX_IDS]
         else:
             rising = [f for f in group if f.outcome == "escalation"
                       or (f.alert.state_key not in incident.keys

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -133,18 +134,39 @@ def print_summary(s: dict[str, Any]) -> None:
     print(f"  sentiment    {_line(s['sentiment'], total=total)}")
     print(f"  top topics   {_line(s['topics'], top=8, skip_none=True)}")
     print(f"  risk flags   {_line(s['risk'], top=6, skip_none=True)}")
-    print(f"  alerts fired {len(s['alerts'])}")
+    incidents = {a["incident"] or a["id"] for a in s["alerts"]}
+    firings = sum(1 + a["related"] for a in s["alerts"])
+    print(f"  incidents    {len(incidents)} ({len(s['alerts'])} message(s) carrying {firings} "
+          f"rule firing(s))")
     for alert in s["alerts"]:
-        print(f"    [{alert['severity']}] {alert['title']}")
+        incident = f"事件 {alert['incident']} " if alert["incident"] else ""
+        print(f"    [{alert['severity']}] {incident}{alert['title']}（+{alert['related']} 条相关信号）")
         print(f"        {alert['eml'] or '(delivery queued)'}")
     for err in s["alert_errors"]:
         print(f"    rule error: {err}")
     env = f"VOC_STORE__PATH={s['store']}"
+    voc = voc_command()
     print("  look next")
-    print(f"    {env} voc search 转账失败 --sentiment negative")
-    print(f"    {env} voc stats --by topic      (or --by day, --by sentiment, --json)")
-    print(f"    {env} voc search --source tousu --since {_since_hint()}")
+    print(f"    {env} {voc} alerts list          (the incident, its firings and messages)")
+    print(f"    {env} {voc} search 转账失败 --sentiment negative")
+    print(f"    {env} {voc} stats --by topic      (or --by day, --by sentiment, --json)")
+    print(f"    {env} {voc} search --source tousu --since {_since_hint()}")
     print(f"    the alert emails: {s['outbox']}/*.eml (open them in any mail client)")
+
+
+def voc_command() -> str:
+    """How to call `voc` from here: `voc` when it is on PATH, else the path of the one running
+    (e.g. `.venv/bin/voc` after `make demo`, which does not activate the venv)."""
+    running = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("voc")
+    if on_path and (running is None or Path(on_path).resolve() == running.resolve()):
+        return "voc"
+    if running is not None and running.name == "voc":
+        try:
+            return str(running.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(running)
+    return ".venv/bin/voc"
 
 
 def _since_hint() -> str:
