@@ -42,11 +42,18 @@ def test_demo_runs_end_to_end_and_fires_the_incident_alert(tmp_path, monkeypatch
     emls = sorted((tmp_path / "var" / "demo" / "outbox").glob("*.eml"))
     assert emls, f"no alert email; alerts={summary['alerts']} errors={summary['alert_errors']}"
     assert {Path(a["eml"]).name for a in summary["alerts"]} == {p.name for p in emls}
-    subjects = []
-    for path in emls:
-        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        subjects.append(str(msg["Subject"]))
-    assert any("手机银行" in s for s in subjects), subjects
+    # One incident, one message: the 手机银行 spike leads, every other rule's firing rides along.
+    [message] = summary["alerts"]
+    assert message["rule"] == "negative_spike_topic" and message["key"] == "topic=手机银行"
+    assert message["incident"] and message["related"] >= 5
+    [path] = emls
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert "手机银行" in str(msg["Subject"]) and msg["X-VOC-Incident"] == message["incident"]
+    text = msg.get_body(("plain",)).get_content()
+    # the most reposted post of the window leads the evidence; no Kibana link on the embedded store
+    clusters = text.split("转发最多的帖子")[1].split("代表性原帖")[0]
+    assert "1. [" in clusters and "位作者" in clusters.splitlines()[1]
+    assert "localhost:5601" not in text and "查看数据：voc search" in text
 
     # The summary agrees with the store it describes.
     with SqliteStore(tmp_path / "var" / "demo" / "voc.db") as store:
@@ -63,5 +70,7 @@ def test_demo_runs_end_to_end_and_fires_the_incident_alert(tmp_path, monkeypatch
         assert sentiment["neutral"] > 0 and sentiment["positive"] > 0
         assert summary["pipeline"]["duplicates"] == total - store.total(Filters(distinct_clusters=True))
         assert summary["pipeline"]["duplicates"] > 0  # the reposted angry post
-        assert len(store.alerts()) == len(summary["alerts"])
+        # every firing is in the history, each with the incident it belongs to
+        assert len(store.alerts()) == 1 + message["related"]
+        assert {a["incident"] for a in store.alerts()} == {message["incident"]}
 
