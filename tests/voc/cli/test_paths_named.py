@@ -5,7 +5,8 @@ A path here is a repo-relative name: with a folder (`crawlers/spiders/base.py`, 
 `bench/*.py`, a module's `nlp/dedup`) when its first folder is one of the repository's, or a bare
 project file (`settings.toml`, `*.md`, `pipeline.py` in the README's layer table: somewhere in the
 repository). Left out: absolute paths and URLs, `var/` (made at run time), names with
-a placeholder (`<name>`), and bare data-file names in examples (`voc import export.csv`)."""
+a placeholder (`<name>`), rates (`docs/s`), and bare data-file names in examples
+(`voc import export.csv`)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def named_paths(text: str) -> set[str]:
         if token.startswith(RUNTIME) or not re.search(r"[A-Za-z]", token):
             continue
         bare = token.removeprefix("./")
+        if re.search(r"/[A-Za-z]$", bare):
+            continue  # a rate, not a path: 24,310 docs/s, 40 posts/h
         if "/" in bare.strip("/") or bare.endswith("/"):
             if bare.startswith("../") or bare.split("/")[0] in top:
                 found.add(token)
