@@ -15,7 +15,8 @@ by `alerts.incidents`):
   「黑猫投诉 采集受阻（最近一次采集 12-02 09:00 被封禁），数字可能偏低」: a quiet day must never be
   a blind one;
 - `onset`: when the rise began (ISO UTC): the first hour of the trailing run of hours above twice
-  the expectation in the lead's 48 h series, at its first counted record; else the first record.
+  the expectation in the lead's 48 h series (at its first counted record when that hour is inside
+  the window); else the window's first record.
 
 Every read is capped (`MAX_RECORDS`); a failure here is logged and the message goes out with what
 was gathered, never held back.
@@ -152,6 +153,8 @@ def onset(message: Alert, records: Sequence[Feedback]) -> str | None:
             rising_from = parse_time(point["t"], naive_tz=None)
         elif rising_from is not None:
             break
+    if rising_from is not None and rising_from < start:  # the rise began before the window
+        return rising_from.isoformat()
     if rising_from is not None:
         after = [t for t in inside if t >= rising_from]
         return (after[0] if after else rising_from).isoformat()

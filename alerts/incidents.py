@@ -370,25 +370,28 @@ def plan_check(firings: Sequence[Firing], recoveries: Sequence[Alert], book: Inc
     now = as_utc(now)
     plan = Plan()
     known = []
-    for incident in incidents:
-        if now - incident.updated_at >= stale_after and not incident.settled(now):
-            incident.status, incident.closed_at = "closed", now  # see the docstring
-            plan.incidents[incident.id] = incident
+    for kept in incidents:
+        if now - kept.updated_at >= stale_after and not kept.settled(now):
+            kept.status, kept.closed_at = "closed", now  # see the docstring
+            plan.incidents[kept.id] = kept
         else:
-            known.append(incident)
+            known.append(kept)
+    incident: Incident | None
     for group in group_firings(firings):
         incident = book.match(group, known, now)
         live = [f for f in group if f.outcome != "suppressed"]
         if incident is None:
             if not live:  # held back for its key and in no incident (state from before incidents)
                 continue
-            lead = live[0]
-            incident = Incident.opened_by(lead.alert, now)
+            incident = Incident.opened_by(live[0].alert, now)
             known.append(incident)
             _note(incident, group, now)
-            plan.messages.append(_message(lead, group, incident, "alert", now))
+            plan.messages.append(_message(live[0], group, incident, "alert", now))
         elif (told := next((m for m in plan.messages if m.incident == incident.id), None)) is not None:
             _note(incident, group, now)  # the incident's message of this very check carries it
+            for f in group:
+                if f.outcome == "suppressed":
+                    f.alert.kind = "update"
             told.related += [f.alert for f in group]
             told.evidence["ids"] = sorted({*told.evidence.get("ids", []), *_ids(group)})[:MAX_IDS]
         else:
@@ -407,14 +410,14 @@ def plan_check(firings: Sequence[Firing], recoveries: Sequence[Alert], book: Inc
         plan.incidents[incident.id] = incident
     back: dict[str, list[Alert]] = {}
     for alert in recoveries:
-        incident = book.holding(alert.state_key, known)
-        if incident is None:  # a key that alerted before incidents existed: its own notice
+        holder = book.holding(alert.state_key, known)
+        if holder is None:  # a key that alerted before incidents existed: its own notice
             plan.messages.append(alert)
             continue
-        incident.note(alert, now)
-        alert.incident = incident.id
-        back.setdefault(incident.id, []).append(alert)
-        plan.incidents[incident.id] = incident
+        holder.note(alert, now)
+        alert.incident = holder.id
+        back.setdefault(holder.id, []).append(alert)
+        plan.incidents[holder.id] = holder
     for incident in known:
         if not incident.is_open or not incident.settled(now):
             plan.key_recoveries += back.get(incident.id, [])
@@ -427,13 +430,14 @@ def plan_check(firings: Sequence[Firing], recoveries: Sequence[Alert], book: Inc
             plan.key_recoveries += notices
             continue
         incident.status = "recovered"
-        notices.sort(key=lambda a: a.state_key != incident.lead)
-        lead = notices[0] if notices else _closing_notice(incident, now)
-        lead.related = notices[1:]
-        lead.incident, lead.thread = incident.id, incident.thread
-        lead.title = f"已恢复正常：{incident.title}"
-        incident.add_message(lead, now)
-        plan.messages.append(lead)
+        first_key = incident.lead
+        notices.sort(key=lambda a: a.state_key != first_key)
+        notice = notices[0] if notices else _closing_notice(incident, now)
+        notice.related = notices[1:]
+        notice.incident, notice.thread = incident.id, incident.thread
+        notice.title = f"已恢复正常：{incident.title}"
+        incident.add_message(notice, now)
+        plan.messages.append(notice)
     return plan
 
 

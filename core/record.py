@@ -131,7 +131,7 @@ class Sentiment:
 
 @dataclass
 class Feedback:
-    """One piece of customer voice. See ARCHITECTURE.md "The record" for field meanings.
+    """One piece of customer voice. README.md "Architecture" and the design card describe the fields.
 
     `topics` are taxonomy names; `risk` items are {"flag", "severity"}; `entities` items are
     {"type", "text", "canonical", "ours", "start", "end"} with code-point offsets into `text`."""

@@ -56,7 +56,7 @@ _TYPE_RANK = {"bank": 0, "product": 1, "city": 2}
 
 @dataclass
 class Tags:
-    """What the tagger found in one text (see ARCHITECTURE.md "Shared conventions")."""
+    """What the tagger found in one text (the shared conventions of README.md "Architecture")."""
 
     topics: list[str] = field(default_factory=list)
     risk: list[dict[str, str]] = field(default_factory=list)

@@ -27,6 +27,7 @@ from core.record import display_tz, zone_label
 WECOM_LIMIT = 4096
 DINGTALK_LIMIT = 20000
 SAMPLE_CHARS = 120
+MAX_FIRING_LINES = 5  # the other firings of the incident listed in a chat message; the email has all
 FLAVORS = ("wecom", "dingtalk")
 # kept as they are in a link target; everything else (spaces, brackets, parentheses, quotes, <>) is
 # percent-encoded so it cannot end the link
@@ -115,7 +116,6 @@ def alert_markdown(alert: Alert, link: str | None, flavor: str, limit: int,
         head.append(f"**数量** {alert.count} 条 ｜ **基线** {alert.baseline:.1f} 条 ｜ "
                     f"**倍数** {alert.ratio:.1f}×")
     head += [f"**时间窗** {window} ｜ **规则** {md_text(alert.rule, 100)}"]
-    head += [f"- {md_text(line, 200)}" for line in v.firings]
     if not v.recovery:
         coverage = [f"**数据覆盖** {md_text(line, 200)}" for line in v.coverage]
         head += coverage or ["**数据覆盖** 各来源采集正常"]
@@ -127,6 +127,11 @@ def alert_markdown(alert: Alert, link: str | None, flavor: str, limit: int,
         body.append("**代表性原帖**" if v.clusters else "**代表性负面评论**")
         body += [_md_comment(i, row) for i, row in enumerate(v.originals, 1)]
     body += [f"**{name}** {md_text(value, 200)}" for name, value in v.contributions]
+    if v.firings:
+        body.append(f"**同一事件的其他信号**（{len(v.firings)} 个）")
+        body += [f"- {md_text(line, 200)}" for line in v.firings[:MAX_FIRING_LINES]]
+        if len(v.firings) > MAX_FIRING_LINES:
+            body.append(f"- …另有 {len(v.firings) - MAX_FIRING_LINES} 个，见邮件或 `voc alerts list`")
     url_link = md_link("查看数据", v.link)
     tail = [url_link if url_link else "查看数据：" + md_code(v.command),
             "暂停通知：" + md_code(v.silence),

@@ -121,9 +121,9 @@ def render_text(alert: Alert, link: str | None = None, *, view: MessageView | No
         lines += ["", v.banner]
     if v.incident_line:
         lines += [v.incident_line]
-    lines += ["", *(f"{name}：{value}" for name, value in v.figures)]
-    if v.firings:
-        lines += ["", "同一事件的其他信号："] + [f"- {line}" for line in v.firings]
+    if not v.recovery:
+        lines += ["", "数据覆盖：" + ("" if v.coverage else "时间窗及基线期内各来源采集正常")]
+        lines += [f"- {line}" for line in v.coverage]
     if v.clusters:
         lines += ["", "转发最多的帖子（相似评论合并计数）："]
         for i, row in enumerate(v.clusters, 1):
@@ -136,11 +136,11 @@ def render_text(alert: Alert, link: str | None = None, *, view: MessageView | No
             lines.append("（无）")
     if v.contributions:
         lines += ["", "构成："] + [f"{name}：{value}" for name, value in v.contributions]
-    if not v.recovery:
-        lines += ["", "数据覆盖：" + ("" if v.coverage else "时间窗及基线期内各来源采集正常")]
-        lines += [f"- {line}" for line in v.coverage]
     lines += ["", "下一步：", "查看数据：" + (v.link or v.command), "暂停通知：" + v.silence]
     lines += ["反馈：" + " ｜ ".join(f"{label} {target}" for label, target, _ in v.feedback)]
+    lines += ["", "规则详情：", *(f"{name}：{value}" for name, value in v.figures)]
+    if v.firings:
+        lines += ["", "同一事件的其他信号："] + [f"- {line}" for line in v.firings]
     return "\n".join(lines) + "\n"
 
 

@@ -144,12 +144,12 @@ class EmergingTerm(Rule):
                 text = text.replace(mention, "，")
         return text
 
-    def _news(self, name: str) -> bool:
-        """Whether a name may be reported: not a word of any complaint (with `generic`), nor a topic's
-        word, a product's, our bank's, or a piece of one: 手机银行, 机银行 (with `known`)."""
+    def _not_news(self, name: str) -> str:
+        """Why a name is not reported ("" when it may be): a word of any complaint (with `generic`), a
+        topic's word, a product's, our bank's, or a piece of one: 手机银行, 机银行 (with `known`)."""
         if "generic" in self.drop and is_generic(name):
-            return False
-        return not any(core(name) in word for word in self._known)
+            return "generic"
+        return "known" if any(core(name) in word for word in self._known) else ""
 
     def key_fields(self) -> tuple[str, ...]:
         return ("term",)
@@ -171,26 +171,31 @@ class EmergingTerm(Rule):
         threshold = self.options["alpha"] / len(candidates)
         fragments = "fragments" in self.drop
         fired: dict[str, tuple[int, float, float]] = {}  # named term -> (support, expected, share)
+        dropped: Counter[str] = Counter()
         for gram, n in candidates.items():
             share = (df.get(gram, 0) + 0.5) / (days_n + 1)
             expected = max(self.options["baseline_floor"], share * len(records))
             if n < self.options["min_ratio"] * expected or poisson_sf(n, expected) > threshold:
                 continue
             if "generic" in self.drop and self._common(df.get(gram, 0), days_n):
+                dropped["common"] += 1
                 continue
             name = extend(gram, texts, tail=TAIL if fragments else "")
-            if not self._news(name):
+            why = self._not_news(name)
+            if why:
+                dropped[why] += 1
                 continue
             count = sum(1 for t in texts if name in t)
             if name not in fired or fired[name][1] < expected:  # keep the most cautious baseline
                 fired[name] = (count, expected, share)
         named = _merge_companions(strongest(((name, figures[0]) for name, figures in fired.items()),
-                                            keep=KEEP if fragments else None), texts)
+                                            keep=KEEP if fragments else None), texts, within=fragments)
         alerts = [self._alert(store, name, *fired[name], records, texts, start, end, len(candidates),
                               threshold, days_n, related)
                   for name, related in named[:self.options["max_terms"]]]
-        log.info("rule=%s at=%s negatives=%d tested=%d fired=%d", self.name, end.isoformat(),
-                 len(records), len(candidates), len(alerts))
+        log.info("rule=%s at=%s negatives=%d tested=%d fired=%d dropped_common=%d dropped_generic=%d "
+                 "dropped_known=%d", self.name, end.isoformat(), len(records), len(candidates), len(alerts),
+                 dropped["common"], dropped["generic"], dropped["known"])
         return alerts
 
     def _common(self, df: int, days_n: int) -> bool:
@@ -277,14 +282,17 @@ class EmergingTerm(Rule):
                 store.delete_state(NAMESPACE, key)
 
 
-def _merge_companions(terms_by_strength: list[str], texts: list[str]) -> list[tuple[str, list[str]]]:
+def _merge_companions(terms_by_strength: list[str], texts: list[str],
+                      within: bool = True) -> list[tuple[str, list[str]]]:
     """One entry per incident: a term whose comments are (>= 80 % Jaccard) those of a stronger term
-    ("钱扣了没到账" beside "转账失败") is listed as related to it, not alerted on its own."""
+    ("钱扣了没到账" beside "转账失败") is listed as related to it, not alerted on its own. With
+    `within`, it is enough that 80 % of the weaker term's comments hold the stronger one: 房间 and
+    酒店 inside a wave of 隔音 complaints are words of that incident, not incidents of their own."""
     out: list[tuple[str, list[str], set[int]]] = []
     for term in terms_by_strength:
         holding = {i for i, t in enumerate(texts) if term in t}
         for _, related, lead in out:
-            if len(holding & lead) >= 0.8 * len(holding | lead):
+            if len(holding & lead) >= KEEP * len(holding if within else holding | lead):
                 related.append(term)
                 break
         else:

@@ -163,7 +163,7 @@ class Rule(ABC):
             return None
         scope = getattr(self, "filters", None)
         scope = scope if isinstance(scope, Filters) else Filters()
-        narrowed = {GROUP_FILTER_FIELDS[f]: (v,) for f, v in alert.group.items()
+        narrowed: dict[str, Any] = {GROUP_FILTER_FIELDS[f]: (v,) for f, v in alert.group.items()
                     if f in GROUP_FILTER_FIELDS and v != NONE_KEY}
         filters = replace(scope, since=alert.window_start, until=alert.window_end,
                           distinct_clusters=False, **narrowed)

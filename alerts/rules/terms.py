@@ -24,7 +24,7 @@ from nlp.normalize import normalize
 
 _RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z0-9]*[a-z][a-z0-9]*")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-STOP_EDGES = frozenset("的了吗呢吧啊呀么嘛哦哈我你他她它们这那是也都就和与及")
+STOP_EDGES = frozenset("的了吗呢吧啊呀么嘛哦哈我你他她它们这那是也都就和与及但")
 STOP_BIGRAMS = frozenset(
     "什么 怎么 为何 没有 可以 一个 还是 已经 因为 所以 但是 如果 自己 现在 真的 一直 一下 不能 不是 "
     "不要 时候 知道 觉得 感觉 这样 那样 还有 然后 而且 或者 以后 之前 之后 今天 昨天 一样 有点 非常 "
@@ -37,7 +37,7 @@ GENERIC = frozenset(
     "骗人 离谱 过分 银行 客户 用户 业务 服务 情况 为什么 怎么办 有没有 怎么回事".split())
 TAIL = "了"  # may end a name (余额少了), once; nothing grows after it
 KEEP = 0.8  # share of a term's comments a longer term must hold to name them
-MAX_EXTENDED = 10  # longest name `extend` builds
+MAX_EXTENDED = 16  # longest name `extend` builds (a hashtag such as 恳请安徽政府宣传疫情防范 is 12)
 
 
 def normalized(title: str | None, text: str) -> str:
