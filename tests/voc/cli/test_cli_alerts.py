@@ -265,3 +265,20 @@ def test_a_check_while_another_process_holds_the_lock_is_skipped(store, tmp_path
     assert [a["key"] for a in check(capsys, AT)["fired"] if a["rule"] == "negative_spike_topic"] == [
         "topic=手机银行"]
     assert store.list_state("lock") == {}  # released after the check
+
+
+def test_list_shows_incidents_and_display_times(store, capsys, monkeypatch):
+    """`voc alerts list` shows the incident with its firings and messages, every time in the
+    display timezone (the check ran at 10:05 Beijing = 02:05 UTC), never a UTC ISO stamp."""
+    [message] = check(capsys, AT)["fired"]
+    code, out, _ = run(capsys, "alerts", "silence", f"{message['rule']}:{message['key']}", "--for", "2h")
+    code, out, _ = run(capsys, "alerts", "list")
+    assert code == 0
+    assert f"事件 {message['incident']}  进行中  05-06 10:05 – 05-06 10:05" in out
+    assert f"消息 05-06 10:05  首次通知  {message['id']}" in out
+    assert f"{message['rule']}:{message['key']}  触发中" in out
+    assert "05-06 10:05  [warning] 首次通知" in out and "(Asia/Shanghai)" in out
+    assert "T02:05" not in out and "+00:00" not in out
+    monkeypatch.setenv("VOC_APP__TIMEZONE", "America/New_York")
+    code, out, _ = run(capsys, "alerts", "list")
+    assert "05-05 22:05" in out and "(America/New_York)" in out
