@@ -6,7 +6,9 @@ An APScheduler `BlockingScheduler` (apscheduler 3.x) with explicit job ids:
 - `alerts:digest` daily at `[alerts] digest_time` in the display timezone (when `digest = true`);
 - `crawl:<name>`  one per `[crawl.<name>]` table that has `every = "30m"` or `cron = "*/30 * * * *"`
   (a table without either is crawled only by hand: `voc crawl NAME`). Each crawl runs in a child
-  process (crawlers.runner), because Twisted's reactor cannot restart inside one process.
+  process (crawlers.runner), because Twisted's reactor cannot restart inside one process;
+- `jobs:poll`     every JOB_POLL_SECONDS: runs the crawl jobs queued in the store (the console's
+  重新采集, crawlers/jobs.py), so a queued job starts within seconds, as under `voc worker`.
 
 Every job: `coalesce=True` (a backlog of missed runs runs once), `max_instances=1` (a slow crawl is
 never started twice), `misfire_grace_time` = one interval, capped at 15 min. A job never raises
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -30,6 +33,8 @@ from core.settings import Settings
 log = logging.getLogger("voc.scheduler")
 
 MAX_GRACE = 15 * 60
+JOB_POLL_SECONDS = 5
+STOPPING = threading.Event()  # set on SIGTERM / SIGINT: the job poll runs no further queued job
 
 
 def crawl_schedules(settings: Settings) -> dict[str, dict[str, str]]:
@@ -66,7 +71,8 @@ def build_scheduler(settings: Settings, *, scheduler: Any = None,
     from alerts import parse_duration
 
     tz = settings.display_tz
-    run = {"check": alert_check_job, "digest": digest_job, "crawl": crawl_job, **(jobs or {})}
+    run = {"check": alert_check_job, "digest": digest_job, "crawl": crawl_job, "jobs": crawl_jobs_job,
+           **(jobs or {})}
     sched = scheduler or BlockingScheduler(timezone=tz)
     interval = timedelta(minutes=settings.alerts.interval_minutes)
     grace = int(min(interval.total_seconds(), MAX_GRACE))
@@ -78,6 +84,8 @@ def build_scheduler(settings: Settings, *, scheduler: Any = None,
         sched.add_job(run["digest"], CronTrigger(hour=hour, minute=minute, timezone=tz),
                       id="alerts:digest", name="alerts:digest", args=[settings],
                       **{**common, "misfire_grace_time": 3600})
+    sched.add_job(run["jobs"], IntervalTrigger(seconds=JOB_POLL_SECONDS, timezone=tz), id="jobs:poll",
+                  name="jobs:poll", args=[settings], **{**common, "misfire_grace_time": JOB_POLL_SECONDS})
     for name, when in crawl_schedules(settings).items():
         try:
             if "every" in when:
@@ -157,6 +165,28 @@ def crawl_job(settings: Settings, name: str) -> Any:
     return result
 
 
+def crawl_jobs_job(settings: Settings) -> Any:
+    """Run the crawl jobs queued now (crawlers.jobs.work, once); the number run, None on failure.
+    Quiet when the queue is empty: it runs every few seconds."""
+    from crawlers.jobs import work, worker_name
+
+    ran = _with_store(settings, "jobs:poll", lambda store: work(
+        store, var_dir=settings.app.var_dir, worker=worker_name(), once=True, stop=STOPPING))
+    if ran:
+        log.info("job=jobs:poll status=ok ran=%d", ran)
+    return ran
+
+
+class _QuietPoll(logging.Filter):
+    """Drop APScheduler's "skipped: maximum number of running instances" for `jobs:poll`: while a
+    queued crawl runs, every tick is skipped on purpose (max_instances=1), one warning per 5 s."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        skipped = "maximum number of running" in str(record.msg)
+        return not (skipped and getattr(job, "id", None) == "jobs:poll")
+
+
 def cmd_run(args: Any) -> int:
     """`voc run`: start the scheduler in the foreground until SIGTERM / SIGINT."""
     from voc.cli.common import settings as load
@@ -172,7 +202,10 @@ def cmd_run(args: Any) -> int:
         open_settings_store(conf).close()  # check, refuses a missing file
     logging.getLogger("voc").setLevel(logging.INFO)
     logging.getLogger("alerts").setLevel(logging.INFO)
+    logging.getLogger("crawlers.jobs").setLevel(logging.INFO)
     sched = build_scheduler(conf)
+    logging.getLogger("apscheduler.scheduler").addFilter(_QuietPoll())
+    STOPPING.clear()
 
     from apscheduler.events import EVENT_SCHEDULER_STARTED
 
@@ -181,6 +214,7 @@ def cmd_run(args: Any) -> int:
     def stop(signum: int, _frame: Any) -> None:
         log.info("signal=%s stopping: running jobs finish, no new ones start", signal.Signals(signum).name)
         stopping.append(signum)
+        STOPPING.set()
         if sched.running:
             sched.shutdown(wait=True)
 
