@@ -166,11 +166,12 @@ def claim_next(store: Any, worker: str, now: datetime | None = None) -> Job | No
     (or the queue lock stayed taken: the next poll tries again). Jobs left running by a worker
     that stopped are put back in the queue first."""
     now = _utc(now)
+    if not any(j.state == "running" or _ready(j, now) for j in _all(store)):
+        return None  # an idle queue is only read: no lock taken every poll
     try:
         with _queue_lock(store, worker):
             jobs = [_mend(store, j, now) if j.state == "running" else j for j in _all(store)]
-            ready = sorted((j for j in jobs if j.state == "queued" and (j.retry_at or now) <= now),
-                           key=_order)
+            ready = sorted((j for j in jobs if _ready(j, now)), key=_order)
             for candidate in ready:
                 job = get(store, candidate.id)  # read again: a search (Elasticsearch) may lag a write
                 if job is None or job.state != "queued" or not store.lock(_lock_name(job.id), worker,
@@ -258,6 +259,10 @@ def _utc(value: datetime | None) -> datetime:
 
 def _order(job: Job) -> tuple[datetime, str]:
     return job.queued_at, job.id
+
+
+def _ready(job: Job, now: datetime) -> bool:
+    return job.state == "queued" and (job.retry_at or now) <= now
 
 
 def _lock_name(job_id: str) -> str:
