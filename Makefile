@@ -52,7 +52,7 @@ bench: $(STAMP)
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 CYCLES := ../shared/tools/import_cycles.py
-PACKAGES := core voc nlp crawlers indexer alerts
+PACKAGES := core voc nlp crawlers indexer alerts web
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

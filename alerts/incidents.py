@@ -188,6 +188,8 @@ class Incident:
     ids: list[str] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)  # {"id", "kind", "at"}
     closed_at: datetime | None = None
+    acknowledged_by: str = ""  # who took it on (the console's 确认), and when
+    acknowledged_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -260,18 +262,22 @@ class Incident:
                 "severity": self.severity, "lead": self.lead, "status": self.status,
                 "thread": self.thread, "keys": self.keys, "ids": self.ids,
                 "messages": self.messages,
-                "closed_at": self.closed_at.isoformat() if self.closed_at else None}
+                "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+                "acknowledged_by": self.acknowledged_by,
+                "acknowledged_at": self.acknowledged_at.isoformat() if self.acknowledged_at else None}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Incident:
-        closed = data.get("closed_at")
+        closed, acked = data.get("closed_at"), data.get("acknowledged_at")
         return cls(id=data["id"], opened_at=parse_time(data["opened_at"], naive_tz=None),
                    updated_at=parse_time(data["updated_at"], naive_tz=None), title=data["title"],
                    severity=data.get("severity", "warning"), lead=data.get("lead", ""),
                    status=data.get("status", "open"), thread=data.get("thread", ""),
                    keys=dict(data.get("keys", {})), ids=list(data.get("ids", [])),
                    messages=list(data.get("messages", [])),
-                   closed_at=parse_time(closed, naive_tz=None) if closed else None)
+                   closed_at=parse_time(closed, naive_tz=None) if closed else None,
+                   acknowledged_by=data.get("acknowledged_by", ""),
+                   acknowledged_at=parse_time(acked, naive_tz=None) if acked else None)
 
     @classmethod
     def opened_by(cls, message: Alert, now: datetime) -> Incident:

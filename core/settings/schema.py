@@ -213,9 +213,20 @@ class KibanaSettings(Section):
 class WebSettings(Section):
     """[web]"""
 
+    host: str = _key("127.0.0.1", "the console listens here (`voc web`); 0.0.0.0 only behind the "
+                                  "bank's proxy or firewall")
+    port: Annotated[int, _check(lambda v: None if 0 < v < 65536 else
+                                f"must be a TCP port (1-65535), got {v!r}")] = _key(8080, "console port")
     url: Annotated[str, Url] = _key(
         "", 'the web console\'s base URL: alert messages link to its incident pages and 有用 / 误报 '
             'feedback; "" = no console links (Kibana on Elasticsearch, else the voc search command)')
+    session_hours: Annotated[Number, Positive] = _key(8.0, "a login lasts this long")
+    https: bool = _key(False, "the console is reached over https (the session cookie is then Secure)")
+    trusted_user_header: str = _key(
+        "", 'a header set by the bank\'s SSO proxy naming the logged-in user (e.g. X-Remote-User); '
+            '"" = off. Risky: whoever reaches the console without that proxy can send it')
+    login_attempts: Annotated[int, Positive] = _key(
+        5, "failed logins per user (and 4x that per address) in 15 minutes before logins wait")
 
 
 class NlpSettings(Section):
