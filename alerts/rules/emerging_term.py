@@ -200,7 +200,9 @@ class EmergingTerm(Rule):
 
     def _common(self, df: int, days_n: int) -> bool:
         """Whether a term in `df` of the baseline's `days_n` negative records is an ordinary word."""
-        return df >= self.options["min_support"] and df >= self.options["generic_share"] * days_n
+        least: int = self.options["min_support"]
+        share: float = self.options["generic_share"]
+        return df >= least and df >= share * days_n
 
     def _alert(self, store: FeedbackStore, term: str, count: int, expected: float, share: float,
                records: list[Feedback], texts: list[str], start: datetime, end: datetime, tested: int,
