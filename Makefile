@@ -36,6 +36,10 @@ demo: $(STAMP)
 	@echo
 	@echo "voc is installed in $(BIN)/, not on your PATH: run it as $(BIN)/voc (e.g. $(BIN)/voc --help),"
 	@echo "or first put it on the PATH of this shell with: source $(BIN)/activate"
+	@echo
+	@echo "The web console over the demo's store (http://127.0.0.1:8080/): create the first admin, then serve it:"
+	@echo "  VOC_STORE__PATH=var/demo/voc.db $(BIN)/voc users add admin --role admin"
+	@echo "  VOC_STORE__PATH=var/demo/voc.db $(BIN)/voc web"
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist); every test has its own tmp_path, ports
 # and store, so they share nothing. `make test TEST_WORKERS=0` runs it in one process.

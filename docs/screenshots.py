@@ -1,6 +1,6 @@
-"""The README's screenshots of an alert as a PR reader gets it, made from the demo.
+"""The README's screenshots, made from the demo: an alert as a PR reader gets it, and the console.
 
-    .venv/bin/python docs/screenshots.py        # writes docs/img/alert-email.png, alert-wecom.png
+    .venv/bin/python docs/screenshots.py        # writes docs/img/*.png
 
 Runs the demo (offline, bundled data) into a temporary folder, takes its incident's message from
 the outbox and the send journal, and renders in headless Chromium (Debian's `chromium` and
@@ -9,6 +9,9 @@ the outbox and the send journal, and renders in headless Chromium (Debian's `chr
 - the email's HTML part as a mail client shows it, its inline chart included;
 - the WeCom robot markdown of the same message, drawn as a chat bubble (headings, bold, quotes,
   links and WeCom's <font color> as the robot renders them; everything else as plain text).
+
+- the web console over the demo's store (a real uvicorn on a loopback port, logged in as an
+  operator): the overview, a search for 转账失败, and the sources page.
 
 The PNGs are reduced to a 256-colour palette so a re-run adds little to the history.
 """
@@ -82,18 +85,27 @@ a {{ color:#2a6ebb; text-decoration:none; }} code {{ background:#f3f3f3; padding
 
 
 def shoot(page: str, target: Path, work: Path) -> None:
-    from PIL import Image
-    from selenium.webdriver.common.by import By
     from support.browser import chromium
 
     source = work / (target.stem + ".html")
     source.write_text(page, encoding="utf-8")
     with chromium(width=WIDTH, height=900) as browser:
-        browser.get(source.as_uri())
-        for _ in range(2):  # the second pass measures with the fonts laid out at the final size
-            height = browser.execute_script("return document.documentElement.scrollHeight")
-            browser.set_window_size(WIDTH, min(int(height) + 120, 4000))
-        browser.find_element(By.TAG_NAME, "body").screenshot(str(work / "shot.png"))
+        capture(browser, source.as_uri(), target, work)
+
+
+def capture(browser: object, url: str, target: Path, work: Path, width: int = WIDTH,
+            wait: float = 0.0) -> None:
+    import time
+
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    browser.get(url)  # type: ignore[attr-defined]
+    time.sleep(wait)  # charts drawn by script
+    for _ in range(2):  # the second pass measures with the fonts laid out at the final size
+        height = browser.execute_script("return document.documentElement.scrollHeight")  # type: ignore[attr-defined]
+        browser.set_window_size(width, min(int(height) + 120, 4000))  # type: ignore[attr-defined]
+    browser.find_element(By.TAG_NAME, "body").screenshot(str(work / "shot.png"))  # type: ignore[attr-defined]
     image = Image.open(work / "shot.png").convert("RGB")
     image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
     print(f"{target.relative_to(ROOT)}  {image.width}x{image.height}  {target.stat().st_size // 1024} KiB")
@@ -117,7 +129,31 @@ def main() -> int:
         assert entry is not None, "the demo's message is not in the send journal"
         alert = Alert.from_dict(entry["alert"])
         shoot(chat_page(alert_markdown(alert, None, "wecom", WECOM_LIMIT)), OUT / "alert-wecom.png", work)
+        console_shots(Path(summary["store"]), work)
     return 0
+
+
+def console_shots(db: Path, work: Path) -> None:
+    """The console over the demo's store: overview, a search, the sources page."""
+    from selenium.webdriver.common.by import By
+    from support.browser import chromium
+    from support.web_server import PASSWORDS, console
+
+    import shutil
+
+    home = work / "console"
+    home.mkdir()
+    for suffix in ("", "-wal", "-shm"):  # a copy of the demo store, its incidents and crawl health too
+        if Path(f"{db}{suffix}").exists():
+            shutil.copy(f"{db}{suffix}", home / f"voc.db{suffix}")
+    with console(home, ingest=False) as web, chromium(width=1280, height=900) as browser:
+        browser.get(web.url + "/login")
+        browser.find_element(By.NAME, "username").send_keys("operator")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORDS["operator"])
+        browser.find_element(By.ID, "login").click()
+        for path, name, wait in (("/", "console-overview", 1.5), ("/search?q=转账失败", "console-search", 0),
+                                 ("/sources", "console-sources", 0)):
+            capture(browser, web.url + path, OUT / f"{name}.png", work, width=1280, wait=wait)
 
 
 if __name__ == "__main__":

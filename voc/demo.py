@@ -152,6 +152,9 @@ def print_summary(s: dict[str, Any]) -> None:
     print(f"    {env} {voc} stats --by topic      (or --by day, --by sentiment, --json)")
     print(f"    {env} {voc} search --source tousu --since {_since_hint()}")
     print(f"    the alert emails: {s['outbox']}/*.eml (open them in any mail client)")
+    print("  the web console (http://127.0.0.1:8080/)")
+    print(f"    {env} {voc} users add admin --role admin   (asks for a password: the first admin)")
+    print(f"    {env} {voc} web")
 
 
 def voc_command() -> str:

@@ -206,7 +206,7 @@ def overview(store: FeedbackStore, now: datetime | None = None) -> dict[str, Any
                        "by_topic": _by(store, start, end, "topic")}
     incidents = [{"id": i.id, "title": i.title, "severity": i.severity, "status": i.status,
                   "opened_at": i.opened_at.isoformat(), "updated_at": i.updated_at.isoformat(),
-                  "keys": len(i.keys), "messages": len(i.messages)}
+                  "signals": len(i.keys), "messages": len(i.messages)}
                  for i in IncidentBook(store).open()]
     return {"at": end.isoformat(), "spans": spans, "incidents": incidents,
             "sources": [s for s in sources(store, end) if s["trouble"]]}
@@ -225,8 +225,9 @@ def sources(store: FeedbackStore, now: datetime | None = None) -> list[dict[str,
     out = []
     for key in sorted(names):
         doc = health.get(key) or next((d for d in health.values() if key in (d.get("sources") or [])), None)
-        status = (doc or {}).get("status", "unknown")
-        silent = week.get(key, 0) > 0 and recent.get(key, 0) == 0
+        status = (doc or {}).get("status", "never")  # no crawl of it recorded in this store
+        # a survey is imported now and then: no new answers is no silence
+        silent = week.get(key, 0) > 0 and recent.get(key, 0) == 0 and not key.startswith("survey")
         cursor = {k: v for k, v in cursors.items() if k.split(":")[0] == key.split(":")[0]}
         out.append({"source": key, "name": source_name(key), "crawl": _crawl_name(key, doc),
                     "status": status, "reason": (doc or {}).get("reason", ""),
@@ -245,7 +246,8 @@ def _crawl_name(source: str, doc: dict[str, Any] | None) -> str | None:
     if doc and doc.get("spider"):
         spider = str(doc["spider"])
         return spider if spider != "site" else source
-    return source
+    prefix = source.split(":", 1)[0]
+    return source if prefix == "site" else prefix
 
 
 def alerts_view(store: FeedbackStore, limit: int = 50) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The console's pages and their JSON twins (`routes(endpoint)`; the frame is `web.app`).
+"""The console's pages and their JSON twins (`routes(endpoint)`; the frame is `web.frame`).
 
     /login  /logout                     the login form (username, password, csrf_token)
     /            /api/overview          the last 24 h and 7 days, open incidents, sources in trouble
@@ -32,7 +32,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from web import data
-from web.app import LOGIN_COOKIE, SESSION_COOKIE, Ctx, Denied, session_cookie, session_lifetime
 from web.auth import (
     ROLES,
     AuthError,
@@ -43,6 +42,7 @@ from web.auth import (
     set_role,
     start_session,
 )
+from web.frame import LOGIN_COOKIE, SESSION_COOKIE, Ctx, Denied, session_cookie, session_lifetime
 
 VERDICTS = {"useful": "有用", "false_alarm": "误报"}
 

@@ -150,7 +150,7 @@ def test_an_operator_recrawls_and_watches_the_job_finish(tmp_path, browser, monk
                 login(browser, web, "operator")
                 browser.get(web.url + "/sources")
                 row = browser.find_element(By.CSS_SELECTOR, 'tr[data-source="appstore"]')
-                assert "blocked" in row.text
+                assert "被封禁" in row.text and "HTTP 403" in row.text
                 row.find_element(By.CSS_SELECTOR, "button.recrawl").click()
                 wait_for(browser, lambda: "/jobs/" in browser.current_url)
                 wait_for(browser, lambda: browser.find_element(By.ID, "job-state").text == "done", timeout=90)

@@ -191,3 +191,24 @@ def test_admin_manages_users_and_reads_the_audit_log(web):
     assert "user_add" in audit and "user_role" in audit and "pr-li" in audit
     assert admin.post("/admin/users/pr-li", {"action": "disable", "csrf_token": token}).status == 303
     assert li.get("/").status == 303  # the disabled user's session ended
+
+
+def test_trusted_user_header_is_off_by_default_and_checked_when_on(tmp_path):
+    with console(tmp_path / "off", RECORDS, ingest=False) as web:
+        assert web.client().get("/", headers={"X-Remote-User": "admin"}).status == 303  # ignored
+    with console(tmp_path / "on", RECORDS, ingest=False,
+                 env={"VOC_WEB__TRUSTED_USER_HEADER": "X-Remote-User"}) as web:
+        client = web.client()
+        page = client.get("/", headers={"X-Remote-User": "viewer"})
+        assert page.status == 200 and "viewer" in page.text
+        assert client.get("/", headers={"X-Remote-User": "intruder"}).status == 403
+        # a write still needs a session's CSRF token: the proxy's header alone changes nothing
+        reply = client.post("/alerts/silence", {"target": "a:b"}, headers={"X-Remote-User": "admin"})
+        assert reply.status == 403
+        # the proxy's user gets a session with the pages (and so a CSRF token): writes work then
+        admin = web.client()
+        page = admin.get("/alerts", headers={"X-Remote-User": "operator"})
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        reply = admin.post("/alerts/silence", {"target": "a:b", "duration": "1h", "csrf_token": token},
+                           headers={"X-Remote-User": "operator"})
+        assert reply.status == 303 and "a:b" in web.store.list_state("silence")

@@ -35,6 +35,7 @@ function followJob() {
     fetch("/api/jobs/" + encodeURIComponent(box.dataset.job), {credentials: "same-origin"})
       .then(r => r.json()).then(job => {
         set("job-state", job.state);
+        set("job-state-label", {queued: "排队中", running: "采集中", done: "完成", failed: "失败"}[job.state] || job.state);
         document.getElementById("job-state").className = "status " + job.state;
         set("job-status", job.status || "-");
         set("job-started", when(job.started_at));
