@@ -22,9 +22,12 @@ Each is looked up in `bench/data/emerging_terms_labels.tsv` (term, label, note; 
     bank      our bank's or another bank's name
 
 Precision = terms labelled `issue` / terms reported; a term missing from the list counts as not an
-issue and is printed, to be labelled. `--old` runs the rule with `drop = []`, the filtering as it was
-before the generic / fragment / known-name filters (so both can be measured on the same streams);
-`--drop generic,known` measures some of them. Sentiment is the gold label by default (`--labels
+issue and is printed, to be labelled. `--old` runs the rule with `drop = []`: the filtering as it was
+before the generic / fragment / known-name filters, on the same streams; what changed beside them
+(names up to 16 characters, 但 ends a name, quiet days' tables keep terms seen once) stays, so the
+rule as it was is measured by running this script in a checkout of the commit before (e.g.
+`git worktree add /tmp/before 38342bd`, with `--data` pointing at the corpora). `--drop generic,known`
+measures some of the filters. Sentiment is the gold label by default (`--labels
 model`: the shipped model, as in alerts_real.py), so the figure is the rule's, not the classifier's.
 Seeded; exits 0 with a message when ../shared is absent.
 """
