@@ -81,10 +81,15 @@ def notifiers_from_settings(settings: Settings, outbox: str | Path | None = None
 
 def rules_from_settings(settings: Settings) -> list[Any]:
     """The configured rules; `emerging_term` rules without `ignore` ignore our bank's own names (a
-    bank monitor reads "江南银行" in every comment; it is never the news)."""
+    bank monitor reads "江南银行" in every comment; it is never the news), and without `taxonomy`
+    read the `[nlp] taxonomy` in use (its topic names and keywords are not new terms)."""
     names = [n for n in (settings.bank.name, *settings.bank.aliases) if n]
-    tables = [{**t, "ignore": names} if t.get("type") == "emerging_term" and "ignore" not in t else t
-              for t in settings.alerts.rules]
+    taxonomy = str(settings.nlp.taxonomy) if settings.nlp.taxonomy else ""
+    tables = []
+    for table in settings.alerts.rules:
+        if table.get("type") == "emerging_term":  # our names and the configured topics are no news
+            table = {"ignore": names, **({"taxonomy": taxonomy} if taxonomy else {}), **table}
+        tables.append(table)
     try:
         return build_rules(tables)
     except RuleConfigError as exc:
