@@ -247,9 +247,11 @@ class SecurityHeaders:
 
 
 def session_cookie(response: Response, console: Console, sid: str) -> None:
-    response.set_cookie(SESSION_COOKIE, sid, max_age=int(console.settings.web.session_hours * 3600),
+    response.set_cookie(SESSION_COOKIE, sid, max_age=int(session_lifetime(console.settings).total_seconds()),
                         httponly=True, samesite="lax", secure=console.settings.web.https, path="/")
 
 
 def session_lifetime(settings: Settings) -> timedelta:
-    return timedelta(hours=settings.web.session_hours)
+    from core.settings.schema import lifetime_seconds
+
+    return timedelta(seconds=lifetime_seconds(settings.web.session_lifetime))

@@ -123,6 +123,26 @@ def _url(value: str) -> str | None:
     return None
 
 
+LIFETIME = re.compile(r"(\d+(?:\.\d+)?)\s*(m|h|d)")
+LIFETIME_UNITS = {"m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def lifetime_seconds(value: str) -> float:
+    """"8h" -> 28800.0 (a `session_lifetime` the schema accepted)."""
+    found = LIFETIME.fullmatch(value.strip())
+    if found is None:
+        raise ValueError(f"not a duration such as 30m, 8h or 7d: {value!r}")
+    return float(found.group(1)) * LIFETIME_UNITS[found.group(2)]
+
+
+def _lifetime(value: str) -> str | None:
+    try:
+        seconds = lifetime_seconds(value)
+    except ValueError as exc:
+        return str(exc)
+    return None if seconds > 0 else f"must be longer than 0, got {value!r}"
+
+
 def _address(value: str) -> str | None:
     _, address = parseaddr(value)
     return None if re.fullmatch(r"[^@\s]+@[^@\s]+", address) else f"must be an email address, got {value!r}"
@@ -220,7 +240,8 @@ class WebSettings(Section):
     url: Annotated[str, Url] = _key(
         "", 'the web console\'s base URL: alert messages link to its incident pages and 有用 / 误报 '
             'feedback; "" = no console links (Kibana on Elasticsearch, else the voc search command)')
-    session_hours: Annotated[Number, Positive] = _key(8.0, "a login lasts this long")
+    session_lifetime: Annotated[str, _check(_lifetime)] = _key(
+        "8h", "a login lasts this long: minutes, hours or days, e.g. 30m, 8h, 7d")
     https: bool = _key(False, "the console is reached over https (the session cookie is then Secure)")
     trusted_user_header: str = _key(
         "", 'a header set by the bank\'s SSO proxy naming the logged-in user (e.g. X-Remote-User); '

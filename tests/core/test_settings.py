@@ -287,3 +287,17 @@ def test_secrets_from_process_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("VOC_TOUSU_COOKIE", "c=1")
     assert Secrets.from_env().value("tousu_cookie") == "c=1"
     assert os.environ["VOC_TOUSU_COOKIE"] not in repr(Secrets.from_env())
+
+
+@pytest.mark.parametrize("value, seconds", [("8h", 28800.0), ("30m", 1800.0), ("7d", 604800.0)])
+def test_web_session_lifetime(value: str, seconds: float) -> None:
+    from core.settings.schema import lifetime_seconds
+
+    conf = load_settings(env={"VOC_WEB__SESSION_LIFETIME": value})
+    assert lifetime_seconds(conf.web.session_lifetime) == seconds
+
+
+def test_a_bad_session_lifetime_names_the_key() -> None:
+    with pytest.raises(ConfigError, match="session_lifetime") as err:
+        load_settings(env={"VOC_WEB__SESSION_LIFETIME": "forever"})
+    assert "30m, 8h or 7d" in str(err.value)
