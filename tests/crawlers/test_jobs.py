@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -85,9 +86,11 @@ def test_a_blocked_crawl_is_a_done_job_whose_status_says_blocked(crawl, configur
         job = enqueue(store, "appstore", by="alice")
         with serve({page(1): (456, {"Content-Type": "text/html"}, b"<html>blocked</html>")}) as (base, _):
             configured(base)
-            assert work(store, var_dir=crawl.root / "var", worker="w1", once=True) == 1
+            ran = work(store, var_dir=crawl.root / "var", worker="w1", once=True)
         ended = get(store, job.id)
-        assert (ended.state, ended.status, ended.counts["new"], ended.error) == ("done", "blocked", 0, None)
+        assert ran == 1, ended
+        assert (ended.state, ended.status, ended.counts["new"]) == ("done", "blocked", 0), ended
+        assert ended.error is None
         assert "456" in ended.reason
     finally:
         store.close()
@@ -167,6 +170,21 @@ def test_oldest_first_and_a_dead_workers_job_is_queued_again(crawl) -> None:
             claim_next(store, f"w{4 + n}")
         failed = get(store, first.id)
         assert failed.state == "failed" and "gave up" in failed.error
+    finally:
+        store.close()
+
+
+def test_the_heartbeat_keeps_a_running_jobs_lock(crawl) -> None:
+    store = crawl.store()
+    try:
+        store.lock("crawl_job:x", "w1", timedelta(seconds=-1))  # lapsed: anyone may take it
+        with jobs._heartbeat(store, "crawl_job:x", "w1", every=0.02):
+            def held_until() -> datetime:
+                return datetime.fromisoformat(store.get_state("lock", "crawl_job:x")["until"])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and held_until() <= datetime.now(UTC):
+                time.sleep(0.02)
+            assert not store.lock("crawl_job:x", "w2", timedelta(minutes=1))  # renewed for w1
     finally:
         store.close()
 
