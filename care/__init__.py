@@ -1,0 +1,8 @@
+"""Satisfaction and the closed loop: what customers say in surveys and 回访, measured and acted on.
+
+    satisfaction.py   CSAT / NPS by segment with intervals, drivers, the survey/social table
+    cases.py          cases (工单): records or an incident, team, assignee, SLA, 回访, status history
+
+It goes through the `FeedbackStore` interface only; it imports core, nlp, indexer and alerts; the
+application (`voc`) and the console (`web`) import it.
+"""
