@@ -5,8 +5,10 @@
     records   import, index --retry-spool
     classify  classify
     query     search, stats
-    alerts    alerts check | backtest | list | silence | test-email | digest
+    alerts    alerts check | backtest | list | silence | feedback | test-email | digest
     crawl     crawl
+    worker    worker (the crawl jobs the console queues)
+    web       web, users, audit, labels export
     es        es setup, kibana import
 
 `voc demo` and `voc run` are registered in `main` and run `voc.demo` and `voc.scheduler`.

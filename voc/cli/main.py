@@ -1,7 +1,8 @@
 """The `voc` command's entry point: the argument parser (each command group registers its own
 sub-commands from its module in this package) and the exit codes.
 
-The `voc` command: import, classify, search, stats, alerts, demo, index, es, kibana.
+The `voc` command: import, classify, search, stats, alerts, crawl, worker, web, users, audit,
+labels, demo, run, index, es, kibana.
 
 Each subcommand prints a short summary for people, or JSON with `--json`. The store and every
 other part are chosen by settings (settings.toml, `VOC_SETTINGS`, `VOC_<SECTION>__<KEY>`), so
