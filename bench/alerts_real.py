@@ -299,7 +299,9 @@ def replay(store: SqliteStore, settings: Any, tier: Tier, times: list[datetime],
         report = run_rules(rules, store, [], now, realert=realert, recovery=settings.alerts.recovery)
         if report.errors:
             raise SystemExit(f"rule errors at {now}: {report.errors}")
-        for alert in report.fired:
+        # every firing decided (messages' leads, the firings they carry, and those an open incident
+        # took quietly): the rules' own detections, as before incidents grouped them into messages
+        for alert in report.recorded:
             if alert.kind != "recovery":
                 fired.append({"at": now, "rule": alert.rule, "key": alert.key, "group": dict(alert.group),
                               "title": alert.title, "kind": alert.kind,

@@ -250,7 +250,9 @@ def replay(store: SqliteStore, incidents: list[Incident]) -> tuple[dict[str, lis
         report = run_rules(rules, store, [], now)
         if report.errors:
             raise SystemExit(f"rule errors at {now}: {report.errors}")
-        for alert in report.fired:
+        # every firing decided (a message's lead, the firings it carries, those an open incident took
+        # quietly): the rules' own detections, as before incidents grouped them into messages
+        for alert in report.recorded:
             if alert.kind != "recovery":  # notices that a level came back down are not alarms
                 fired[alert.rule].append(now)
         for name in baselines.check(now):
