@@ -37,6 +37,7 @@ from core.settings.schema import (
     AlertsSettings,
     AppSettings,
     BankSettings,
+    CasesSettings,
     ElasticsearchSettings,
     KeyProblem,
     KibanaSettings,
@@ -59,9 +60,10 @@ from core.settings.source import (
     refuse_secrets,
 )
 
-__all__ = ["AlertsSettings", "AppSettings", "BankSettings", "ConfigError", "ElasticsearchSettings",
-           "KibanaSettings", "NlpSettings", "NotifySettings", "PrivacySettings", "SHIPPED_SETTINGS",
-           "Secrets", "Settings", "StoreSettings", "WebSettings", "load_settings", "pseudonym_salt"]
+__all__ = ["AlertsSettings", "AppSettings", "BankSettings", "CasesSettings", "ConfigError",
+           "ElasticsearchSettings", "KibanaSettings", "NlpSettings", "NotifySettings", "PrivacySettings",
+           "SHIPPED_SETTINGS", "Secrets", "Settings", "StoreSettings", "WebSettings", "load_settings",
+           "pseudonym_salt"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Settings:
     alerts: AlertsSettings
     notify: NotifySettings
     privacy: PrivacySettings
+    cases: CasesSettings
     secrets: Secrets
     source_path: Path
 

@@ -53,7 +53,7 @@ def table() -> str:
         for key, field in model.model_fields.items():
             default = field.default_factory if field.default_factory is not None else field.default
             shown = "{}" if field.default_factory is not None else _shown(default)
-            kind = "array of tables" if key == "rules" else _type(field.annotation)
+            kind = "array of tables" if key in ("rules", "routes") else _type(field.annotation)
             meaning = field.description or ""
             names = extra(field).get("registry")
             if names:

@@ -368,11 +368,131 @@ class PrivacySettings(Section):
                                      "numbers masked before storing (output is masked either way)")
 
 
+def _spans(value: tuple[str, ...]) -> str | None:
+    """A problem with `[cases] working_hours` ("09:00-12:00", "13:00-17:00"), or None."""
+    if not value:
+        return 'must give at least one span such as "09:00-17:00"'
+    clock = r"([01]\d|2[0-3]):[0-5]\d"
+    spans = [span.strip() for span in value]
+    for span in spans:
+        if not re.fullmatch(f"{clock}-{clock}", span):
+            return f'must be spans of the day such as "09:00-12:00", got {span!r}'
+        if span.split("-")[1] <= span.split("-")[0]:
+            return f"span {span!r} ends before it starts"
+    for a, b in zip(spans, spans[1:], strict=False):
+        if b.split("-")[0] < a.split("-")[1]:
+            return f"spans must be in order and not overlap: {a!r} then {b!r}"
+    return None
+
+
+def _sla_hours(value: Any) -> Mapping[str, float]:
+    if not isinstance(value, Mapping):
+        raise KeyProblem(f"must be a table of severity = working hours, got {kind_of(value)}")
+    out = {"info": 40.0, "warning": 16.0, "critical": 4.0}
+    for severity, hours in value.items():
+        if severity not in SEVERITIES:
+            raise KeyProblem(f"unknown severity{suggest(severity, SEVERITIES)}", f".{severity}")
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
+            raise KeyProblem(f"must be a number of working hours > 0, got {hours!r}", f".{severity}")
+        out[severity] = float(hours)
+    return MappingProxyType(out)
+
+
+# What a `[[cases.routes]]` table may say: the record's side (any key left out matches every
+# record; values in one list are OR-ed) and the team it goes to.
+ROUTE_KEYS: dict[str, str] = {
+    "name": "the route's name (shown on the case)",
+    "topic": "topics (a topic matches its sub-topics)", "product": "product entities",
+    "branch": "branch entities or the survey's branch segment", "source": "sources", "kind": "kinds",
+    "risk": "lowest risk flag severity (info, warning, critical)", "flag": "risk flags",
+    "rating_max": "a survey rating at or below this", "consent": "the respondent agreed to be contacted",
+    "ours": "the record names our bank, or is our own survey answer or app review",
+    "opens": "a matching record opens a case (true), or the route only names the team (false)",
+    "team": "the team that owns the case (an opening route without one: the first team route "
+            "matching, else default_team)",
+    "severity": "the case's severity (default: the record's highest risk, else warning)",
+}
+
+
+def _routes(value: Any) -> tuple[Mapping[str, Any], ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, Mapping) for item in value):
+        raise KeyProblem(f"must be an array of tables ([[cases.routes]]), got {kind_of(value)}")
+    out = []
+    for index, table in enumerate(value):
+        where = f"[{index}]"
+        for key, item in table.items():
+            if key not in ROUTE_KEYS:
+                raise KeyProblem(f"unknown key{suggest(key, ROUTE_KEYS)}", f"{where}.{key}")
+            if key in ("topic", "product", "branch", "source", "kind", "flag"):
+                try:
+                    _strings(item)
+                except KeyProblem as exc:
+                    raise KeyProblem(exc.message, f"{where}.{key}") from None
+            elif key in ("risk", "severity") and item not in SEVERITIES:
+                raise KeyProblem(f"must be one of {', '.join(SEVERITIES)}, got {item!r}", f"{where}.{key}")
+            elif key == "rating_max" and (isinstance(item, bool) or not isinstance(item, int | float)):
+                raise KeyProblem(f"must be a number, got {kind_of(item)} {item!r}", f"{where}.{key}")
+            elif key in ("consent", "opens", "ours") and not isinstance(item, bool):
+                raise KeyProblem(f"must be true or false, got {kind_of(item)} {item!r}", f"{where}.{key}")
+            elif key in ("name", "team") and (not isinstance(item, str) or not item.strip()):
+                raise KeyProblem("must be a non-empty string", f"{where}.{key}")
+        if "team" not in table and not table.get("opens"):
+            raise KeyProblem("is required unless opens = true: the team that owns the case", f"{where}.team")
+        out.append(freeze({"name": f"route{index + 1}", "opens": False, **table}))
+    return tuple(out)
+
+
+def _teams(value: Any) -> Mapping[str, Mapping[str, tuple[str, ...]]]:
+    if not isinstance(value, Mapping):
+        raise KeyProblem(f"must be a table of team tables ([cases.teams.NAME]), got {kind_of(value)}")
+    out: dict[str, Mapping[str, tuple[str, ...]]] = {}
+    for team, table in value.items():
+        if not isinstance(table, Mapping):
+            raise KeyProblem(f"must be a table with lead = [addresses], got {kind_of(table)}", f".{team}")
+        unknown = [k for k in table if k not in ("lead",)]
+        if unknown:
+            raise KeyProblem(f"unknown key{suggest(unknown[0], ['lead'])}", f".{team}.{unknown[0]}")
+        try:
+            lead = _strings(table.get("lead", ()))
+        except KeyProblem as exc:
+            raise KeyProblem(exc.message, f".{team}.lead") from None
+        problem = _first(_address(a) for a in lead)
+        if problem:
+            raise KeyProblem(problem, f".{team}.lead")
+        out[team] = MappingProxyType({"lead": lead})
+    return MappingProxyType(out)
+
+
+class CasesSettings(Section):
+    """[cases]"""
+
+    sla_hours: Annotated[Mapping[str, float], PlainValidator(_sla_hours)] = _key(
+        lambda: _sla_hours({}), "working hours from opening to the deadline, per case severity "
+                                "(info 40, warning 16, critical 4)")
+    working_hours: Annotated[Strings, _check(_spans)] = _key(
+        ("09:00-12:00", "13:00-17:00"), "the working hours of a working day ([app] timezone); "
+        "working days, public holidays and make-up days come from chinesecalendar")
+    default_team: str = _key("客服中心", "the team of a case no route names")
+    resolution_codes: Annotated[Strings, _check(lambda v: None if v else "must list a code")] = _key(
+        ("fixed", "explained", "compensated", "duplicate", "no_action", "unreachable"),
+        "the resolution codes a case may close with")
+    lookback: Annotated[str, _regex(r"\d+(\.\d+)?\s*(m|h|d)", "must be a duration such as 6h or 1d")] = _key(
+        "6h", "records routed each run look back this far (a record late by this much still opens its case)")
+    routes: Annotated[tuple[Mapping[str, Any], ...], PlainValidator(_routes)] = _key(
+        (), "[[cases.routes]]: records matching topic / product / branch / source / kind / risk / flag "
+            "/ rating_max / consent go to team; opens = true also opens a case (first match wins)",
+        example=True)
+    teams: Annotated[Mapping[str, Mapping[str, tuple[str, ...]]], PlainValidator(_teams)] = _key(
+        lambda: _teams({}), "[cases.teams.NAME]: lead = [addresses] hear of the team's overdue cases",
+        example=True)
+
+
 SECTIONS: dict[str, type[Section]] = {
     "app": AppSettings, "bank": BankSettings, "store": StoreSettings,
     "elasticsearch": ElasticsearchSettings, "kibana": KibanaSettings, "web": WebSettings,
     "nlp": NlpSettings,
-    "alerts": AlertsSettings, "notify": NotifySettings, "privacy": PrivacySettings}
+    "alerts": AlertsSettings, "notify": NotifySettings, "privacy": PrivacySettings,
+    "cases": CasesSettings}
 
 
 def freeze(value: Any) -> Any:
