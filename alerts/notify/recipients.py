@@ -4,6 +4,8 @@ A route table maps a severity (`info`, `warning`, `critical`), `default` or `ope
 addresses. `check_recipients` validates one, `route(routes, alert)` picks the alert's recipients
 (operators for alerts meant for them, else its severity's, else the default list) and
 `everyone(routes, chosen)` the digest's (`chosen`, else every address that gets some alert, once).
+An alert for a team's lead (`details["audience"] == "team_lead"`, `case_overdue`) carries its own
+addresses in `details["recipients"]` and goes to them; without any, it is routed by severity.
 Shared by the outbox (which writes the same To: as email would) and the SMTP notifier.
 """
 
@@ -16,6 +18,7 @@ from alerts.errors import NotifierConfigError
 from core.record import SEVERITIES
 
 OPERATORS = "operators"  # a route key beside the severities (see `route`)
+TEAM_LEAD = "team_lead"  # an audience whose addresses the alert carries (see `route`)
 
 
 def check_recipients(recipients_by_severity: Mapping[str, Sequence[str]] | None,
@@ -36,9 +39,14 @@ def check_recipients(recipients_by_severity: Mapping[str, Sequence[str]] | None,
 
 def route(routes: Mapping[str, tuple[str, ...]], alert: Alert) -> tuple[str, ...]:
     """Who gets `alert`: the operators for alerts meant for them (a source went silent or is
-    blocked) when operators are configured, else the recipients of its severity."""
+    blocked) when operators are configured; a team lead's alert (an overdue case) its own
+    `details["recipients"]`; else the recipients of its severity."""
     if alert.details.get("audience") == OPERATORS and routes.get(OPERATORS):
         return routes[OPERATORS]
+    own = alert.details.get("recipients")
+    if alert.details.get("audience") == TEAM_LEAD and isinstance(own, list) and own \
+            and all(isinstance(a, str) and "@" in a for a in own):
+        return tuple(own)
     return routes.get(alert.severity) or routes.get("default") or ()
 
 

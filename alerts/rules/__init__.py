@@ -9,6 +9,7 @@
     source_silent.py   a source that normally yields records went quiet, or its crawl is blocked
     emerging_term.py   a term in negative comments far above its own share of the last days
     cluster_growth.py  one post's near-copies spreading (viral_post)
+    case_overdue.py    a case (工单) past its SLA deadline, told once to its team's lead
     groups.py          group keys and scope options as store filters (rule-side helper)
     terms.py           candidate terms of a comment for emerging_term (rule-side helper)
 
@@ -35,10 +36,11 @@ from alerts.rules.source_silent import SourceSilent
 from alerts.rules.emerging_term import EmergingTerm
 from alerts.rules.cluster_growth import ClusterGrowth
 from alerts.rules.volume_spike import VolumeSpike
+from alerts.rules.case_overdue import CaseOverdue
 # isort: on
 
-__all__ = ["RULE_TYPES", "ClusterGrowth", "EmergingTerm", "NegativeShare", "NegativeSpike", "RiskTerm",
-           "Rule", "SourceSilent", "VolumeSpike", "build_rule", "build_rules", "rule_types"]
+__all__ = ["RULE_TYPES", "CaseOverdue", "ClusterGrowth", "EmergingTerm", "NegativeShare", "NegativeSpike",
+           "RiskTerm", "Rule", "SourceSilent", "VolumeSpike", "build_rule", "build_rules", "rule_types"]
 
 
 def rule_types() -> tuple[str, ...]:
