@@ -6,7 +6,8 @@ are put into the SQL text. The main table is always aliased `f`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +15,6 @@ from core.record import SEVERITIES, RecordError, as_utc
 from indexer.errors import StoreQueryError
 from indexer.store import GROUP_FIELDS, NONE_KEY, Filters
 from nlp.normalize import fold_for_search
-
-FTS_MIN_CHARS = 3  # the trigram index cannot answer shorter substrings; those are scanned
 
 
 def to_micros(value: datetime, name: str) -> int:
@@ -40,15 +39,28 @@ def in_list(column: str, values: Sequence[Any], params: list[Any]) -> str:
     return f"{column} IN ({','.join('?' * len(values))})"
 
 
-def where(filters: Filters, terms: Sequence[str] = (), window: bool = False) -> tuple[str, list[Any]]:
-    """The WHERE clause (without the keyword; "1" when empty) and its parameters.
+@dataclass(frozen=True)
+class Side:
+    """A condition on one side table (topic, risk, entity) that a record must have a row meeting
+    (`negate`: must not)."""
 
-    Side-table and short-term conditions come in two forms. `rid IN (SELECT ...)` builds the whole
-    matching set first, best when nothing else narrows the rows; in a time window (`window`, or
-    since/until set) the rows come from the created_at index and a correlated `EXISTS` per row is
-    far cheaper than building a set of, say, every 信用卡 record ever (bench/store.py)."""
-    window = window or filters.since is not None or filters.until is not None
-    sub = _correlated if window else _materialized
+    table: str
+    condition: str
+    params: tuple[Any, ...]
+    negate: bool = False
+
+    def correlated(self) -> str:
+        """The condition on the record `f`, one index probe per record."""
+        found = f"EXISTS (SELECT 1 FROM {self.table} WHERE rid = f.rid AND ({self.condition}))"
+        return "NOT " + found if self.negate else found
+
+    def rows(self) -> str | None:
+        """The rids meeting it, from the side table's (value, rid) index; None for a negation."""
+        return None if self.negate else f"SELECT DISTINCT rid FROM {self.table} WHERE {self.condition}"
+
+
+def plain(filters: Filters) -> tuple[list[str], list[Any]]:
+    """The conditions on the record's own columns (source, kind, sentiment, time, first posts)."""
     clauses: list[str] = []
     params: list[Any] = []
     if filters.sources:
@@ -61,22 +73,6 @@ def where(filters: Filters, terms: Sequence[str] = (), window: bool = False) -> 
         if NONE_KEY in filters.sentiment:
             parts.append("f.sentiment IS NULL")
         clauses.append("(" + " OR ".join(parts) + ")")
-    if filters.topics:
-        # '信用卡' matches itself and '信用卡/…'; the range form uses the (topic, rid) index.
-        parts = []
-        for name in filters.topics:
-            parts.append("topic = ? OR (topic >= ? AND topic < ?)")
-            params.extend([name, name + "/", name + "0"])  # '0' is the code point after '/'
-        clauses.append(sub("topic", " OR ".join(parts)))
-    if filters.risk:
-        clauses.append(sub("risk", in_list("flag", filters.risk, params)))
-    if filters.min_severity is not None:
-        params.append(severity_rank(filters.min_severity, "min_severity"))
-        clauses.append(sub("risk", "severity >= ?"))
-    if filters.entities:
-        clauses.append(sub("entity", in_list("canonical", filters.entities, params)))
-    if filters.ours is not None:
-        clauses.append(("" if filters.ours else "NOT ") + sub("entity", "ours = 1"))
     if filters.since is not None:
         clauses.append("f.created_at >= ?")
         params.append(to_micros(filters.since, "filters.since"))
@@ -85,17 +81,48 @@ def where(filters: Filters, terms: Sequence[str] = (), window: bool = False) -> 
         params.append(to_micros(filters.until, "filters.until"))
     if filters.distinct_clusters:
         clauses.append("f.duplicate_of IS NULL")
-    for term in terms:
-        clauses.append(_term_clause(term, params, sub))
+    return clauses, params
+
+
+def sides(filters: Filters) -> list[Side]:
+    """The side-table conditions of `filters`, in a fixed order."""
+    out: list[Side] = []
+    if filters.topics:
+        # '信用卡' matches itself and '信用卡/…'; the range form uses the (topic, rid) index.
+        params: list[Any] = []
+        for name in filters.topics:
+            params.extend([name, name + "/", name + "0"])  # '0' is the code point after '/'
+        condition = " OR ".join(["topic = ? OR (topic >= ? AND topic < ?)"] * len(filters.topics))
+        out.append(Side("topic", condition, tuple(params)))
+    if filters.risk:
+        params = []
+        out.append(Side("risk", in_list("flag", filters.risk, params), tuple(params)))
+    if filters.min_severity is not None:
+        out.append(Side("risk", "severity >= ?",
+                        (severity_rank(filters.min_severity, "min_severity"),)))
+    if filters.entities:
+        params = []
+        out.append(Side("entity", in_list("canonical", filters.entities, params), tuple(params)))
+    if filters.ours is not None:
+        out.append(Side("entity", "ours = 1", (), negate=not filters.ours))
+    return out
+
+
+def where(filters: Filters, window: bool = False) -> tuple[str, list[Any]]:
+    """The WHERE clause (without the keyword; "1" when empty) and its parameters, for counts,
+    totals and samples (`search` plans its own: `_sqlite_search`).
+
+    Side-table conditions come in two forms. `rid IN (SELECT ...)` builds the whole matching set
+    first, best when nothing else narrows the rows; in a time window (`window`, or since/until
+    set) the rows come from the created_at index and a correlated `EXISTS` per row is far cheaper
+    than building a set of, say, every 信用卡 record ever (bench/store.py)."""
+    window = window or filters.since is not None or filters.until is not None
+    clauses, params = plain(filters)
+    for side in sides(filters):
+        rows = None if window else side.rows()
+        clauses.append(f"f.rid IN ({rows})" if rows else side.correlated())
+        params.extend(side.params)
     return (" AND ".join(clauses) or "1"), params
-
-
-def _materialized(table: str, condition: str) -> str:
-    return f"f.rid IN (SELECT rid FROM {table} WHERE {condition})"
-
-
-def _correlated(table: str, condition: str) -> str:
-    return f"EXISTS (SELECT 1 FROM {table} WHERE rid = f.rid AND ({condition}))"
 
 
 def split_query(query: str) -> list[str]:
@@ -105,17 +132,6 @@ def split_query(query: str) -> list[str]:
     if not isinstance(query, str):
         raise StoreQueryError(f"query must be a string, got {type(query).__name__}")
     return fold_for_search(query).split()
-
-
-def _term_clause(term: str, params: list[Any], sub: Callable[[str, str], str]) -> str:
-    if len(term) >= FTS_MIN_CHARS:
-        # A quoted FTS5 string is a phrase; with the trigram tokenizer it is a substring match.
-        params.append('"' + term.replace('"', '""') + '"')
-        return "f.rid IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
-    # 1–2 characters: scan the narrow body table, its searched form (measured in bench/store.py).
-    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    params.extend([pattern, pattern])
-    return sub("body_search", "title LIKE ? ESCAPE '\\' OR text LIKE ? ESCAPE '\\'")
 
 
 # group_by field -> (SELECT expression, optional LEFT JOIN); `{a}` is the join alias.

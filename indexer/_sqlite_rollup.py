@@ -15,6 +15,7 @@ is grouped on, and when buckets are whole hours in a timezone whose offset is wh
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -88,6 +89,17 @@ def _filter_clauses(filters: Filters, params: list[Any]) -> list[str]:
         labels = ["" if s == NONE_KEY else s for s in filters.sentiment]
         clauses.append(q.in_list("r.sentiment", labels, params))
     return clauses
+
+
+def total(conn: sqlite3.Connection, filters: Filters) -> int:
+    """How many records meet `filters` — sources, kinds, sentiment and distinct_clusters only (first
+    posts: the roll-ups' `dup` = 0), no since/until — summed over every hour of the roll-ups."""
+    params: list[Any] = []
+    clauses = _filter_clauses(filters, params)
+    if filters.distinct_clusters:
+        clauses.append("r.dup = 0")
+    sql = f"SELECT COALESCE(SUM(r.n), 0) FROM roll r WHERE {' AND '.join(clauses) or '1'}"
+    return int(conn.execute(sql, params).fetchone()[0])
 
 
 def merge(parts: Iterable[Iterable[Row]]) -> list[Row]:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from core.record import Feedback, RecordError
+from indexer import _sqlite_grams as grams
 from indexer import _sqlite_query as q
 from nlp.normalize import search_text
 
@@ -50,6 +51,11 @@ def search_form(value: str) -> str | None:
     return None if seen == value else seen
 
 
+def searched(value: str, form: str | None) -> str:
+    """What search reads of a stored `value` whose `search_form` is `form`."""
+    return value if form is None else form
+
+
 def from_micros(value: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
 
@@ -58,6 +64,10 @@ class Prepared:
     """One record turned into the rows it is stored as."""
 
     __slots__ = ("id", "row", "title", "text", "search", "topics", "risks", "entities")
+
+    def grams(self) -> str:
+        """The record's tokens in the bigram index (`_sqlite_grams`), from what search reads."""
+        return grams.tokens(searched(self.title, self.search[0]), searched(self.text, self.search[1]))
 
     def __init__(self, record: Feedback) -> None:
         if not isinstance(record, Feedback):

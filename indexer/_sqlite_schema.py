@@ -9,7 +9,8 @@ Layout, chosen for ~1M records in one file:
   (most rows). The view `body_search` gives the searched form of every row; the scan for 1–2
   character queries reads it (`body` stays narrow, so that reads little more than the text
   itself), and `fts` is an FTS5 trigram index over it (external content, kept in step by
-  triggers).
+  triggers). `grams` indexes the same text by pairs of characters, for one- and two-character
+  terms (`_sqlite_grams`; contentless, kept in step by the store's writes).
 - `topic`, `risk`, `entity`: one row per (record, value) so multi-valued filters and group-by use
   indexes; each is keyed by (rid, value) for joins and has a (value, rid) index for filters.
 - `roll` and `roll_side`: hourly roll-ups kept on every write, so the alert rules' counts over
@@ -22,11 +23,13 @@ Layout, chosen for ~1M records in one file:
 - `state` and `alerts`: small JSON documents that must survive restarts.
 
 Versions: 1 had no roll-ups; 2 indexed the stored title and text as written, markup included
-(`voc search sinaimg` found every Weibo post with an image). Opening an older file upgrades it in
-place, in one transaction, once (logged): from 1 it adds the `has_*` columns and builds the
-roll-ups from the records; from 1 or 2 it adds the `search_*` columns, fills them from the stored
-texts and rebuilds the full-text index over the visible text (`_upgrade_search`; about a minute
-per million records).
+(`voc search sinaimg` found every Weibo post with an image); 3 scanned every body for one- and
+two-character terms and had no (source, sentiment, created_at) index. Opening an older file
+upgrades it in place, in one transaction, once (logged): from 1 it adds the `has_*` columns and
+builds the roll-ups from the records; from 1 or 2 it adds the `search_*` columns, fills them from
+the stored texts and rebuilds the full-text index over the visible text (`_upgrade_search`; about a
+minute per million records); from 1, 2 or 3 it builds `grams` from the visible text
+(`_fill_grams`) and the new index (together about a minute per million records).
 """
 
 from __future__ import annotations
@@ -35,12 +38,13 @@ import logging
 import sqlite3
 from pathlib import Path
 
+from indexer import _sqlite_grams as grams
 from indexer._sqlite_rows import search_form
 from indexer.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 HOUR_MICROS = 3_600_000_000
 MIN_SQLITE = (3, 34, 0)  # the FTS5 trigram tokenizer arrived in 3.34
 
@@ -64,6 +68,8 @@ CREATE INDEX IF NOT EXISTS feedback_time
     ON feedback (created_at, source, kind, sentiment, duplicate_of);
 CREATE INDEX IF NOT EXISTS feedback_source ON feedback (source, created_at);
 CREATE INDEX IF NOT EXISTS feedback_sentiment ON feedback (sentiment, created_at);
+-- The console's lists: one source and one sentiment, newest first, without a sort.
+CREATE INDEX IF NOT EXISTS feedback_source_sentiment ON feedback (source, sentiment, created_at);
 
 CREATE TABLE IF NOT EXISTS body (
     rid          INTEGER PRIMARY KEY,
@@ -90,6 +96,7 @@ CREATE TRIGGER IF NOT EXISTS body_au AFTER UPDATE ON body BEGIN
     INSERT INTO fts (rowid, title, text)
         VALUES (new.rid, COALESCE(new.search_title, new.title), COALESCE(new.search_text, new.text));
 END;
+{grams};
 
 CREATE TABLE IF NOT EXISTS topic (
     rid   INTEGER NOT NULL,
@@ -132,7 +139,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at);
 CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule, created_at);
-"""
+""".replace("{grams}", grams.DDL)
 
 
 SIDE_TABLES = (("topic", "topic"), ("risk", "flag"), ("entity", "canonical"))
@@ -201,8 +208,10 @@ _BACKFILL = [
 ]
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open (creating file, parent folders and schema as needed) a WAL-mode connection.
+def connect(path: str | Path, setup: bool = True) -> sqlite3.Connection:
+    """Open a WAL-mode connection; `setup` (the store's first) creates the file, parent folders and
+    schema as needed, or upgrades an older schema. Further connections to the same file (one per
+    thread, see `indexer.sqlite`) pass setup=False.
 
     `isolation_level=None` leaves transactions to the store (`BEGIN IMMEDIATE` ... `COMMIT`), so a
     batch is written whole or not at all."""
@@ -212,18 +221,19 @@ def connect(path: str | Path) -> sqlite3.Connection:
             f">= {'.'.join(map(str, MIN_SQLITE))}")
     target = str(path)
     try:
-        if target != ":memory:":
+        if setup and target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(target, timeout=10.0, isolation_level=None, check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:
         raise StoreUnavailable(f"cannot open SQLite store path={target}: {exc}") from exc
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0] if setup else SCHEMA_VERSION
         if version > SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"SQLite store path={target} has schema version {version}; this code knows "
                 f"<= {SCHEMA_VERSION} (upgrade voc-monitor)")
-        conn.execute("PRAGMA journal_mode=WAL")
+        if setup:
+            conn.execute("PRAGMA journal_mode=WAL")  # kept by the file: later connections have it
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
@@ -246,10 +256,10 @@ def _create(conn: sqlite3.Connection, target: str, version: int) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         if version:
+            work = {1: "building hourly roll-ups and re-indexing the visible text",
+                    2: "re-indexing the visible text", 3: "indexing the visible text by character pairs"}
             log.warning("SQLite store path=%s: upgrading schema %d -> %d (%s once; this can take a "
-                        "minute on a large store)", target, version, SCHEMA_VERSION,
-                        "building hourly roll-ups and re-indexing the visible text" if version == 1
-                        else "re-indexing the visible text")
+                        "minute on a large store)", target, version, SCHEMA_VERSION, work[version])
         if version == 1:
             for statement in _V1_COLUMNS:
                 conn.execute(statement)
@@ -262,6 +272,8 @@ def _create(conn: sqlite3.Connection, target: str, version: int) -> None:
                 conn.execute(statement)
         if version in (1, 2):  # the full-text index, from `body_search` (the visible text)
             conn.execute("INSERT INTO fts (fts) VALUES ('rebuild')")
+        if version in (1, 2, 3):
+            _fill_grams(conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -298,6 +310,19 @@ def _upgrade_search(conn: sqlite3.Connection) -> None:
             if forms != (None, None):
                 changed.append((*forms, rid))
         conn.executemany("UPDATE body SET search_title = ?, search_text = ? WHERE rid = ?", changed)
+
+
+def _fill_grams(conn: sqlite3.Connection) -> None:
+    """Version 1, 2 or 3 -> 4: the bigram index over the visible text (the DDL made the table)."""
+    conn.execute("INSERT INTO grams (grams) VALUES ('delete-all')")  # contentless: no DELETE
+    last = 0
+    while True:
+        rows = conn.execute("SELECT rid, title, text FROM body_search WHERE rid > ? ORDER BY rid LIMIT ?",
+                            (last, _UPGRADE_CHUNK * 10)).fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        conn.executemany(grams.INSERT, [(rid, grams.tokens(title, text)) for rid, title, text in rows])
 
 
 def _statements(script: str) -> list[str]:

@@ -41,7 +41,7 @@ from indexer import _es_query as q
 from indexer._es_docs import Doc, build_doc, dumps, load
 from indexer._es_setup import names, setup
 from indexer.errors import StoreDenied, StoreError, StoreQueryError, StoreUnavailable
-from indexer.store import LOCKS, CountRow, Filters, SearchPage, UpsertResult
+from indexer.store import COUNT_CAP, LOCKS, CountRow, Filters, SearchPage, UpsertResult
 
 log = logging.getLogger(__name__)
 
@@ -291,10 +291,12 @@ class ElasticStore:
             raise StoreQueryError(f"page={page} size={size} goes past the first {MAX_WINDOW} results; "
                                   "narrow the filters")
         body = q.bool_query(filters, q.split_query(query))
+        # Counting stops at COUNT_CAP, as on SQLite: hits.total.relation "gte" says it did.
         hits = self._hits("search", self.names["alias"], query=body, sort=q.NEWEST_FIRST, from_=skip,
-                          size=size, track_total_hits=True)
-        return SearchPage(total=hits["hits"]["total"]["value"], items=self._records(hits), page=page,
-                          size=size)
+                          size=size, track_total_hits=COUNT_CAP)
+        total = hits["hits"]["total"]
+        return SearchPage(total=total["value"], items=self._records(hits), page=page, size=size,
+                          total_capped=total.get("relation") == "gte")
 
     def counts(self, start: datetime, end: datetime, interval: timedelta | None = None,
                group_by: Sequence[str] = (), filters: Filters = _ANY) -> list[CountRow]:

@@ -1,4 +1,4 @@
-"""`SqliteStore`: the embedded default `FeedbackStore` — one SQLite file, WAL mode, FTS5 trigram.
+"""`SqliteStore`: the embedded default `FeedbackStore` — one SQLite file, WAL mode, FTS5 indexes.
 
 Usage::
 
@@ -8,22 +8,29 @@ Usage::
 
 Search reads what a person sees of title and text (HTML read as text; texts and query folded
 alike: traditional → simplified, full-width → half-width; see `_sqlite_schema`), never the
-stored markup. Terms of three or more characters use the FTS5 trigram index; one- and
-two-character terms (`贷`, `闪退`) scan the narrow `body` table (bench/store.py measures both at 1M
-records). An upsert writes only what is new or changed, and says which (`UpsertResult.created`,
-`updated`, `unchanged`). Counts
-bucket by the display timezone's UTC offset at `start` (exact for Asia/Shanghai, which has no DST).
-One connection per store object, shared between threads under a lock. Schema: `_sqlite_schema`.
+stored markup. Terms of three or more characters use the FTS5 trigram index, one- and
+two-character terms (`贷`, `闪退`) the bigram index (`_sqlite_grams`); a search counts to
+`COUNT_CAP` and pages newest first without reading every match (`_sqlite_search`; bench/web.py
+measures it at 1M records). An upsert writes only what is new or changed, and says which
+(`UpsertResult.created`, `updated`, `unchanged`). Counts bucket by the display timezone's UTC
+offset at `start` (exact for Asia/Shanghai, which has no DST).
+
+Threads: each thread gets its own connection to the file (made on its first call), so readers
+run side by side (WAL: a reader sees the last commit and never waits for a writer) and a quick
+search never queues behind a slow one. Writes take a lock in the process and SQLite's write lock
+(`BEGIN IMMEDIATE`) across processes, so they stay one at a time. A `:memory:` store, where each
+connection would be a database of its own, keeps one connection under a lock. Schema:
+`_sqlite_schema`.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,9 +38,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.record import Feedback, RecordError, parse_time
+from indexer import _sqlite_grams as grams
 from indexer import _sqlite_query as q
 from indexer import _sqlite_rollup as rollup
-from indexer._sqlite_rows import RECORD_COLS, Prepared, dumps, from_micros, load
+from indexer import _sqlite_search as plan
+from indexer._sqlite_rows import RECORD_COLS, Prepared, dumps, from_micros, load, searched
 from indexer._sqlite_schema import connect
 from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
 from indexer.store import LOCKS, CountRow, Filters, SearchPage, UpsertResult
@@ -54,8 +63,15 @@ class SqliteStore:
             self._tz = ZoneInfo(timezone)
         except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
             raise StoreQueryError(f"unknown timezone {timezone!r}") from exc
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = connect(path)
+        self._write_lock = threading.Lock()  # one writer at a time in this process
+        self._shared = threading.RLock() if self.path == ":memory:" else None
+        self._registry = threading.Lock()  # guards _conns and _closed
+        self._local = threading.local()
+        self._conns: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
+        self._closed = False
+        first = connect(path)  # creates or upgrades the schema, once
+        self._conns.append((weakref.ref(threading.current_thread()), first))
+        self._local.conn = first
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
@@ -66,21 +82,43 @@ class SqliteStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _db(self, what: str, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """The connection under the lock; a write runs in one IMMEDIATE transaction."""
-        with self._lock:
-            if self._conn is None:
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection (made on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and not self._closed:
+            return conn
+        with self._registry:
+            if self._closed:
                 raise StoreUnavailable(f"SQLite store path={self.path} is closed")
-            conn = self._conn
+            if self._shared is not None:
+                return self._conns[0][1]
+            for ref, old in [c for c in self._conns if not _alive(c[0])]:  # threads that ended
+                old.close()
+                self._conns.remove((ref, old))
+            conn = connect(self.path, setup=False)
+            self._conns.append((weakref.ref(threading.current_thread()), conn))
+        self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _db(self, what: str, write: bool = False, snapshot: bool = False) -> Iterator[sqlite3.Connection]:
+        """This thread's connection; a write runs in one IMMEDIATE transaction under the write
+        lock, a `snapshot` read in one transaction (its statements see the same commit)."""
+        conn = self._conn
+        guard: AbstractContextManager[Any] = (self._shared if self._shared is not None else
+                                              self._write_lock if write else nullcontext())
+        with guard:
             try:
                 if write:
                     conn.execute("BEGIN IMMEDIATE")
+                elif snapshot:
+                    conn.execute("BEGIN")
                 yield conn
-                if write:
+                if conn.in_transaction:
                     conn.execute("COMMIT")
             except BaseException as exc:
-                if write and conn.in_transaction:
+                if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
                     raise StoreUnavailable(f"SQLite {what} failed path={self.path}: {exc}") from exc
@@ -125,6 +163,8 @@ class SqliteStore:
         new_body: list[tuple[Any, ...]] = []
         upd_rows: list[tuple[Any, ...]] = []
         upd_body: list[tuple[Any, ...]] = []
+        gone_grams: list[tuple[int, str]] = []  # (rid, tokens) of texts replaced, then the new ones
+        new_grams: list[tuple[int, str]] = []
         side: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
         written: list[Prepared] = []
         for p in items:
@@ -136,10 +176,15 @@ class SqliteStore:
                 upd_rows.append((*p.row, rid))
                 if body != (p.title, p.text, *p.search):  # re-indexing text is the costly part
                     upd_body.append((p.title, p.text, *p.search, rid))
+                    title, text, search_title, search_text = body
+                    gone_grams.append((rid, grams.tokens(searched(title, search_title),
+                                                         searched(text, search_text))))
+                    new_grams.append((rid, p.grams()))
             else:
                 rid, next_rid = next_rid, next_rid + 1
                 new_rows.append((rid, p.id, *p.row))
                 new_body.append((rid, p.title, p.text, *p.search))
+                new_grams.append((rid, p.grams()))
             written.append(p)
             side[0].extend((rid, t) for t in p.topics)
             side[1].extend((rid, f, s) for f, s in p.risks)
@@ -160,6 +205,8 @@ class SqliteStore:
             " doc, has_topic, has_risk, has_entity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", new_rows)
         conn.executemany("INSERT INTO body (rid, title, text, search_title, search_text) "
                          "VALUES (?,?,?,?,?)", new_body)
+        conn.executemany(grams.DELETE, gone_grams)
+        conn.executemany(grams.INSERT, new_grams)
         conn.executemany("INSERT INTO topic (rid, topic) VALUES (?,?)", side[0])
         conn.executemany("INSERT INTO risk (rid, flag, severity) VALUES (?,?,?)", side[1])
         conn.executemany("INSERT INTO entity (rid, canonical, ours) VALUES (?,?,?)", side[2])
@@ -198,32 +245,19 @@ class SqliteStore:
     def search(self, query: str = "", filters: Filters = _ANY, page: int = 1,
                size: int = 20) -> SearchPage:
         """Records whose visible title or text contains every whitespace-separated term (folded as
-        the texts are), newest first."""
+        the texts are), newest first; the total stops at COUNT_CAP (`total_capped`)."""
         if not isinstance(page, int) or page < 1 or not isinstance(size, int) or size < 1:
             raise StoreQueryError(f"page and size must be integers >= 1, got page={page} size={size}")
         terms = q.split_query(query)
-        clause, params = q.where(filters, terms)
-        skip = (page - 1) * size
-        with self._db("search") as conn:
-            if not terms:  # newest first straight off the created_at index
-                total = conn.execute(f"SELECT COUNT(*) FROM feedback f WHERE {clause}", params).fetchone()[0]
-                rows = conn.execute(
-                    f"SELECT {RECORD_COLS} FROM feedback f JOIN body b ON b.rid = f.rid WHERE {clause} "
-                    "ORDER BY f.created_at DESC, f.rid DESC LIMIT ? OFFSET ?", [*params, size, skip]
-                ).fetchall()
-            else:
-                # One pass over the matches gives both the total and the page; counting and paging
-                # in SQL would run the text match (a scan for short terms) twice.
-                hits = conn.execute(f"SELECT f.created_at, f.rid FROM feedback f WHERE {clause}",
-                                    params).fetchall()
-                total = len(hits)
-                wanted = [rid for _, rid in heapq.nlargest(skip + size, hits)[skip:]]
-                marks = ",".join("?" * len(wanted))
-                found = {r[0]: r[1:] for r in conn.execute(
-                    f"SELECT f.rid, {RECORD_COLS} FROM feedback f JOIN body b ON b.rid = f.rid "
-                    f"WHERE f.rid IN ({marks})", wanted)} if wanted else {}
-                rows = [found[rid] for rid in wanted]
-        return SearchPage(total=total, items=[self._record(r) for r in rows], page=page, size=size)
+        q.plain(filters)  # a bad filter is refused before anything is read
+        with self._db("search", snapshot=True) as conn:
+            found = plan.run(conn, terms, filters, (page - 1) * size, size)
+            marks = ",".join("?" * len(found.rids))
+            rows = {r[0]: r[1:] for r in conn.execute(
+                f"SELECT f.rid, {RECORD_COLS} FROM feedback f JOIN body b ON b.rid = f.rid "
+                f"WHERE f.rid IN ({marks})", found.rids)} if found.rids else {}
+        return SearchPage(total=found.total, items=[self._record(rows[rid]) for rid in found.rids],
+                          page=page, size=size, total_capped=found.capped)
 
     def counts(self, start: datetime, end: datetime, interval: timedelta | None = None,
                group_by: Sequence[str] = (), filters: Filters = _ANY) -> list[CountRow]:
@@ -309,13 +343,13 @@ class SqliteStore:
         except (TypeError, ValueError) as exc:
             raise StoreQueryError(f"state {namespace}/{key}: {exc}") from exc
         now = q.to_micros(datetime.now(UTC), "now")
-        with self._db("put_state") as conn:
+        with self._db("put_state", write=True) as conn:
             conn.execute("INSERT INTO state (namespace, key, value, updated_at) VALUES (?,?,?,?) "
                          "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
                          "updated_at = excluded.updated_at", (namespace, key, text, now))
 
     def delete_state(self, namespace: str, key: str) -> None:
-        with self._db("delete_state") as conn:
+        with self._db("delete_state", write=True) as conn:
             conn.execute("DELETE FROM state WHERE namespace = ? AND key = ?", (namespace, key))
 
     def lock(self, name: str, owner: str, ttl: timedelta) -> bool:
@@ -360,7 +394,7 @@ class SqliteStore:
             doc = dumps({**alert, "created_at": created.isoformat()})
         except (TypeError, ValueError) as exc:
             raise StoreQueryError(f"alert rule={alert['rule']}: {exc}") from exc
-        with self._db("add_alert") as conn:
+        with self._db("add_alert", write=True) as conn:
             conn.execute("INSERT INTO alerts (rule, created_at, doc) VALUES (?,?,?)",
                          (alert["rule"], q.to_micros(created, "created_at"), doc))
 
@@ -382,12 +416,21 @@ class SqliteStore:
         return [json.loads(r[0]) for r in rows]
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is None:
+        """Close every thread's connection; later calls raise StoreUnavailable. Twice is fine."""
+        with self._registry:
+            if self._closed:
                 return
+            self._closed = True
+            conns, self._conns = [c for _, c in self._conns], []
+        with self._shared if self._shared is not None else self._write_lock:
             try:
-                self._conn.execute("PRAGMA optimize")
+                conns[0].execute("PRAGMA optimize")
             except sqlite3.Error:
                 pass  # only a planner hint; closing must still happen
-            self._conn.close()
-            self._conn = None
+            for conn in conns:
+                conn.close()
+
+
+def _alive(ref: weakref.ref[threading.Thread]) -> bool:
+    thread = ref()
+    return thread is not None and thread.is_alive()

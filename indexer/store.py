@@ -10,7 +10,8 @@ Contract, shared by the contract tests in tests/indexer/ (run against every back
   `<img src="…sinaimg…">`, is not matched); texts and terms are folded alike
   (`nlp.normalize.fold_for_search`: traditional → simplified, full-width → half-width), so
   `轉賬失敗` finds what `转账失败` finds. The record keeps its text as written. An empty query
-  lists by `created_at` descending.
+  lists by `created_at` descending. `total` may stop at `COUNT_CAP`: then `total_capped` is True
+  and `total` is a lower bound (a console shows "10,000+"); below the cap it is exact.
 - `counts(start, end, interval, group_by, filters)` counts records with start <= created_at < end.
   `interval=None` gives one bucket per key (bucket = start); otherwise buckets are aligned to the
   display timezone (hours and days in Asia/Shanghai). Multi-valued fields (topic, risk, entity)
@@ -38,6 +39,7 @@ from core.record import Feedback
 GROUP_FIELDS = ("source", "kind", "sentiment", "topic", "risk", "entity")
 LOCKS = "lock"  # the state namespace of `lock`/`unlock` documents: {"owner", "until", "taken_at"}
 NONE_KEY = "(none)"
+COUNT_CAP = 10_000  # `search` may stop counting here (SearchPage.total_capped); ES's track_total_hits
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,14 @@ class Filters:
 
 @dataclass(frozen=True)
 class SearchPage:
+    """One page of `search`. `total` counts every match, except that when `total_capped` is True
+    the store stopped counting at `COUNT_CAP` and `total` is a lower bound ("10,000+")."""
+
     total: int
     items: list[Feedback]
     page: int = 1
     size: int = 20
+    total_capped: bool = False
 
 
 @dataclass(frozen=True)

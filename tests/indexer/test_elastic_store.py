@@ -19,7 +19,7 @@ from indexer._es_docs import build_doc, bulk_body, load
 from indexer._es_setup import mapping
 from indexer.elastic import ElasticStore
 from indexer.errors import StoreQueryError, StoreUnavailable
-from indexer.store import NONE_KEY, Filters
+from indexer.store import COUNT_CAP, NONE_KEY, Filters
 
 
 @pytest.fixture
@@ -134,6 +134,16 @@ def test_later_copy_in_one_batch_is_sent_once(es, store):
 
 # -- query bodies and parsing --------------------------------------------------------------------
 
+def test_search_total_stops_at_the_cap_and_says_so(es, store):
+    """track_total_hits=COUNT_CAP: past it the cluster answers relation "gte" (a lower bound)."""
+    body = hits(build_record("信用卡"), total=COUNT_CAP)
+    body["hits"]["total"]["relation"] = "gte"
+    es.script("POST", r"^/voc-feedback/_search$", (200, body))
+    page = store.search("信用卡")
+    assert (page.total, page.total_capped) == (COUNT_CAP, True)
+    assert search_body(es)["track_total_hits"] == COUNT_CAP
+
+
 def test_search_body_and_parsing(es, store):
     a = build_record("房贷利率太高", at=T0 + timedelta(minutes=1), title="贷款")
     b = build_record("网点排队", at=T0)
@@ -143,10 +153,11 @@ def test_search_body_and_parsing(es, store):
                                                   ours=False, distinct_clusters=True,
                                                   since=T0), page=2, size=2)
     assert page.total == 7 and page.items == [a, b] and (page.page, page.size) == (2, 2)
+    assert not page.total_capped
     req = es.seen("POST", r"/_search$")[-1]
     assert req.query["ignore_unavailable"] == ["true"]
     body = req.json()
-    assert (body["from"], body["size"], body["track_total_hits"]) == (2, 2, True)
+    assert (body["from"], body["size"], body["track_total_hits"]) == (2, 2, COUNT_CAP)
     assert body["sort"] == [{"created_at": {"order": "desc"}}, {"id": {"order": "desc"}}]
     must = body["query"]["bool"]["filter"]
     assert {"terms": {"source": ["weibo", "tousu"]}} in must

@@ -34,8 +34,11 @@ PRAGMA user_version=2;
 
 
 def integrity(store: SqliteStore) -> None:
-    """FTS5's own check that the index matches its content (the visible text), row for row."""
+    """FTS5's own check that the index matches its content (the visible text), row for row, and
+    that the bigram index is sound (contentless: FTS5 cannot compare it with the text; the search
+    tests do)."""
     store._conn.execute("INSERT INTO fts (fts, rank) VALUES ('integrity-check', 1)")
+    store._conn.execute("INSERT INTO grams (grams, rank) VALUES ('integrity-check', 0)")
 
 
 @pytest.fixture
@@ -109,6 +112,8 @@ def _as_version_2(path) -> None:
         for name in ("body_ai", "body_ad", "body_au"):
             conn.execute(f"DROP TRIGGER {name}")
         conn.execute("DROP TABLE fts")
+        conn.execute("DROP TABLE grams")  # version 4's, like the index below
+        conn.execute("DROP INDEX feedback_source_sentiment")
         conn.execute("DROP VIEW body_search")
         conn.execute("ALTER TABLE body DROP COLUMN search_title")
         conn.execute("ALTER TABLE body DROP COLUMN search_text")
@@ -126,12 +131,13 @@ def test_a_version_2_file_is_reindexed_over_the_visible_text_at_open(tmp_path, m
         assert conn.execute("SELECT rowid FROM fts WHERE fts MATCH '\"sinaimg\"'").fetchall()
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     with SqliteStore(path) as upgraded:
-        assert upgraded._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert upgraded._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert upgraded.search("sinaimg").total == 0
         assert upgraded.search("嘻嘻").total == 5 and upgraded.search("转账失败").total == 6
         assert upgraded.search("轉賬").total == 6 and upgraded.search("普通").total == 1
+        assert upgraded.search("嘻").total == 5 and upgraded.search("rc").total == 0  # the pairs too
         assert {r.id: r for r in upgraded.get_many([r.id for r in records]).values()} == {
             r.id: r for r in records}
         assert upgraded.upsert(records).unchanged == len(records)
         integrity(upgraded)
-    assert "upgrading schema 2 -> 3" in caplog.text
+    assert "upgrading schema 2 -> 4" in caplog.text
