@@ -8,7 +8,11 @@ An APScheduler `BlockingScheduler` (apscheduler 3.x) with explicit job ids:
   (a table without either is crawled only by hand: `voc crawl NAME`). Each crawl runs in a child
   process (crawlers.runner), because Twisted's reactor cannot restart inside one process;
 - `jobs:poll`     every JOB_POLL_SECONDS: runs the crawl jobs queued in the store (the console's
-  重新采集, crawlers/jobs.py), so a queued job starts within seconds, as under `voc worker`.
+  重新采集, crawlers/jobs.py), so a queued job starts within seconds, as under `voc worker`;
+- `cases:route`   every `[alerts] interval_minutes`: the records `[[cases.routes]]` say need a case
+  get one (care.routing.open_routed_cases); the alert check's `case_overdue` escalates the late ones;
+- `cases:report`  Mondays at `digest_time` (when `digest = true`): the weekly service report of the
+  week before, emailed (voc.reporting).
 
 Every job: `coalesce=True` (a backlog of missed runs runs once), `max_instances=1` (a slow crawl is
 never started twice), `misfire_grace_time` = one interval, capped at 15 min. A job never raises
@@ -72,7 +76,7 @@ def build_scheduler(settings: Settings, *, scheduler: Any = None,
 
     tz = settings.display_tz
     run = {"check": alert_check_job, "digest": digest_job, "crawl": crawl_job, "jobs": crawl_jobs_job,
-           **(jobs or {})}
+           "cases": cases_job, "report": report_job, **(jobs or {})}
     sched = scheduler or BlockingScheduler(timezone=tz)
     interval = timedelta(minutes=settings.alerts.interval_minutes)
     grace = int(min(interval.total_seconds(), MAX_GRACE))
@@ -84,6 +88,11 @@ def build_scheduler(settings: Settings, *, scheduler: Any = None,
         sched.add_job(run["digest"], CronTrigger(hour=hour, minute=minute, timezone=tz),
                       id="alerts:digest", name="alerts:digest", args=[settings],
                       **{**common, "misfire_grace_time": 3600})
+        sched.add_job(run["report"], CronTrigger(day_of_week="mon", hour=hour, minute=minute, timezone=tz),
+                      id="cases:report", name="cases:report", args=[settings],
+                      **{**common, "misfire_grace_time": 3600})
+    sched.add_job(run["cases"], IntervalTrigger(seconds=int(interval.total_seconds()), timezone=tz),
+                  id="cases:route", name="cases:route", args=[settings], **common)
     sched.add_job(run["jobs"], IntervalTrigger(seconds=JOB_POLL_SECONDS, timezone=tz), id="jobs:poll",
                   name="jobs:poll", args=[settings], **{**common, "misfire_grace_time": JOB_POLL_SECONDS})
     for name, when in crawl_schedules(settings).items():
@@ -148,6 +157,34 @@ def digest_job(settings: Settings, now: datetime | None = None) -> Any:
         log.info("job=alerts:digest status=%s sent=%s failed=%s", "ok" if not report.failed else "degraded",
                  ",".join(report.sent) or "-", ",".join(report.failed) or "-")
     return report
+
+
+def cases_job(settings: Settings, now: datetime | None = None) -> Any:
+    """Open the cases the routes ask for (care.routing); logs one line when it opened or linked any."""
+    from care.routing import open_routed_cases
+
+    report = _with_store(settings, "cases:route",
+                         lambda store: open_routed_cases(settings, store, now or datetime.now(UTC)))
+    if report is not None and (report.opened or report.linked):
+        log.info("job=cases:route status=ok read=%d opened=%d linked=%d", report.read, len(report.opened),
+                 report.linked)
+    return report
+
+
+def report_job(settings: Settings, now: datetime | None = None) -> Any:
+    """The weekly service report of the week before, emailed."""
+    from voc.cli.cases import report_text
+    from voc.reporting import build_weekly_report, send_report
+
+    def work(store: Any) -> Any:
+        report = build_weekly_report(settings, store, now)
+        return send_report(settings, report, "\n".join(report_text(report)), now)
+
+    delivery = _with_store(settings, "cases:report", work)
+    if delivery is not None:
+        log.info("job=cases:report status=%s sent=%s failed=%s", "ok" if not delivery.failed else "degraded",
+                 ",".join(delivery.sent) or "-", ",".join(delivery.failed) or "-")
+    return delivery
 
 
 def crawl_job(settings: Settings, name: str) -> Any:

@@ -100,3 +100,24 @@ def test_the_weekly_report(env: Path, capsys: pytest.CaptureFixture[str]) -> Non
     mail = message_from_bytes(eml.read_bytes(), policy=default)
     assert "ebank-lead@example.com" in mail["To"] and "[周报]" in mail["Subject"]
     assert "电子银行部" in mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+def test_voc_run_routes_cases_and_sends_the_report(env: Path) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from core.record import Feedback
+    from voc.scheduler import build_scheduler, cases_job, report_job
+
+    settings = load_settings()
+    sched = build_scheduler(settings, scheduler=BackgroundScheduler(timezone=settings.display_tz))
+    assert {"cases:route", "cases:report"} <= {job.id for job in sched.get_jobs()}
+    store = SqliteStore(env / "voc.db")
+    bank = {"type": "bank", "text": "江南银行", "canonical": "江南银行", "ours": True}
+    store.upsert([Feedback(id="r1", source="tousu", kind="complaint", text="江南银行卡被盗刷",
+                           created_at=MONDAY, risk=[{"flag": "fraud_theft", "severity": "critical"}],
+                           entities=[bank])])
+    store.close()
+    [case] = cases_job(settings, now=MONDAY + timedelta(minutes=5)).opened
+    assert case.records == ["r1"] and case.team == "客服中心"  # no topic: the default team
+    assert report_job(settings, now=MONDAY + timedelta(days=7)).sent == ["outbox"]
+    assert (env / "outbox" / "weekly-report-20251103.eml").exists()
