@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_demo_ends_by_naming_both_ways_to_reach_voc() -> None:
     # -n prints the recipe without running it; STAMP= leaves out the install prerequisite
-    out = subprocess.run(["make", "-n", "demo", "STAMP="], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    # --no-print-directory: under `make test` this make is a sub-make and would print
+    # "make[1]: Entering directory ..." around the recipe
+    out = subprocess.run(["make", "--no-print-directory", "-n", "demo", "STAMP="], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
     lines = out.splitlines()
     demo = lines.index(".venv/bin/voc demo")
     after = "\n".join(lines[demo + 1:])
