@@ -135,11 +135,11 @@ def main() -> int:
 
 def console_shots(db: Path, work: Path) -> None:
     """The console over the demo's store: overview, a search, the sources page."""
+    import shutil
+
     from selenium.webdriver.common.by import By
     from support.browser import chromium
     from support.web_server import PASSWORDS, console
-
-    import shutil
 
     home = work / "console"
     home.mkdir()

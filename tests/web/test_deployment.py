@@ -34,7 +34,8 @@ def test_make_demo_says_how_to_reach_the_console():
 
 
 def test_voc_web_serves_the_console(tmp_path):
-    env = {**os.environ, "VOC_STORE__PATH": str(tmp_path / "voc.db"), "VOC_APP__VAR_DIR": str(tmp_path / "var")}
+    env = {**os.environ, "VOC_STORE__PATH": str(tmp_path / "voc.db"),
+           "VOC_APP__VAR_DIR": str(tmp_path / "var")}
     env.pop("VOC_SETTINGS", None)
     voc = [sys.executable, "-m", "voc.cli"]
     made = subprocess.run([*voc, "users", "add", "admin", "--role", "admin"], input="admin-pass-9\n",
