@@ -56,7 +56,7 @@ bench: $(STAMP)
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 CYCLES := ../shared/tools/import_cycles.py
-PACKAGES := core voc nlp crawlers indexer alerts web
+PACKAGES := core voc nlp crawlers indexer alerts web care
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
