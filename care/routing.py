@@ -92,7 +92,11 @@ def _severity_rank(record: Feedback) -> int:
 
 
 def ours(record: Feedback) -> bool:
-    return record.kind in ("survey", "review") or any(e.get("ours") for e in record.entities)
+    """The record names our bank, or is our own survey answer or app review that names no other."""
+    banks = [e for e in record.entities if e.get("type") == "bank"]
+    if any(e.get("ours") for e in banks):
+        return True
+    return record.kind in ("survey", "review") and not banks
 
 
 def matches(route: Mapping[str, Any], record: Feedback) -> bool:

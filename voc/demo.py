@@ -106,10 +106,25 @@ def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: da
             "alerts": describe_fired(alert_report, outbox),
             "alert_errors": list(alert_report.errors),
         }
+        summary["cases"] = demo_cases(conf, store, now, since=records[0].created_at if records else now)
     finally:
         store.close()
     summary["seconds"] = round(time.perf_counter() - started, 1)
     return summary
+
+
+def demo_cases(conf: Settings, store: Any, now: datetime, since: datetime) -> dict[str, Any]:
+    """Route the demo's records into cases ([[cases.routes]]), as `voc run` does every check."""
+    from care.routing import open_routed_cases
+
+    report = open_routed_cases(conf, store, now, since=since)
+    teams: dict[str, int] = {}
+    for case in report.opened:
+        teams[case.team] = teams.get(case.team, 0) + 1
+    return {"opened": len(report.opened), "linked": report.linked,
+            "by_team": dict(sorted(teams.items(), key=lambda kv: -kv[1])),
+            "cases": [{"id": c.id, "team": c.team, "severity": c.severity, "route": c.route,
+                       "records": len(c.records), "title": c.title} for c in report.opened]}
 
 
 def _line(doc: dict[str, Any], top: int | None = None, total: int | None = None,
@@ -144,6 +159,12 @@ def print_summary(s: dict[str, Any]) -> None:
         print(f"        {alert['eml'] or '(delivery queued)'}")
     for err in s["alert_errors"]:
         print(f"    rule error: {err}")
+    cases = s.get("cases") or {"opened": 0, "linked": 0, "by_team": {}, "cases": []}
+    teams = " · ".join(f"{team} {n}" for team, n in cases["by_team"].items()) or "-"
+    print(f"  cases        {cases['opened']} opened ({teams}); {cases['linked']} more copies linked")
+    for case in sorted(cases["cases"], key=lambda c: (c["severity"] != "critical", -c["records"]))[:3]:
+        print(f"    [{case['severity']}] {case['id']} {case['team']}  {case['title']}"
+              f"（{case['records']} 条记录）")
     env = f"VOC_STORE__PATH={s['store']}"
     voc = voc_command()
     print("  look next")
@@ -151,6 +172,7 @@ def print_summary(s: dict[str, Any]) -> None:
     print(f"    {env} {voc} search 转账失败 --sentiment negative")
     print(f"    {env} {voc} stats --by topic      (or --by day, --by sentiment, --json)")
     print(f"    {env} {voc} search --source tousu --since {_since_hint()}")
+    print(f"    {env} {voc} cases list          (the cases opened, their teams and deadlines)")
     print(f"    the alert emails: {s['outbox']}/*.eml (open them in any mail client)")
     print("  the web console (http://127.0.0.1:8080/)")
     print(f"    {env} {voc} users add admin --role admin   (asks for a password: the first admin)")

@@ -1,7 +1,7 @@
 """Routing records into cases with the shipped [[cases.routes]]: a critical risk post about our bank
 and its near-duplicate copies open ONE case, a survey response rated 1 whose respondent agreed to a
-回访 opens one case for all its answers, the team comes from the routing table, and running the
-routes again changes nothing."""
+回访 opens one case for all its answers, the team comes from the routing table (fraud before
+topics), and running the routes again changes nothing."""
 
 from __future__ import annotations
 
@@ -53,10 +53,10 @@ def test_a_cluster_of_copies_opens_one_case(tmp_path: Path) -> None:
     assert len(report.opened) == 2, [c.title for c in report.opened]
     risk_case, rating_case = sorted(report.opened, key=lambda c: c.severity)
     assert (risk_case.severity, risk_case.route) == ("critical", "critical_risk")
-    assert risk_case.team == "信用卡中心"
+    assert risk_case.team == "消费者权益保护部"  # the fraud route names it before the card topic
     assert sorted(risk_case.records) == sorted([first.id, *(c.id for c in copies)])  # one case, 6 records
     assert "13812345678" not in risk_case.title and "138****5678" in risk_case.title
-    assert risk_case.lead == ["card-lead@example.com"]
+    assert risk_case.lead == ["consumer-protection@example.com"]
     assert (rating_case.route, rating_case.team, rating_case.rating_before) == ("low_rating", "网点运营部", 1)
     assert sorted(rating_case.records) == sorted(r.id for r in survey[:2])  # one response, one case
     # the same records again, and a later copy: no new case, the copy joins the first

@@ -118,6 +118,6 @@ def test_voc_run_routes_cases_and_sends_the_report(env: Path) -> None:
                            entities=[bank])])
     store.close()
     [case] = cases_job(settings, now=MONDAY + timedelta(minutes=5)).opened
-    assert case.records == ["r1"] and case.team == "客服中心"  # no topic: the default team
+    assert case.records == ["r1"] and case.team == "消费者权益保护部"  # the fraud route's team
     assert report_job(settings, now=MONDAY + timedelta(days=7)).sent == ["outbox"]
     assert (env / "outbox" / "weekly-report-20251103.eml").exists()
