@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from core.settings import Settings
 from indexer.store import FeedbackStore
+from web.cases import routes as cases_routes
 from web.frame import HERE, MAX_UPLOAD, Console, Ingest, SecurityHeaders, endpoint
 from web.pages import routes
 
@@ -38,7 +39,7 @@ def create_app(settings: Settings, store: FeedbackStore | None = None, *,
         if owned:
             console.store.close()
 
-    app = Starlette(routes=[*routes(endpoint),
+    app = Starlette(routes=[*routes(endpoint), *cases_routes(endpoint),
                             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static")],
                     lifespan=lifespan, max_body_size=MAX_UPLOAD + 1024 * 1024)
     app.state.console = console
