@@ -3,8 +3,9 @@
 - an index template `<prefix>-feedback` (settings + mappings from `indexer/mappings/feedback.json`)
   for the monthly indices `<prefix>-feedback-YYYY.MM`, which puts each new one behind the alias
   `<prefix>-feedback`; the current month's index is created so the alias always exists;
-- the indices `<prefix>-alerts` and `<prefix>-state` (mappings from `alerts.json`, `state.json`);
-  when they exist already, their mappings are updated (additive only);
+- the indices `<prefix>-alerts` and `<prefix>-state` (mappings from `alerts.json`, `state.json`),
+  and the state namespaces with an index of their own (`<prefix>-cases`, `indexer._es_state_indices`,
+  the state mapping); when they exist already, their mappings are updated (additive only);
 - the fields added to the feedback mapping since the first release (`ADDED_FEEDBACK_FIELDS`:
   the visible text search reads) are put on every monthly index behind the alias, so documents
   indexed there again become searchable by their visible text too (additive only).
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer._es_docs import month_index
+from indexer._es_state_indices import state_index_names
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def mapping(name: str) -> dict[str, Any]:
 
 def names(prefix: str) -> dict[str, str]:
     return {"alias": f"{prefix}-feedback", "template": f"{prefix}-feedback",
-            "alerts": f"{prefix}-alerts", "state": f"{prefix}-state"}
+            "alerts": f"{prefix}-alerts", "state": f"{prefix}-state", **state_index_names(prefix)}
 
 
 def detect_analyzer(es: Any) -> str:
@@ -94,8 +96,9 @@ def setup(es: Any, prefix: str, analyzer: str | None = None, replicas: int | Non
     # Older months may predate fields the template has since gained (a no-op where they are).
     fields = mapping("feedback")["mappings"]["properties"]
     es.indices.put_mapping(index=n["alias"], properties={f: fields[f] for f in ADDED_FEEDBACK_FIELDS})
-    for kind in ("alerts", "state"):
-        body = mapping(kind)
+    own = [key for key in n if key.startswith("state:")]
+    for kind in ("alerts", "state", *own):
+        body = mapping(kind.split(":")[0])
         if replicas is not None:
             body["settings"]["number_of_replicas"] = replicas
         if _create(es, n[kind], body):
@@ -104,7 +107,7 @@ def setup(es: Any, prefix: str, analyzer: str | None = None, replicas: int | Non
             es.indices.put_mapping(index=n[kind], **body["mappings"])
     log.info("es setup prefix=%s analyzer=%s created=%s", prefix, analyzer, ",".join(created) or "-")
     return {"template": n["template"], "alias": n["alias"], "analyzer": analyzer,
-            "indices": [current, n["alerts"], n["state"]], "created": created}
+            "indices": [current, n["alerts"], n["state"], *(n[k] for k in own)], "created": created}
 
 
 def _create(es: Any, index: str, body: dict[str, Any] | None) -> bool:

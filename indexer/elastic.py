@@ -40,6 +40,7 @@ from core.record import Feedback, RecordError, parse_time
 from indexer import _es_query as q
 from indexer._es_docs import Doc, build_doc, dumps, load
 from indexer._es_setup import names, setup
+from indexer._es_state_indices import state_index
 from indexer.errors import StoreDenied, StoreError, StoreQueryError, StoreUnavailable
 from indexer.store import COUNT_CAP, LOCKS, CountRow, Filters, SearchPage, UpsertResult
 
@@ -346,7 +347,7 @@ class ElasticStore:
         doc_id = self._state_id(namespace, key)
         self._ensure()
         resp = self._call("get_state", lambda: self._es.options(ignore_status=404).get(
-            index=self.names["state"], id=doc_id))
+            index=state_index(self.names, namespace), id=doc_id))
         return resp.body["_source"]["value"] if resp.meta.status == 200 and resp.body.get("found") else None
 
     def lock(self, name: str, owner: str, ttl: timedelta) -> bool:
@@ -394,19 +395,19 @@ class ElasticStore:
         doc = {"namespace": namespace, "key": key, "value": plain,
                "updated_at": datetime.now(UTC).isoformat()}
         self._ensure()
-        self._call("put_state", lambda: self._es.index(index=self.names["state"], id=doc_id, document=doc,
-                                                       refresh=self.refresh))
+        self._call("put_state", lambda: self._es.index(index=state_index(self.names, namespace), id=doc_id,
+                                                       document=doc, refresh=self.refresh))
 
     def delete_state(self, namespace: str, key: str) -> None:
         doc_id = self._state_id(namespace, key)
         self._ensure()
         self._call("delete_state", lambda: self._es.options(ignore_status=404).delete(
-            index=self.names["state"], id=doc_id, refresh=self.refresh))
+            index=state_index(self.names, namespace), id=doc_id, refresh=self.refresh))
 
     def list_state(self, namespace: str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for hit in self._scan("list_state", self.names["state"], {"term": {"namespace": namespace}},
-                              [{"key": "asc"}]):
+        index = state_index(self.names, namespace)
+        for hit in self._scan("list_state", index, {"term": {"namespace": namespace}}, [{"key": "asc"}]):
             out[hit["_source"]["key"]] = hit["_source"]["value"]
         return out
 
