@@ -22,6 +22,9 @@ means rebuilding the table (a new schema version). About 45 MB per million short
 
 from __future__ import annotations
 
+import re
+
+_SEPARATORS = re.compile(r"[\x00-/:-@\[-`{-\x7f]+")  # what `ascii` splits at: ASCII but letters, digits
 DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS grams USING fts5("
        "g, content='', columnsize=0, detail=none, tokenize='ascii')")
 INSERT = "INSERT INTO grams (rowid, g) VALUES (?, ?)"
@@ -38,15 +41,10 @@ def tokens(*texts: str) -> str:
     tokens, space-separated, in a stable order (the `'delete'` of an update must repeat them)."""
     found: set[str] = set()
     for text in texts:
-        inside = [_in_token(c) for c in text]
-        last = len(text) - 1
-        for i, c in enumerate(text):
-            if not inside[i]:
-                continue
-            if i < last and inside[i + 1]:
-                found.add(c + text[i + 1])
-            else:
-                found.add(c)
+        for run in _SEPARATORS.split(text):
+            if run:
+                found.update(map(str.__add__, run, run[1:]))
+                found.add(run[-1])
     return " ".join(sorted(found))
 
 
