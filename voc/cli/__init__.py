@@ -10,6 +10,7 @@
     worker    worker (the crawl jobs the console queues)
     web       web, users, audit, labels export
     es        es setup, kibana import
+    cases     cases list | show | open | assign | note | status | callback | close, report weekly
 
 `voc demo` and `voc run` are registered in `main` and run `voc.demo` and `voc.scheduler`.
 """

@@ -163,8 +163,11 @@ def show(case: Any, tz: Any, now: datetime) -> list[str]:
                      f"{OUTCOMES.get(b['outcome'], b['outcome'])}{said} {b.get('note', '')}".rstrip())
     lines.append("  历史")
     for h in case.history:
-        change = f"{h.get('from', '')} → {h['to']}" if h.get("to") and h.get("from") else h.get("to", "")
-        extra = " ".join(str(h[k]) for k in ("code", "note") if h.get(k))
+        change = f"{h['from']} → {h['to']}" if h.get("to") and h.get("from") else ""
+        for key, word in (("assignee", "处理人"), ("team", "团队")):
+            if h.get(key):
+                change += f" {word} {h[key][0] or '-'} → {h[key][1]}"
+        extra = " ".join(str(h[k]) for k in ("outcome", "code", "note") if h.get(k))
         lines.append(f"    {_when(h['at'], tz)} {h['by']} {h['action']} {change} {extra}".rstrip())
     return lines
 

@@ -2,7 +2,7 @@
 sub-commands from its module in this package) and the exit codes.
 
 The `voc` command: import, classify, search, stats, alerts, crawl, worker, web, users, audit,
-labels, demo, run, index, es, kibana.
+labels, cases, report, demo, run, index, es, kibana.
 
 Each subcommand prints a short summary for people, or JSON with `--json`. The store and every
 other part are chosen by settings (settings.toml, `VOC_SETTINGS`, `VOC_<SECTION>__<KEY>`), so
@@ -33,6 +33,8 @@ EPILOG = """examples:
   voc stats --by topic --json
   voc alerts check --at "2025-06-14 10:05" --json
   voc alerts silence negative_spike_topic:topic=信用卡 --for 24h
+  voc cases list --overdue                   cases (工单) past their SLA deadline
+  voc report weekly --send                   the weekly service report, also emailed
   voc index --retry-spool
   voc run                                    the daemon (docker compose runs this)
 """
