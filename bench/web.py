@@ -42,27 +42,21 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere in a checkout
+sys.path.insert(0, str(ROOT / "bench"))
+
+from pipeline import load_generator  # noqa: E402  (bench/pipeline.py: demo/make_posts.py's generator)
 
 from core.record import Feedback, Sentiment  # noqa: E402
 from crawlers.importers.records import RecordsImporter  # noqa: E402
 from indexer._sqlite_schema import SCHEMA_VERSION  # noqa: E402
 from indexer.sqlite import SqliteStore  # noqa: E402
-from indexer.store import COUNT_CAP, Filters  # noqa: E402
+from indexer.store import COUNT_CAP, Filters, iter_batches  # noqa: E402
 
 BUILD_VERSION = 1  # bump when the builder below changes what it writes
 CHUNK = 100_000  # posts per generate_posts call: bounded memory, one incident in the first
 SHARES = {"neutral": 0.51, "negative": 0.31, "positive": 0.17}  # the demo's own, by the model
 BANK, ALIASES = "江南银行", ("江南行",)  # the demo's settings.toml
 END = datetime(2025, 6, 20, 13, 0, tzinfo=UTC)  # demo/make_posts.py's END (21:00 Asia/Shanghai)
-
-
-def load_generator() -> Any:
-    """demo/make_posts.py as a module (it is a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("make_posts", ROOT / "demo" / "make_posts.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class DrawnSentiment:
@@ -91,11 +85,11 @@ def build_key(n: int, seed: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def _records(gen: Any, n: int, seed: int) -> Iterator[Feedback]:
+def _records(generate_posts: Any, n: int, seed: int) -> Iterator[Feedback]:
     importer = RecordsImporter()
     done = 0
     for k in range(-(-n // CHUNK)):
-        posts = gen.generate_posts(min(CHUNK, n - done), seed=seed + k, incident=k == 0)
+        posts = generate_posts(min(CHUNK, n - done), seed=seed + k, incident=k == 0)
         for i, post in enumerate(posts):
             post["id"] = f"web{k:03d}-{i:06d}"  # the URLs repeat between chunks; the ids must not
             yield importer.build(json.dumps(post, ensure_ascii=False), i + 1)
@@ -108,7 +102,7 @@ def build(path: Path, n: int, seed: int) -> None:
     from nlp.tagging import Tagger
     from voc.pipeline import Pipeline
 
-    gen = load_generator()
+    generate_posts = load_generator()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     for leftover in path.parent.glob(partial.name + "*"):
@@ -117,11 +111,9 @@ def build(path: Path, n: int, seed: int) -> None:
     tagger = Tagger.from_file(None, bank_name=BANK, bank_aliases=ALIASES)
     t0 = time.perf_counter()
     done = 0
-    deduper = Deduper()
-    for k, batch in enumerate(_chunks(_records(gen, n, seed), CHUNK)):
+    for k, batch in enumerate(iter_batches(_records(generate_posts, n, seed), CHUNK)):
         # Each chunk is its own three weeks, in time order: a fresh near-duplicate window each.
-        deduper = Deduper()
-        pipeline = Pipeline(DrawnSentiment(seed + k), tagger, deduper, store, progress=False,
+        pipeline = Pipeline(DrawnSentiment(seed + k), tagger, Deduper(), store, progress=False,
                             spool_dir=path.parent / "spool", chunk_size=1000)
         report = pipeline.run(batch)
         done += report.stored
@@ -132,21 +124,9 @@ def build(path: Path, n: int, seed: int) -> None:
         print(f"  built {done:,}/{n:,} in {elapsed:.0f}s ({done / elapsed:,.0f}/s; this chunk {stages})",
               flush=True)
     store.close()
-    del deduper
     partial.rename(path)
     print(f"  built {n:,} records in {time.perf_counter() - t0:.0f}s -> {path} "
           f"({path.stat().st_size / 2**20:,.0f} MiB)", flush=True)
-
-
-def _chunks(records: Iterator[Feedback], size: int) -> Iterator[list[Feedback]]:
-    batch: list[Feedback] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def peak_rss_mib() -> float:
