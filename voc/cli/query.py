@@ -91,10 +91,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 def _search(store: FeedbackStore, filters: Filters, args: argparse.Namespace, tz: Any) -> int:
     page = store.search(args.query, filters, page=1, size=args.limit)
     if args.json:
-        print_json({"total": page.total, "items": [_masked(r.to_dict()) for r in page.items]})
+        print_json({"total": page.total, "total_capped": page.total_capped,
+                    "items": [_masked(r.to_dict()) for r in page.items]})
         return 0
     shown = f", showing {len(page.items)}" if page.total > len(page.items) else ""
-    print(f"{page.total} match(es){shown}, newest first; times in {zone_label(tz)}")
+    total = f"{page.total:,}+" if page.total_capped else str(page.total)  # the store stopped counting
+    print(f"{total} match(es){shown}, newest first; times in {zone_label(tz)}")
     lines = table([_search_row(record, tz) for record in page.items])
     for line, record in zip(lines, page.items, strict=True):
         print(line)

@@ -183,3 +183,14 @@ def test_times_are_shown_in_the_display_timezone(imported, tmp_path, capsys, mon
     assert "2025-05-31 22:00" in out and "times in America/New_York" in out
     days = [line.split()[0] for line in run(capsys, "stats", "--by", "day")[1].splitlines()[1:]]
     assert days == ["2025-05-31", "2025-06-01", "2025-06-02"]
+
+
+def test_a_capped_total_says_so(imported, capsys, monkeypatch) -> None:
+    """Past COUNT_CAP the store stops counting: `voc search` says N+ and --json has the flag."""
+    import indexer._sqlite_search as plan
+
+    monkeypatch.setattr(plan, "COUNT_CAP", 3)
+    code, out, _ = run(capsys, "search", "江南银行")
+    assert code == 0 and out.startswith("3+ match(es), newest first")
+    data = json.loads(run(capsys, "search", "江南银行", "--json")[1])
+    assert data["total_capped"] is True and data["total"] == 3
