@@ -130,6 +130,7 @@ def main() -> int:
         alert = Alert.from_dict(entry["alert"])
         shoot(chat_page(alert_markdown(alert, None, "wecom", WECOM_LIMIT)), OUT / "alert-wecom.png", work)
         console_shots(Path(summary["store"]), work)
+        case_shots(Path(summary["store"]), work)
     return 0
 
 
@@ -154,6 +155,41 @@ def console_shots(db: Path, work: Path) -> None:
         for path, name, wait in (("/", "console-overview", 1.5), ("/search?q=转账失败", "console-search", 0),
                                  ("/sources", "console-sources", 0)):
             capture(browser, web.url + path, OUT / f"{name}.png", work, width=1280, wait=wait)
+
+
+def case_shots(db: Path, work: Path) -> None:
+    """The console's cases (工单) over a copy of the demo's store: the list of the cases the demo
+    opened, and one of them after an operator assigned it, noted it and recorded its 回访."""
+    import shutil
+    from datetime import UTC, datetime
+
+    from selenium.webdriver.common.by import By
+    from support.browser import chromium
+    from support.web_server import PASSWORDS, console
+
+    from care.cases import CaseBook
+
+    home = work / "cases"
+    home.mkdir()
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{db}{suffix}").exists():
+            shutil.copy(f"{db}{suffix}", home / f"voc.db{suffix}")
+    with console(home, ingest=False) as web, chromium(width=1280, height=900) as browser:
+        book = CaseBook.from_settings(web.settings, web.store)
+        case = next(c for c in book.all() if c.rating_before is not None)
+        now = datetime.now(UTC)
+        book.assign(case.id, by="operator", now=now, assignee="王敏")
+        book.move(case.id, "in_progress", by="operator", now=now)
+        book.note(case.id, "已联系客户，验证码通道切换后恢复", by="operator", now=now)
+        book.move(case.id, "resolved", by="operator", now=now, code="fixed")
+        book.callback(case.id, channel="phone", outcome="reached", satisfaction=4, by="operator", now=now,
+                      note="客户表示满意")
+        browser.get(web.url + "/login")
+        browser.find_element(By.NAME, "username").send_keys("operator")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORDS["operator"])
+        browser.find_element(By.ID, "login").click()
+        capture(browser, web.url + "/cases", OUT / "console-cases.png", work, width=1280)
+        capture(browser, web.url + f"/cases/{case.id}", OUT / "console-case.png", work, width=1280)
 
 
 if __name__ == "__main__":
