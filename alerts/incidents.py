@@ -23,9 +23,10 @@ ago and that shares its evidence by the same test. Then:
 
 - no open incident: a new one, and a message of kind "alert" led by the strongest firing
   (severity, then p-value), the others carried in `Alert.related`;
-- an open incident: a firing whose count at least doubled since its key's last message
-  (`runner.decide`: "escalation"), or a key of a higher severity than the incident's, sends an
-  escalation (升级) in the incident's mail thread (`Alert.thread`: the first message's id), and
+- an open incident: its lead rule (the rule of its first message's lead) counting at least twice
+  what the incident's last message told (`Incident.told`), or a key of a higher severity than the
+  incident's, sends an escalation (升级) in the incident's mail thread (`Alert.thread`: the first
+  message's id) — a sub-topic or one source doubling on its own is an update, not a message; and
   a firing of a rule whose every firing is news (risk_term: records never reported) sends a
   follow-up (kind "alert") in the same thread;
   anything else updates the incident silently (`voc alerts list` shows it);
@@ -190,6 +191,7 @@ class Incident:
     closed_at: datetime | None = None
     acknowledged_by: str = ""  # who took it on (the console's 确认), and when
     acknowledged_at: datetime | None = None
+    told: int = 0  # the lead rule's largest count in the last message (escalation needs twice it)
 
     @property
     def is_open(self) -> bool:
@@ -263,7 +265,7 @@ class Incident:
                 "thread": self.thread, "keys": self.keys, "ids": self.ids,
                 "messages": self.messages,
                 "closed_at": self.closed_at.isoformat() if self.closed_at else None,
-                "acknowledged_by": self.acknowledged_by,
+                "acknowledged_by": self.acknowledged_by, "told": self.told,
                 "acknowledged_at": self.acknowledged_at.isoformat() if self.acknowledged_at else None}
 
     @classmethod
@@ -276,7 +278,7 @@ class Incident:
                    keys=dict(data.get("keys", {})), ids=list(data.get("ids", [])),
                    messages=list(data.get("messages", [])),
                    closed_at=parse_time(closed, naive_tz=None) if closed else None,
-                   acknowledged_by=data.get("acknowledged_by", ""),
+                   acknowledged_by=data.get("acknowledged_by", ""), told=int(data.get("told", 0)),
                    acknowledged_at=parse_time(acked, naive_tz=None) if acked else None)
 
     @classmethod
@@ -401,13 +403,12 @@ def plan_check(firings: Sequence[Firing], recoveries: Sequence[Alert], book: Inc
             told.related += [f.alert for f in group]
             told.evidence["ids"] = sorted({*told.evidence.get("ids", []), *_ids(group)})[:MAX_IDS]
         else:
-            rising = [f for f in group if f.outcome == "escalation"
-                      or (f.alert.state_key not in incident.keys
-                          and severity_rank(f.alert.severity) > severity_rank(incident.severity))]
+            rising = _rising(incident, group)
             news = [f for f in group if f.news and f.outcome != "suppressed"]
             _note(incident, group, now)
-            if rising:
-                plan.messages.append(_message(rising[0], group, incident, "escalation", now))
+            if rising is not None:
+                rising.alert.details["previous_count"] = incident.told
+                plan.messages.append(_message(rising, group, incident, "escalation", now))
             elif news:  # new records to report (risk_term): a follow-up in the incident's thread
                 plan.messages.append(_message(news[0], group, incident, "alert", now))
             else:
@@ -454,8 +455,26 @@ def _note(incident: Incident, group: Sequence[Firing], now: datetime) -> None:
     incident.add_ids(_ids(group))
 
 
+def _rising(incident: Incident, group: Sequence[Firing]) -> Firing | None:
+    """The firing an escalation leads with, or None: the incident's lead rule counts at least twice
+    what its last message told (`Incident.told`), or a key new to the incident has a higher severity
+    than the incident. One sub-topic or source doubling while the incident as a whole does not is
+    an update, not a message: a PR reader gets one escalation per doubling of the incident."""
+    lead_rule = incident.lead.split(":", 1)[0]
+    counted = sorted((f for f in group if f.alert.rule == lead_rule and not f.news),  # news: no level
+                     key=lambda f: -f.alert.count)
+    if counted and incident.told > 0 and counted[0].alert.count >= 2 * incident.told:
+        return counted[0]
+    worse = [f for f in group if f.alert.state_key not in incident.keys
+             and severity_rank(f.alert.severity) > severity_rank(incident.severity)]
+    return worse[0] if worse else None
+
+
 def _message(lead: Firing, group: Sequence[Firing], incident: Incident, kind: str,
              now: datetime) -> Alert:
+    lead_rule = incident.lead.split(":", 1)[0]
+    incident.told = max([incident.told if kind != "alert" or incident.messages else 0,
+                         *(f.alert.count for f in group if f.alert.rule == lead_rule)])
     message = lead.alert
     message.kind = kind
     message.related = [f.alert for f in group if f is not lead]

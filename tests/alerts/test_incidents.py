@@ -152,3 +152,21 @@ def test_a_source_health_alert_never_joins(history, tmp_path):
 
 def test_record_helper_is_negative_by_default():
     assert record(NOW).negative  # the fixtures above rely on it
+
+
+def test_the_incident_escalates_when_its_lead_rule_doubles_what_it_told(history, tmp_path):
+    """One escalation per doubling of the incident's lead rule since its last message (a rise short
+    of that is a quiet update), whatever each key's own history says."""
+    outbox = tmp_path / "outbox"
+    notifiers = [OutboxNotifier(outbox)]
+    rules = topic_rules()
+    fill(history, spread(NOW - HOUR, 24))
+    [first] = run_rules(rules, history, notifiers, NOW).fired
+    assert first.rule == "spike" and IncidentBook(history).get(first.incident).told == 24
+    fill(history, spread(NOW, 30))  # the topic is not at 2 x 24; nobody is mailed
+    assert run_rules(rules, history, notifiers, NOW + HOUR).fired == []
+    fill(history, spread(NOW + HOUR, 50))  # 50 >= 2 x 24: one escalation
+    [rise] = run_rules(rules, history, notifiers, NOW + 2 * HOUR).fired
+    assert rise.kind == "escalation" and rise.details["previous_count"] == 24
+    assert IncidentBook(history).get(first.incident).told == 50
+    assert len(list(outbox.glob("*.eml"))) == 2
