@@ -44,6 +44,7 @@ from core.settings.schema import (
     NlpSettings,
     NotifySettings,
     PrivacySettings,
+    SatisfactionSettings,
     StoreSettings,
     WebSettings,
     freeze,
@@ -80,6 +81,7 @@ class Settings:
     notify: NotifySettings
     privacy: PrivacySettings
     cases: CasesSettings
+    satisfaction: SatisfactionSettings
     secrets: Secrets
     source_path: Path
 

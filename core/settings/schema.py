@@ -487,12 +487,19 @@ class CasesSettings(Section):
         example=True)
 
 
+class SatisfactionSettings(Section):
+    """[satisfaction]"""
+
+    min_n: Annotated[int, Positive] = _key(
+        30, "a group with fewer survey responses is flagged, not ranked (voc csat, drivers)")
+
+
 SECTIONS: dict[str, type[Section]] = {
     "app": AppSettings, "bank": BankSettings, "store": StoreSettings,
     "elasticsearch": ElasticsearchSettings, "kibana": KibanaSettings, "web": WebSettings,
     "nlp": NlpSettings,
     "alerts": AlertsSettings, "notify": NotifySettings, "privacy": PrivacySettings,
-    "cases": CasesSettings}
+    "cases": CasesSettings, "satisfaction": SatisfactionSettings}
 
 
 def freeze(value: Any) -> Any:

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from core.errors import VocError
-from voc.cli import alerts, cases, classify, crawl, es, query, records, web, worker
+from voc.cli import alerts, cases, classify, crawl, csat, es, query, records, web, worker
 from voc.cli.common import UsageError, json_flag, lazy
 
 EPILOG = """examples:
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="voc-monitor: gather, understand, search and alert on customer voice.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (records, classify, query, alerts, crawl, es, worker, web, cases):
+    for group in (records, classify, query, alerts, crawl, es, worker, web, cases, csat):
         group.register(sub)
 
     p = sub.add_parser("demo", help="run the bundled demo offline into var/demo/",

@@ -1,0 +1,257 @@
+"""Satisfaction from survey answers: CSAT / NPS by segment with intervals, and what pulls it down.
+
+    rs = responses(store, since=..., until=...)          # one Response per survey response
+    table = summarize(rs, by=("channel", "month"), min_n=30)
+    found = drivers(rs)
+
+**The unit is the response.** The importers keep one record per open answer of a response (its
+`meta` says which survey and line), all carrying the response's rating; `responses` folds them back
+into one `Response` per (source, survey, line), so a response counts once whatever it wrote, two
+respondents who wrote the same words count twice (survey answers are never near-duplicate-folded),
+and a re-import of the same export, which stores nothing new, changes nothing.
+
+**Scales.** A response's scale comes from its rating question's wording (`（1-5分）`, `0-10`, …) or,
+without one, from the survey's answers (all within 1–5: 1–5; 0 present and up to 10: 0–10; up to 7:
+1–7; else 1–10). CSAT is the top-2-box share on a 5-point scale, the top 30 % of the range on any
+other (stated in `Table.rule`); NPS is promoters (9–10) minus detractors (0–6), only on 0–10.
+
+**Intervals.** Wilson 95 % for CSAT; a seeded percentile bootstrap (2,000 resamples) for NPS; a
+normal (Welch) interval for a driver's gap in mean rating. A group under `min_n` answers is
+flagged `small` and not ranked.
+
+**Segments.** From the response's choice answers by question wording: branch (网点 / 支行 / 分行),
+channel (渠道), product (产品 / 业务), customer type (客户类型 / 客户类别); plus week and month of
+its time (display timezone) and, with `--by question`, the question.
+
+Known limit: a response with no open answer makes no record today, so it is not counted.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from core.record import Feedback, display_tz
+from indexer.store import FeedbackStore, Filters
+
+PAGE = 1000
+Z95 = 1.959963984540054
+BOOTSTRAP = 2000
+SEGMENTS = {"branch": re.compile(r"网点|支行|分行|营业部"), "channel": re.compile(r"渠道"),
+            "product": re.compile(r"产品|业务"), "customer_type": re.compile(r"客户类型|客户类别")}
+BY = ("branch", "channel", "product", "customer_type", "question", "week", "month")
+_SCALE_IN_TITLE = re.compile(r"(\d+)\s*[-–~～至到]\s*(\d+)\s*分?")
+
+
+@dataclass
+class Response:
+    """One survey response: its rating, scale, time, segments, and what its answers mention."""
+
+    key: str
+    rating: float
+    scale: tuple[int, int]
+    created_at: datetime
+    question: str = ""
+    segments: dict[str, str] = field(default_factory=dict)
+    topics: set[str] = field(default_factory=set)
+    flags: set[str] = field(default_factory=set)
+
+
+def scale_of(question: str, values: Iterable[float]) -> tuple[int, int]:
+    """The rating scale a question states, else the one its answers fit."""
+    found = _SCALE_IN_TITLE.search(question or "")
+    if found:
+        low, high = int(found.group(1)), int(found.group(2))
+        if low < high <= 10:
+            return low, high
+    seen = [v for v in values]
+    if not seen:
+        return 1, 5
+    if min(seen) >= 1 and max(seen) <= 5:
+        return 1, 5
+    if min(seen) == 0 and max(seen) <= 10:
+        return 0, 10
+    if max(seen) <= 7:
+        return 1, 7
+    return 1, 10
+
+
+def _rating_question(meta: dict[str, Any]) -> str:
+    for question in (meta.get("choices") or {}):
+        if re.search(r"满意|评分|打分|推荐", str(question)):
+            return str(question)
+    return ""
+
+
+def _segments(meta: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for question, answer in (meta.get("choices") or {}).items():
+        for name, pattern in SEGMENTS.items():
+            if name not in out and pattern.search(str(question)) and isinstance(answer, str) and answer:
+                out[name] = answer
+    return out
+
+
+def responses(store: FeedbackStore, *, since: datetime | None = None, until: datetime | None = None,
+              sources: Sequence[str] = ()) -> list[Response]:
+    """Every rated survey response in [since, until), read through the store's interface."""
+    filters = Filters(kinds=("survey",), since=since, until=until, sources=tuple(sources))
+    grouped: dict[str, list[Feedback]] = defaultdict(list)
+    page = 1
+    while True:
+        found = store.search("", filters, page=page, size=PAGE)
+        for record in found.items:
+            if record.rating is None:
+                continue
+            survey, line = record.meta.get("survey_id"), record.meta.get("line")
+            key = f"{record.source}:{survey}:{line}" if survey is not None and line is not None else record.id
+            grouped[key].append(record)
+        if len(found.items) < PAGE:
+            break
+        page += 1
+    by_survey: dict[str, list[float]] = defaultdict(list)
+    for key, records in grouped.items():
+        by_survey[key.rsplit(":", 1)[0]].append(float(records[0].rating or 0))
+    out = []
+    for key, records in grouped.items():
+        first = records[0]
+        question = _rating_question(first.meta)
+        out.append(Response(key=key, rating=float(first.rating or 0),
+                            scale=scale_of(question, by_survey[key.rsplit(":", 1)[0]]),
+                            created_at=min(r.created_at for r in records), question=question,
+                            segments=_segments(first.meta),
+                            topics={t.split("/")[0] for r in records for t in r.topics},
+                            flags={str(x.get("flag")) for r in records for x in r.risk if x.get("flag")}))
+    return sorted(out, key=lambda r: r.created_at)
+
+
+def top_box(response: Response) -> bool:
+    low, high = response.scale
+    if (low, high) == (1, 5):
+        return response.rating >= 4
+    return response.rating >= low + 0.7 * (high - low)
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 0.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def nps(ratings: Sequence[float]) -> float:
+    if not ratings:
+        return 0.0
+    promoters = sum(1 for r in ratings if r >= 9)
+    detractors = sum(1 for r in ratings if r <= 6)
+    return 100.0 * (promoters - detractors) / len(ratings)
+
+
+def nps_interval(ratings: Sequence[float], seed: int = 7, rounds: int = BOOTSTRAP) -> tuple[float, float]:
+    """Percentile bootstrap 95 % interval of NPS (seeded)."""
+    if not ratings:
+        return 0.0, 0.0
+    rng = random.Random(seed)
+    values = list(ratings)
+    draws = sorted(nps([rng.choice(values) for _ in values]) for _ in range(rounds))
+    return draws[int(0.025 * rounds)], draws[min(rounds - 1, int(0.975 * rounds))]
+
+
+def group_key(response: Response, by: Sequence[str], tz: tzinfo) -> dict[str, str]:
+    out = {}
+    local = response.created_at.astimezone(tz)
+    for name in by:
+        if name == "month":
+            out[name] = local.strftime("%Y-%m")
+        elif name == "week":
+            year, week, _ = local.isocalendar()
+            out[name] = f"{year}-W{week:02d}"
+        elif name == "question":
+            out[name] = response.question or "(未注明)"
+        else:
+            out[name] = response.segments.get(name, "(未注明)")
+    return out
+
+
+@dataclass
+class Table:
+    scale: str
+    rule: str
+    groups: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scale": self.scale, "rule": self.rule, "groups": self.groups}
+
+
+def summarize(rs: Sequence[Response], by: Sequence[str] = (), *, min_n: int = 30,
+              tz: tzinfo | None = None) -> Table:
+    """n, mean, CSAT with its Wilson interval and NPS (0–10 only) with its bootstrap interval per
+    group of `by`; groups under `min_n` are flagged `small` and listed after the ranked ones."""
+    unknown = [b for b in by if b not in BY]
+    if unknown:
+        raise ValueError(f"--by {unknown[0]!r}: use one of {', '.join(BY)}")
+    zone = tz or display_tz()
+    scales = sorted({r.scale for r in rs})
+    groups: dict[tuple[tuple[str, str], ...], list[Response]] = defaultdict(list)
+    for response in rs:
+        groups[tuple(group_key(response, by, zone).items())].append(response)
+    rows: list[dict[str, Any]] = []
+    for key, members in groups.items():
+        n = len(members)
+        tops = sum(1 for r in members if top_box(r))
+        lo, hi = wilson(tops, n)
+        ratings = [r.rating for r in members]
+        on_ten = all(r.scale == (0, 10) for r in members)
+        rows.append({"key": dict(key), "n": n, "mean": round(sum(ratings) / n, 4),
+                     "csat": round(tops / n, 4), "csat_ci": [round(lo, 4), round(hi, 4)],
+                     "nps": round(nps(ratings), 2) if on_ten else None,
+                     "nps_ci": [round(v, 2) for v in nps_interval(ratings)] if on_ten else None,
+                     "small": n < min_n})
+    rows.sort(key=lambda g: (bool(g["small"]), -float(g["csat"]), -int(g["n"])))
+    scale = ", ".join(f"{a}-{b}" for a, b in scales) or "1-5"
+    rule = "top-2-box (4-5) on 1-5; top 30 % of the range on other scales"
+    return Table(scale, rule, rows)
+
+
+def drivers(rs: Sequence[Response], *, min_n: int = 30) -> list[dict[str, Any]]:
+    """Per topic and risk flag the answers mention: mean rating with it vs without, the gap with a
+    95 % (Welch) interval, how many mention it; ranked by gap × share (most harmful first). Ratings
+    are put on 0–1 (rating − low) / (high − low) so scales mix."""
+    def norm(r: Response) -> float:
+        low, high = r.scale
+        return (r.rating - low) / (high - low) if high > low else 0.0
+
+    names = sorted({("topic", t) for r in rs for t in r.topics} | {("risk", f) for r in rs for f in r.flags})
+    out = []
+    for kind, name in names:
+        has = [norm(r) for r in rs if (name in r.topics if kind == "topic" else name in r.flags)]
+        rest = [norm(r) for r in rs if (name not in r.topics if kind == "topic" else name not in r.flags)]
+        if not has or not rest:
+            continue
+        gap = _mean(has) - _mean(rest)
+        se = math.sqrt(_var(has) / len(has) + _var(rest) / len(rest))
+        share = len(has) / len(rs)
+        out.append({"kind": kind, "name": name, "mentions": len(has), "share": round(share, 4),
+                    "mean_with": round(_mean(has), 4), "mean_without": round(_mean(rest), 4),
+                    "gap": round(gap, 4), "gap_ci": [round(gap - Z95 * se, 4), round(gap + Z95 * se, 4)],
+                    "impact": round(gap * share, 4), "small": len(has) < min_n})
+    return sorted(out, key=lambda d: (d["small"], d["impact"]))
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _var(values: Sequence[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    m = _mean(values)
+    return sum((v - m) ** 2 for v in values) / (len(values) - 1)

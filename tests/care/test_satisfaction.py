@@ -1,0 +1,148 @@
+"""CSAT, NPS, intervals and driver gaps on a generated survey in a real SQLite store, against the
+same figures computed here from the generated answers by plain loops (not by care.satisfaction),
+and `voc csat --json` in the issue's shape."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from care.satisfaction import responses, scale_of, summarize
+from core.record import Feedback, Sentiment, make_id
+from indexer.sqlite import SqliteStore
+
+START = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Beijing
+CHANNELS = ("营业网点", "手机银行APP", "电话客服")
+
+
+def generate(seed: int, n: int, scale: tuple[int, int]) -> list[dict]:
+    """n responses: channel, rating on `scale`, and the topics their open answers mention; a
+    response has one or two open answers (records), so responses and records differ."""
+    rng = random.Random(seed)
+    low, high = scale
+    out = []
+    for i in range(n):
+        channel = CHANNELS[i % 3]
+        fee = rng.random() < 0.3
+        base = rng.randint(low, high)
+        rating = max(low, base - (2 if fee else 0))
+        out.append({"line": i + 2, "channel": channel, "rating": float(rating), "fee": fee,
+                    "answers": 1 + (i % 2), "at": START + timedelta(days=i % 40, minutes=i)})
+    return out
+
+
+def to_records(survey: list[dict], survey_id: str, scale: tuple[int, int]) -> list[Feedback]:
+    question = f"3、总体满意度（{scale[0]}-{scale[1]}分）"
+    records = []
+    for r in survey:
+        choices = {"2、您最常使用的服务渠道": r["channel"], question: str(int(r["rating"]))}
+        for k in range(r["answers"]):
+            text = "收费太贵，年费乱扣" if r["fee"] and k == 0 else "整体还行"  # identical texts repeat
+            records.append(Feedback(
+                id=make_id("survey:wjx", native_id=f"{survey_id}:{r['line']}:q{k}"), source="survey:wjx",
+                kind="survey", text=text, created_at=r["at"], rating=r["rating"],
+                sentiment=Sentiment("neutral", {"negative": 0.2, "neutral": 0.6, "positive": 0.2}, "t"),
+                topics=["收费/手续费"] if r["fee"] and k == 0 else [],
+                meta={"survey_id": survey_id, "line": r["line"], "choices": choices, "question": f"q{k}"}))
+    return records
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    z = 1.959963984540054
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return c - h, c + h
+
+
+@pytest.fixture
+def five(tmp_path):
+    survey = generate(1, 240, (1, 5))
+    store = SqliteStore(tmp_path / "voc.db")
+    store.upsert(to_records(survey, "s5", (1, 5)))
+    yield store, survey
+    store.close()
+
+
+def test_csat_by_channel_matches_an_independent_count(five):
+    store, survey = five
+    rs = responses(store)
+    assert len(rs) == len(survey)  # one per response, though half of them wrote two answers
+    table = summarize(rs, ["channel"], min_n=30)
+    assert table.scale == "1-5"
+    for channel in CHANNELS:
+        mine = [r["rating"] for r in survey if r["channel"] == channel]
+        tops = sum(1 for v in mine if v >= 4)
+        [group] = [g for g in table.groups if g["key"] == {"channel": channel}]
+        assert group["n"] == len(mine) and group["mean"] == pytest.approx(sum(mine) / len(mine), abs=1e-4)
+        assert group["csat"] == pytest.approx(tops / len(mine), abs=1e-4)
+        lo, hi = wilson(tops, len(mine))
+        assert group["csat_ci"] == pytest.approx([lo, hi], abs=1e-4)
+        assert group["nps"] is None and group["small"] is False
+
+
+def test_a_reimport_changes_nothing_and_small_groups_are_flagged(five):
+    store, survey = five
+    before = summarize(responses(store), ["channel"]).to_dict()
+    store.upsert(to_records(survey, "s5", (1, 5)))
+    assert summarize(responses(store), ["channel"]).to_dict() == before
+    month = summarize(responses(store), ["channel", "month"], min_n=50)
+    assert all(g["small"] == (g["n"] < 50) for g in month.groups)
+    ranked = [g["small"] for g in month.groups]
+    assert ranked == sorted(ranked)  # flagged groups come after the ranked ones
+
+
+def test_drivers_gap_matches_an_independent_mean(five):
+    from care.satisfaction import drivers
+
+    store, survey = five
+    [fee] = [d for d in drivers(responses(store)) if d["name"] == "收费"]
+    norm = [(r["rating"] - 1) / 4 for r in survey]
+    has = [v for v, r in zip(norm, survey, strict=True) if r["fee"]]
+    rest = [v for v, r in zip(norm, survey, strict=True) if not r["fee"]]
+    assert fee["mentions"] == len(has) and fee["gap"] == pytest.approx(
+        sum(has) / len(has) - sum(rest) / len(rest), abs=1e-4)
+    assert fee["gap"] < 0 and fee["gap_ci"][1] < 0  # fees pull satisfaction down, clearly
+
+
+def test_nps_on_a_ten_point_scale(tmp_path):
+    survey = generate(2, 300, (0, 10))
+    store = SqliteStore(tmp_path / "voc.db")
+    try:
+        store.upsert(to_records(survey, "s10", (0, 10)))
+        [overall] = summarize(responses(store)).groups
+    finally:
+        store.close()
+    ratings = [r["rating"] for r in survey]
+    promoters = sum(1 for v in ratings if v >= 9)
+    detractors = sum(1 for v in ratings if v <= 6)
+    assert overall["nps"] == pytest.approx(100 * (promoters - detractors) / len(ratings), abs=0.01)
+    lo, hi = overall["nps_ci"]
+    assert lo < overall["nps"] < hi and hi - lo < 30
+    assert overall["csat"] == pytest.approx(sum(1 for v in ratings if v >= 7) / len(ratings), abs=1e-4)
+
+
+@pytest.mark.parametrize("question, values, scale", [
+    ("总体满意度（1-5分）", [5], (1, 5)), ("推荐意愿 0-10", [3], (0, 10)), ("满意度", [1, 7], (1, 7)),
+    ("满意度", [0, 9], (0, 10)), ("满意度", [2, 4], (1, 5)), ("满意度", [1, 10], (1, 10))])
+def test_scales_from_the_wording_or_the_answers(question, values, scale):
+    assert scale_of(question, values) == scale
+
+
+def test_voc_csat_json_shape(five, capsys, monkeypatch):
+    from voc.cli import main
+
+    store, _ = five
+    monkeypatch.setenv("VOC_STORE__PATH", str(store.path))
+    assert main(["csat", "--by", "channel", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["scale"] == "1-5" and len(data["groups"]) == 3
+    assert {"key", "n", "mean", "csat", "csat_ci", "nps"} <= set(data["groups"][0])
+    assert main(["csat", "drivers", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["responses"] == 240
+    assert main(["csat", "--by", "shoe_size"]) == 2
