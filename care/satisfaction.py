@@ -33,7 +33,7 @@ import random
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -44,8 +44,10 @@ PAGE = 1000
 Z95 = 1.959963984540054
 BOOTSTRAP = 2000
 SEGMENTS = {"branch": re.compile(r"网点|支行|分行|营业部"), "channel": re.compile(r"渠道"),
-            "product": re.compile(r"产品|业务"), "customer_type": re.compile(r"客户类型|客户类别")}
+            "product": re.compile(r"产品|业务类型|业务种类"),
+            "customer_type": re.compile(r"客户类型|客户类别")}
 BY = ("branch", "channel", "product", "customer_type", "question", "week", "month")
+_RATING = re.compile(r"满意|评分|打分|推荐")
 _SCALE_IN_TITLE = re.compile(r"(\d+)\s*[-–~～至到]\s*(\d+)\s*分?")
 
 
@@ -59,6 +61,7 @@ class Response:
     created_at: datetime
     question: str = ""
     segments: dict[str, str] = field(default_factory=dict)
+    ratings: dict[str, float] = field(default_factory=dict)  # every rating question answered
     topics: set[str] = field(default_factory=set)
     flags: set[str] = field(default_factory=set)
 
@@ -84,17 +87,34 @@ def scale_of(question: str, values: Iterable[float]) -> tuple[int, int]:
 
 def _rating_question(meta: dict[str, Any]) -> str:
     for question in (meta.get("choices") or {}):
-        if re.search(r"满意|评分|打分|推荐", str(question)):
+        if _RATING.search(str(question)):
             return str(question)
     return ""
 
 
 def _segments(meta: dict[str, Any]) -> dict[str, str]:
+    """Segment answers by question wording; a question is one segment at most (the first that fits)."""
     out: dict[str, str] = {}
     for question, answer in (meta.get("choices") or {}).items():
+        if not isinstance(answer, str) or not answer or _RATING.search(str(question)):
+            continue
         for name, pattern in SEGMENTS.items():
-            if name not in out and pattern.search(str(question)) and isinstance(answer, str) and answer:
-                out[name] = answer
+            if pattern.search(str(question)):
+                out.setdefault(name, answer)
+                break
+    return out
+
+
+
+def _ratings(meta: dict[str, Any]) -> dict[str, float]:
+    """Every rating question the response answered (the overall one first), by its question."""
+    out: dict[str, float] = {}
+    for question, answer in (meta.get("choices") or {}).items():
+        if isinstance(answer, str) and _RATING.search(str(question)):
+            try:
+                out[str(question)] = float(answer.strip().rstrip("分星"))
+            except ValueError:
+                continue
     return out
 
 
@@ -125,7 +145,7 @@ def responses(store: FeedbackStore, *, since: datetime | None = None, until: dat
         out.append(Response(key=key, rating=float(first.rating or 0),
                             scale=scale_of(question, by_survey[key.rsplit(":", 1)[0]]),
                             created_at=min(r.created_at for r in records), question=question,
-                            segments=_segments(first.meta),
+                            segments=_segments(first.meta), ratings=_ratings(first.meta),
                             topics={t.split("/")[0] for r in records for t in r.topics},
                             flags={str(x.get("flag")) for r in records for x in r.risk if x.get("flag")}))
     return sorted(out, key=lambda r: r.created_at)
@@ -199,6 +219,10 @@ def summarize(rs: Sequence[Response], by: Sequence[str] = (), *, min_n: int = 30
     if unknown:
         raise ValueError(f"--by {unknown[0]!r}: use one of {', '.join(BY)}")
     zone = tz or display_tz()
+    if "question" in by:  # every rating question a response answered is a row of its own
+        rs = [replace(r, rating=value, question=question,
+                      scale=scale_of(question, [value]) if _SCALE_IN_TITLE.search(question) else r.scale)
+              for r in rs for question, value in (r.ratings or {r.question: r.rating}).items()]
     scales = sorted({r.scale for r in rs})
     groups: dict[tuple[tuple[str, str], ...], list[Response]] = defaultdict(list)
     for response in rs:
@@ -255,3 +279,45 @@ def _var(values: Sequence[float]) -> float:
         return 0.0
     m = _mean(values)
     return sum((v - m) ** 2 for v in values) / (len(values) - 1)
+
+
+def key_drivers(rs: Sequence[Response]) -> dict[str, Any]:
+    """Key-driver analysis of the overall rating on the sub-ratings: Shapley decomposition of R²
+    (LMG): each sub-rating's average gain in R² over every order of entering the linear model, so
+    correlated sub-ratings share credit instead of one taking it all (raw correlations would not).
+    Only responses that answered the overall question and every sub-rating are used."""
+    import itertools
+
+    import numpy as np
+
+    questions = sorted({q for r in rs for q in r.ratings if q != r.question})
+    usable = [r for r in rs if r.question and all(q in r.ratings for q in questions)]
+    if not questions or len(usable) < len(questions) + 2:
+        return {"method": "Shapley decomposition of R² (LMG)", "n": len(usable), "r2": None,
+                "drivers": []}
+    y = np.array([r.rating for r in usable], dtype=float)
+    x = np.array([[r.ratings[q] for q in questions] for r in usable], dtype=float)
+
+    def r2(columns: tuple[int, ...]) -> float:
+        if not columns:
+            return 0.0
+        design = np.column_stack([np.ones(len(y)), x[:, list(columns)]])
+        fitted = design @ np.linalg.lstsq(design, y, rcond=None)[0]
+        total = float(((y - y.mean()) ** 2).sum())
+        return 1.0 - float(((y - fitted) ** 2).sum()) / total if total else 0.0
+
+    k = len(questions)
+    cache = {cols: r2(cols) for size in range(k + 1) for cols in itertools.combinations(range(k), size)}
+    shapley = []
+    for j in range(k):
+        value = 0.0
+        for size in range(k):
+            for cols in itertools.combinations([i for i in range(k) if i != j], size):
+                weight = math.factorial(size) * math.factorial(k - size - 1) / math.factorial(k)
+                value += weight * (cache[tuple(sorted((*cols, j)))] - cache[cols])
+        shapley.append(value)
+    full = cache[tuple(range(k))]
+    rows = [{"question": q, "r2_share": round(v, 4), "of_r2": round(v / full, 4) if full else 0.0}
+            for q, v in zip(questions, shapley, strict=True)]
+    return {"method": "Shapley decomposition of R² (LMG)", "n": len(usable), "r2": round(full, 4),
+            "drivers": sorted(rows, key=lambda d: -d["r2_share"])}

@@ -4,7 +4,9 @@ A made-up 江南银行 mobile-banking satisfaction survey in the 问卷星 text 
 (like older exports and Excel re-saves), CRLF, 60 responses over the three weeks before
 2026-11-28, a 1–5 满意度 column, a ┋ multi-select with a 其他〖…〗 write-in, two open questions,
 a few (跳过)/(空), and an IP column of documentation-range addresses that the importer must drop.
-Deterministic: the same file every run. Run: `python demo/make_survey.py`.
+Deterministic: the same file every run. Run: `python demo/make_survey.py`. It also writes the
+branch service survey (`BRANCH_OUT`): branches, channels, an overall 1–5 rating and three
+sub-ratings (网点环境, 柜员服务, 等候时间), UTF-8 with BOM as newer exports are.
 """
 
 from __future__ import annotations
@@ -142,8 +144,69 @@ def write(path: Path = OUT) -> Path:
     return path
 
 
+# A second export: the branch service survey (网点服务满意度), with branches, channels, an overall
+# rating and three sub-ratings, so `voc csat` has segments and a key-driver analysis to show.
+BRANCH_OUT = OUT.parent / "418220517_按文本_江南银行网点服务满意度调查_240_240.csv"
+BRANCH_RESPONSES = 240
+BRANCH_HEADER = [
+    "序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP",
+    "1、您办理业务的网点", "2、您本次办理业务的渠道", "3、您对本次服务的总体满意度（1-5分）",
+    "4、网点环境满意度（1-5分）", "5、柜员服务满意度（1-5分）", "6、等候时间满意度（1-5分）",
+    "7、您对我们的服务还有什么意见或建议？",
+]
+BRANCHES = ["西湖支行", "观前街支行", "新区支行", "滨江支行", "鼓楼支行", "江北支行"]
+BRANCH_CHANNELS = ["营业网点柜台", "智能柜员机", "大堂经理"]
+# how long each branch makes people wait (1 = long): the driver the analysis should find
+WAIT = {"西湖支行": 4, "观前街支行": 2, "新区支行": 4, "滨江支行": 3, "鼓楼支行": 2, "江北支行": 4}
+WAIT_TEXT = ["排队等了一个多小时，只开两个窗口", "等候时间太长了，叫号很慢", "周末排队太久，希望多开窗口"]
+STAFF_TEXT = ["柜员很耐心，业务办得很快", "大堂经理主动引导，服务很好", "工作人员态度很好，解释得很清楚"]
+PLAIN_TEXT = ["环境干净整洁，座位也够", "整体还可以", "希望停车方便一点", "自助设备有点旧，偶尔卡顿"]
+
+
+def _clamp(value: float) -> int:
+    return max(1, min(5, round(value)))
+
+
+def build_branch_rows(rng: random.Random) -> list[list[str]]:
+    start = END - timedelta(days=56)
+    times = sorted(start + timedelta(seconds=rng.randrange(56 * 86400)) for _ in range(BRANCH_RESPONSES))
+    rows = []
+    for n, when in enumerate(times, start=1):
+        branch = rng.choice(BRANCHES)
+        wait = _clamp(WAIT[branch] + rng.gauss(0, 0.8))
+        staff = _clamp(4 + rng.gauss(0, 0.9))
+        room = _clamp(4 + rng.gauss(0, 0.7))
+        overall = _clamp(0.6 * wait + 0.3 * staff + 0.1 * room + rng.gauss(0, 0.5))
+        if wait <= 2 and rng.random() < 0.7:
+            text = rng.choice(WAIT_TEXT)
+        elif staff >= 5 and rng.random() < 0.5:
+            text = rng.choice(STAFF_TEXT)
+        else:
+            text = rng.choice(PLAIN_TEXT) if rng.random() < 0.8 else "(跳过)"
+        if text != "(跳过)":  # respondents say where, in their own words
+            text = rng.choice([f"在{branch}办业务，", f"{branch}：", "这次去办事，"]) + text
+        source, detail = rng.choice(SOURCES)
+        rows.append([
+            str(n), f"{when.year}/{when.month}/{when.day} {when:%H:%M:%S}", f"{rng.randint(45, 400)}秒",
+            source, detail, f"{fake_ip(rng)}(江苏-{rng.choice(['南京', '苏州', '无锡', '常州'])})",
+            branch, rng.choice(BRANCH_CHANNELS), str(overall), str(room), str(staff), str(wait), text,
+        ])
+    return rows
+
+
+def write_branch(path: Path = BRANCH_OUT) -> Path:
+    rows = build_branch_rows(random.Random(418220517))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(BRANCH_HEADER)
+        writer.writerows(rows)
+    return path
+
+
 def main() -> None:
     print(f"wrote {write()} ({RESPONSES} responses)")
+    print(f"wrote {write_branch()} ({BRANCH_RESPONSES} responses)")
 
 
 if __name__ == "__main__":

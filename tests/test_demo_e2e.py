@@ -55,12 +55,19 @@ def test_demo_runs_end_to_end_and_fires_the_incident_alert(tmp_path, monkeypatch
     assert "1. [" in clusters and "位作者" in clusters.splitlines()[1]
     assert "localhost:5601" not in text and "查看数据：voc search" in text
 
+    # Satisfaction: the branch survey's CSAT by branch, its key drivers (the generator makes 等候时间
+    # weigh most), every response once.
+    sat = summary["satisfaction"]
+    assert sum(g["n"] for g in sat["by_branch"]["groups"]) == summary["imported"]["branch_survey"]["records"]
+    assert sat["key_drivers"]["drivers"][0]["question"].endswith("等候时间满意度（1-5分）")
+
     # The summary agrees with the store it describes.
     with SqliteStore(tmp_path / "var" / "demo" / "voc.db") as store:
         total = store.total()
         assert summary["by_source"]["total"] == total == summary["pipeline"]["stored"]
         imported = summary["imported"]
-        assert total == imported["survey"]["records"] + imported["posts"]["records"]
+        assert total == (imported["survey"]["records"] + imported["branch_survey"]["records"]
+                         + imported["posts"]["records"])
         assert sum(g["count"] for g in summary["by_source"]["groups"]) == total
         sources = {g["key"] for g in summary["by_source"]["groups"]}
         assert sources >= {"appstore", "weibo", "tousu", "survey:wjx"}

@@ -27,11 +27,14 @@ from crawlers.importers import import_file
 from indexer import open_store
 from indexer.store import NONE_KEY, Filters
 from voc.alerting import describe_fired, rules_from_settings, run_configured_rules
+from voc.cli.common import pad
 from voc.cli.query import stats
 from voc.pipeline import build_pipeline
 
 DEMO_DIR = Path("var/demo")
 SURVEY_FILE = Path("survey/331954276_按文本_江南银行手机银行满意度调查_60_60.csv")
+# branches, channels, an overall rating and three sub-ratings (demo/make_survey.py): `voc csat`
+BRANCH_SURVEY_FILE = Path("survey/418220517_按文本_江南银行网点服务满意度调查_240_240.csv")
 POSTS_FILE = Path("posts.jsonl")
 # Used only when the settings define no rule, so the demo always has its incident check.
 FALLBACK_RULES = ({"name": "negative_spike_topic", "type": "negative_spike", "window": "1h",
@@ -78,11 +81,13 @@ def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: da
     db, outbox, spool = _fresh(base)
     salt = conf.secrets.value("pseudonym_salt") or pseudonym_salt(base, env={})
     survey = import_file(data / SURVEY_FILE, platform="wjx", salt=salt)
+    branch = import_file(data / BRANCH_SURVEY_FILE, platform="wjx", salt=salt)
     posts = import_file(data / POSTS_FILE, platform="records")
-    # The posts' incident ends a minute ago; the survey closed the day before.
+    # The posts' incident ends a minute ago; the surveys closed the day before.
     shift(posts.records, now - timedelta(minutes=1))
     shift(survey.records, now - timedelta(days=1))
-    records = sorted(survey.records + posts.records, key=lambda r: r.created_at)
+    shift(branch.records, now - timedelta(days=1))
+    records = sorted(survey.records + branch.records + posts.records, key=lambda r: r.created_at)
     rules = rules_from_settings(conf) or build_rules(FALLBACK_RULES)
     store = open_store("sqlite", path=str(db), timezone=conf.app.timezone)
     try:
@@ -95,6 +100,9 @@ def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: da
             "imported": {"survey": {"file": str(data / SURVEY_FILE), "rows": survey.rows_read,
                                     "records": len(survey.records),
                                     "row_errors": [str(e) for e in survey.errors]},
+                         "branch_survey": {"file": str(data / BRANCH_SURVEY_FILE), "rows": branch.rows_read,
+                                           "records": len(branch.records),
+                                           "row_errors": [str(e) for e in branch.errors]},
                          "posts": {"file": str(data / POSTS_FILE), "rows": posts.rows_read,
                                    "records": len(posts.records),
                                    "row_errors": [str(e) for e in posts.errors]}},
@@ -106,11 +114,22 @@ def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: da
             "alerts": describe_fired(alert_report, outbox),
             "alert_errors": list(alert_report.errors),
         }
+        summary["satisfaction"] = demo_satisfaction(conf, store)
         summary["cases"] = demo_cases(conf, store, now, since=records[0].created_at if records else now)
     finally:
         store.close()
     summary["seconds"] = round(time.perf_counter() - started, 1)
     return summary
+
+
+def demo_satisfaction(conf: Settings, store: Any) -> dict[str, Any]:
+    """The branch survey's CSAT by branch and its key drivers, as `voc csat` computes them."""
+    from care.satisfaction import key_drivers, responses, summarize
+
+    rs = [r for r in responses(store) if r.key.split(":")[2] == "418220517"]
+    return {"by_branch": summarize(rs, ["branch"], min_n=conf.satisfaction.min_n,
+                                   tz=conf.display_tz).to_dict(),
+            "key_drivers": key_drivers(rs)}
 
 
 def demo_cases(conf: Settings, store: Any, now: datetime, since: datetime) -> dict[str, Any]:
@@ -140,9 +159,10 @@ def print_summary(s: dict[str, Any]) -> None:
     total = s["by_source"]["total"]
     imp, rep = s["imported"], s["pipeline"]
     print(f"voc demo: {total} records in {s['store']} ({s['seconds']} s)")
-    print(f"  imported     survey {imp['survey']['records']} answers from {imp['survey']['rows']} responses; "
-          f"posts {imp['posts']['records']}; row errors "
-          f"{len(imp['survey']['row_errors']) + len(imp['posts']['row_errors'])}")
+    surveys = [imp["survey"], imp.get("branch_survey") or {"records": 0, "rows": 0, "row_errors": []}]
+    print(f"  imported     surveys {sum(v['records'] for v in surveys)} answers from "
+          f"{sum(v['rows'] for v in surveys)} responses; posts {imp['posts']['records']}; row errors "
+          f"{sum(len(v['row_errors']) for v in surveys) + len(imp['posts']['row_errors'])}")
     print(f"  pipeline     stored {rep['stored']}, near-duplicates {rep['duplicates']}, "
           f"rejected {len(rep['rejected'])}, spooled {len(rep['spooled'])}")
     print(f"  by source    {_line(s['by_source'])}")
@@ -159,6 +179,17 @@ def print_summary(s: dict[str, Any]) -> None:
         print(f"        {alert['eml'] or '(delivery queued)'}")
     for err in s["alert_errors"]:
         print(f"    rule error: {err}")
+    sat = s.get("satisfaction")
+    if sat:
+        table = sat["by_branch"]
+        print("  satisfaction 网点服务满意度 by branch (CSAT = top-2-box of 1-5, 95 % Wilson; * under min_n)")
+        for g in table["groups"]:
+            lo, hi = g["csat_ci"]
+            print(f"    {'*' if g['small'] else ' '}{pad(g['key']['branch'], 10)} n {g['n']:>3}  "
+                  f"mean {g['mean']:.2f}  CSAT {g['csat']:.0%} [{lo:.0%}, {hi:.0%}]")
+        drivers = "、".join(f"{d['question'].split('、', 1)[-1].split('（')[0]} {d['of_r2']:.0%}"
+                            for d in sat["key_drivers"]["drivers"])
+        print(f"    key drivers ({sat['key_drivers']['method']}, R² {sat['key_drivers']['r2']}): {drivers}")
     cases = s.get("cases") or {"opened": 0, "linked": 0, "by_team": {}, "cases": []}
     teams = " · ".join(f"{team} {n}" for team, n in cases["by_team"].items()) or "-"
     print(f"  cases        {cases['opened']} opened ({teams}); {cases['linked']} more copies linked")

@@ -146,3 +146,48 @@ def test_voc_csat_json_shape(five, capsys, monkeypatch):
     assert main(["csat", "drivers", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["responses"] == 240
     assert main(["csat", "--by", "shoe_size"]) == 2
+
+
+def _r2(y: list[float], xs: list[list[float]]) -> float:
+    """R² of y on the columns xs (with an intercept), by the normal equations, here in the test."""
+    import numpy as np
+
+    design = np.column_stack([np.ones(len(y)), *[np.array(x) for x in xs]])
+    beta = np.linalg.solve(design.T @ design, design.T @ np.array(y))
+    fitted = design @ beta
+    mean = sum(y) / len(y)
+    return 1 - float(((np.array(y) - fitted) ** 2).sum()) / sum((v - mean) ** 2 for v in y)
+
+
+def test_key_drivers_are_the_shapley_shares_of_r2():
+    """Two sub-ratings: Shapley gives each (R²(own) + R²(both) − R²(other)) / 2, summing to R²."""
+    from care.satisfaction import Response, key_drivers
+
+    rng = random.Random(5)
+    rs, ys, wait, staff = [], [], [], []
+    for i in range(200):
+        w, s = rng.randint(1, 5), rng.randint(1, 5)
+        y = max(1, min(5, round(0.7 * w + 0.3 * s + rng.gauss(0, 0.6))))
+        rs.append(Response(key=f"k{i}", rating=float(y), scale=(1, 5), created_at=START, question="总体",
+                           ratings={"总体": float(y), "等候": float(w), "柜员": float(s)}))
+        ys.append(float(y)), wait.append(float(w)), staff.append(float(s))
+    found = key_drivers(rs)
+    both, only_wait, only_staff = _r2(ys, [wait, staff]), _r2(ys, [wait]), _r2(ys, [staff])
+    shares = {d["question"]: d["r2_share"] for d in found["drivers"]}
+    assert shares["等候"] == pytest.approx((only_wait + both - only_staff) / 2, abs=1e-4)
+    assert shares["柜员"] == pytest.approx((only_staff + both - only_wait) / 2, abs=1e-4)
+    assert found["r2"] == pytest.approx(both, abs=1e-4) and found["drivers"][0]["question"] == "等候"
+    assert "Shapley" in found["method"]
+
+
+def test_by_question_gives_each_rating_question_a_row(tmp_path):
+    from care.satisfaction import Response
+
+    rs = [Response(key=f"k{i}", rating=5.0 if i % 2 else 2.0, scale=(1, 5), created_at=START,
+                   question="总体满意度（1-5分）",
+                   ratings={"总体满意度（1-5分）": 5.0 if i % 2 else 2.0, "等候时间满意度（1-5分）": 1.0})
+          for i in range(10)]
+    table = summarize(rs, ["question"], min_n=5)
+    rows = {g["key"]["question"]: g for g in table.groups}
+    assert rows["总体满意度（1-5分）"]["csat"] == 0.5 and rows["等候时间满意度（1-5分）"]["csat"] == 0.0
+    assert all(g["n"] == 10 for g in table.groups)
