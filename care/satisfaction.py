@@ -93,8 +93,9 @@ def _rating_question(meta: dict[str, Any]) -> str:
 
 
 def _segments(meta: dict[str, Any]) -> dict[str, str]:
-    """Segment answers by question wording; a question is one segment at most (the first that fits)."""
-    out: dict[str, str] = {}
+    """Segment answers: the columns `--map branch=...` named (meta["segments"]), else by question
+    wording; a question is one segment at most (the first that fits)."""
+    out: dict[str, str] = {k: str(v) for k, v in (meta.get("segments") or {}).items() if v}
     for question, answer in (meta.get("choices") or {}).items():
         if not isinstance(answer, str) or not answer or _RATING.search(str(question)):
             continue

@@ -27,7 +27,9 @@ from crawlers.importers.columns import (
 from crawlers.importers.tables import Table
 
 log = logging.getLogger(__name__)
-MAP_KEYS = {"text", "rating", "created_at", "respondent"}
+# segment columns a --map may name (branch=网点名称, ...): kept as meta["segments"] for `voc csat`
+SEGMENT_KEYS = ("branch", "channel", "product", "customer_type")
+MAP_KEYS = {"text", "rating", "created_at", "respondent", *SEGMENT_KEYS}
 
 
 @dataclass
@@ -56,6 +58,8 @@ def import_table(importer: Importer, table: Table, layout: Layout, survey_id: st
                                for i in sorted({*layout.dropped, *plan.dropped})}
     if not plan.text:
         result.message = "no open-text questions found (use --map text=COLUMN to name them)"
+    segment_columns = {key: find_column(header, importer.mapping[key][0], table.path)
+                       for key in SEGMENT_KEYS if key in importer.mapping}
     seen: dict[str, int] = {}
     for line, cells in rows:
         try:
@@ -80,6 +84,10 @@ def import_table(importer: Importer, table: Table, layout: Layout, survey_id: st
             "rating": parse_rating(cells[plan.rating]) if plan.rating is not None else None,
         }
         meta = _row_meta(header, cells, layout, plan, survey_id, line, variant)
+        segments = {key: cells[index].strip() for key, index in segment_columns.items()
+                    if cells[index].strip() not in SKIPPED}
+        if segments:
+            meta["segments"] = segments
         texts = [(header[i], cells[i]) for i in plan.text]
         texts += _write_ins(header, cells, plan)
         for question, raw in texts:

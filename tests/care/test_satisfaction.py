@@ -191,3 +191,18 @@ def test_by_question_gives_each_rating_question_a_row(tmp_path):
     rows = {g["key"]["question"]: g for g in table.groups}
     assert rows["总体满意度（1-5分）"]["csat"] == 0.5 and rows["等候时间满意度（1-5分）"]["csat"] == 0.0
     assert all(g["n"] == 10 for g in table.groups)
+
+
+def test_map_names_segment_columns(tmp_path):
+    """`--map branch=机构` keeps that column as the branch segment, whatever its title says."""
+    from care.satisfaction import _segments
+    from crawlers.importers import import_file
+
+    export = tmp_path / "回访.csv"
+    export.write_text("编号,提交时间,机构,评分,意见\n1,2026-05-01 10:00,鼓楼支行,2,排队太久了等了一个小时\n"
+                      "2,2026-05-01 11:00,西湖支行,5,柜员服务很好很耐心\n", encoding="utf-8")
+    result = import_file(export, platform="csv", mapping="text=意见,rating=评分,branch=机构,respondent=编号",
+                         salt="test-salt")
+    assert [r.meta["segments"] for r in result.records] == [{"branch": "鼓楼支行"}, {"branch": "西湖支行"}]
+    assert [_segments(r.meta)["branch"] for r in result.records] == ["鼓楼支行", "西湖支行"]
+    assert [r.rating for r in result.records] == [2.0, 5.0]
