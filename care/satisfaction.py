@@ -322,3 +322,38 @@ def key_drivers(rs: Sequence[Response]) -> dict[str, Any]:
             for q, v in zip(questions, shapley, strict=True)]
     return {"method": "Shapley decomposition of R² (LMG)", "n": len(usable), "r2": round(full, 4),
             "drivers": sorted(rows, key=lambda d: -d["r2_share"])}
+
+
+def survey_and_social(store: FeedbackStore, rs: Sequence[Response], *, since: datetime | None = None,
+                      until: datetime | None = None, min_n: int = 30) -> list[dict[str, Any]]:
+    """Per top-level topic, side by side: its negative share on the social sources (every kind
+    but survey, in [since, until)) and its rating gap in the surveys (`drivers`). The data-driven
+    view of where to improve first: ranked by the survey impact, then the social negatives."""
+    from core.record import KINDS
+
+    start = since or datetime(1970, 1, 1, tzinfo=display_tz())
+    end = until or datetime.now(display_tz())
+    social = Filters(kinds=tuple(k for k in KINDS if k != "survey"))
+    totals: dict[str, int] = defaultdict(int)
+    negatives: dict[str, int] = defaultdict(int)
+    for row in store.counts(start, end, None, ("topic", "sentiment"), social):
+        topic = row.key["topic"].split("/")[0]
+        if topic == "(none)":
+            continue
+        totals[topic] += row.count
+        if row.key["sentiment"] == "negative":
+            negatives[topic] += row.count
+    gaps = {d["name"]: d for d in drivers(rs, min_n=min_n) if d["kind"] == "topic"}
+    out = []
+    for topic in sorted(set(totals) | set(gaps)):
+        gap = gaps.get(topic)
+        out.append({"topic": topic, "social_total": totals.get(topic, 0),
+                    "social_negative": negatives.get(topic, 0),
+                    "social_negative_share": (round(negatives[topic] / totals[topic], 4)
+                                              if totals.get(topic) else None),
+                    "survey_mentions": gap["mentions"] if gap else 0,
+                    "survey_gap": gap["gap"] if gap else None,
+                    "survey_gap_ci": gap["gap_ci"] if gap else None,
+                    "survey_impact": gap["impact"] if gap else None})
+    return sorted(out, key=lambda t: (t["survey_impact"] if t["survey_impact"] is not None else 0.0,
+                                      -(t["social_negative"])))

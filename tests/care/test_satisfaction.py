@@ -206,3 +206,17 @@ def test_map_names_segment_columns(tmp_path):
     assert [r.meta["segments"] for r in result.records] == [{"branch": "鼓楼支行"}, {"branch": "西湖支行"}]
     assert [_segments(r.meta)["branch"] for r in result.records] == ["鼓楼支行", "西湖支行"]
     assert [r.rating for r in result.records] == [2.0, 5.0]
+
+
+def test_survey_and_social_side_by_side(five):
+    from care.satisfaction import survey_and_social
+
+    store, survey = five
+    posts = [Feedback(id=f"p{i}", source="weibo", kind="post", text="年费太贵", created_at=START,
+                      sentiment=Sentiment("negative" if i < 3 else "neutral",
+                                          {"negative": 0.8, "neutral": 0.1, "positive": 0.1}, "t"),
+                      topics=["收费/手续费"]) for i in range(4)]
+    store.upsert(posts)
+    [fee] = [t for t in survey_and_social(store, responses(store)) if t["topic"] == "收费"]
+    assert (fee["social_total"], fee["social_negative"], fee["social_negative_share"]) == (4, 3, 0.75)
+    assert fee["survey_mentions"] == sum(1 for r in survey if r["fee"]) and fee["survey_gap"] < 0

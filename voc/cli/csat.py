@@ -3,6 +3,7 @@
     voc csat [--by branch|channel|product|customer_type|question|week|month ...] [--since T]
              [--until T] [--min-n 30] [--json]
     voc csat drivers [--since T] [--until T] [--json]       what pulls satisfaction down
+    voc csat topics [--json]                                survey and social side by side
 
 More than one `--by` makes a cross table. Groups under `--min-n` ([satisfaction] min_n) are
 flagged with `*`, not ranked.
@@ -20,8 +21,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("csat", help="satisfaction (CSAT, NPS) by segment from survey answers",
                        description="CSAT (top-2-box on 1-5, the top 30 %% of other scales) with its "
                                    "Wilson interval, NPS on 0-10 with a bootstrap interval, per group.")
-    p.add_argument("what", nargs="?", choices=["table", "drivers"], default="table",
-                   help="the table (default) or the drivers")
+    p.add_argument("what", nargs="?", choices=["table", "drivers", "topics"], default="table",
+                   help="the table (default), the drivers, or topics: survey and social side by side")
     p.add_argument("--by", action="append", default=[], metavar="FIELD",
                    help="branch, channel, product, customer_type, question, week or month (repeatable)")
     p.add_argument("--since", metavar="TIME", help="responses from (naive = [app] timezone)")
@@ -33,7 +34,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_csat(args: argparse.Namespace) -> int:
-    from care.satisfaction import BY, drivers, responses, summarize
+    from care.satisfaction import BY, drivers, key_drivers, responses, summarize, survey_and_social
     from indexer import open_settings_store
     from voc.cli.common import UsageError
 
@@ -44,17 +45,35 @@ def cmd_csat(args: argparse.Namespace) -> int:
     min_n = args.min_n if args.min_n is not None else conf.satisfaction.min_n
     if min_n < 1:
         raise UsageError("--min-n must be at least 1")
+    since, until = cli_time(args.since, conf.display_tz), cli_time(args.until, conf.display_tz)
     store = open_settings_store(conf, must_exist=True)
     try:
-        rs = responses(store, since=cli_time(args.since, conf.display_tz),
-                       until=cli_time(args.until, conf.display_tz))
+        rs = responses(store, since=since, until=until)
+        side = survey_and_social(store, rs, since=since, until=until, min_n=min_n) \
+            if args.what == "topics" else []
     finally:
         store.close()
+    if args.what == "topics":
+        if args.json:
+            print_json({"responses": len(rs), "topics": side})
+            return 0
+        print(f"{len(rs)} response(s); per topic: negative share on social sources, rating gap in surveys")
+        for t in side:
+            share = f"{t['social_negative_share']:.0%}" if t["social_negative_share"] is not None else "-"
+            gap = f"{t['survey_gap']:+.3f}" if t["survey_gap"] is not None else "-"
+            print(f"  {pad(t['topic'], 20)} social {t['social_total']:>6} negative {share:>4}   "
+                  f"surveys {t['survey_mentions']:>5} gap {gap}")
+        return 0
     if args.what == "drivers":
         found = drivers(rs, min_n=min_n)
+        kda = key_drivers(rs)
         if args.json:
-            print_json({"responses": len(rs), "drivers": found})
+            print_json({"responses": len(rs), "drivers": found, "key_drivers": kda})
             return 0
+        if kda["drivers"]:
+            parts = "、".join(f"{d['question']} {d['of_r2']:.0%}" for d in kda["drivers"])
+            print(f"key drivers of the overall rating ({kda['method']}, n {kda['n']}, R² {kda['r2']}): "
+                  f"{parts}")
         print(f"{len(rs)} response(s); drivers ranked by gap x share (ratings on 0-1), * under {min_n}")
         for d in found:
             mark = "*" if d["small"] else " "
