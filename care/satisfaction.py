@@ -62,6 +62,7 @@ class Response:
     question: str = ""
     segments: dict[str, str] = field(default_factory=dict)
     ratings: dict[str, float] = field(default_factory=dict)  # every rating question answered
+    record_ids: list[str] = field(default_factory=list)  # its open answers in the store
     topics: set[str] = field(default_factory=set)
     flags: set[str] = field(default_factory=set)
 
@@ -147,6 +148,7 @@ def responses(store: FeedbackStore, *, since: datetime | None = None, until: dat
                             scale=scale_of(question, by_survey[key.rsplit(":", 1)[0]]),
                             created_at=min(r.created_at for r in records), question=question,
                             segments=_segments(first.meta), ratings=_ratings(first.meta),
+                            record_ids=[r.id for r in records],
                             topics={t.split("/")[0] for r in records for t in r.topics},
                             flags={str(x.get("flag")) for r in records for x in r.risk if x.get("flag")}))
     return sorted(out, key=lambda r: r.created_at)

@@ -17,11 +17,12 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
-# kind -> the module whose import registers every entry of that kind
-PROVIDERS: dict[str, str] = {
-    "store backend": "indexer",
-    "rule type": "alerts",
-    "webhook": "alerts",
+# kind -> the modules whose import registers every entry of that kind (rule types come from the
+# alerts package and from care, whose satisfaction rule stands on its survey figures)
+PROVIDERS: dict[str, tuple[str, ...]] = {
+    "store backend": ("indexer",),
+    "rule type": ("alerts", "care.rules"),
+    "webhook": ("alerts",),
 }
 
 
@@ -48,7 +49,8 @@ class Registry:
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
-            importlib.import_module(PROVIDERS[self.kind])
+            for module in PROVIDERS[self.kind]:
+                importlib.import_module(module)
 
     def names(self) -> tuple[str, ...]:
         self._load()

@@ -54,7 +54,7 @@ def test_shipped_file_loads_with_documented_defaults(tmp_path: Path) -> None:
     rules = {rule["name"]: rule for rule in settings.alerts.rules}
     assert {r["type"] for r in rules.values()} == {"negative_spike", "negative_share", "risk_term",
                                                    "source_silent", "emerging_term", "cluster_growth",
-                                                   "volume_spike", "case_overdue"}
+                                                   "volume_spike", "case_overdue", "satisfaction_drop"}
     rule = rules["negative_spike_topic"]
     assert rule["type"] == "negative_spike"
     assert rule["group_by"] == ("topic",) and rule["min_ratio"] == 3.0

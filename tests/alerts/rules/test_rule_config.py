@@ -72,7 +72,8 @@ def test_build_rules_labels_unnamed_and_rejects_duplicates():
 def test_rule_types_come_from_the_registry_the_rules_fill():
     # each rule module registers itself on import (@register_rule); the settings schema reads these
     assert rule_types() == ("negative_spike", "negative_share", "risk_term", "source_silent",
-                            "emerging_term", "cluster_growth", "volume_spike", "case_overdue")
+                            "emerging_term", "cluster_growth", "volume_spike", "case_overdue",
+                            "satisfaction_drop")
     assert registry("rule type").names() == rule_types()
     assert all(RULE_TYPES[name].type_name == name for name in rule_types())
 
