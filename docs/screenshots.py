@@ -135,7 +135,7 @@ def main() -> int:
 
 
 def console_shots(db: Path, work: Path) -> None:
-    """The console over the demo's store: overview, a search, the sources page."""
+    """The console over the demo's store: overview, a search, the sources and satisfaction pages."""
     import shutil
 
     from selenium.webdriver.common.by import By
@@ -153,7 +153,8 @@ def console_shots(db: Path, work: Path) -> None:
         browser.find_element(By.NAME, "password").send_keys(PASSWORDS["operator"])
         browser.find_element(By.ID, "login").click()
         for path, name, wait in (("/", "console-overview", 1.5), ("/search?q=转账失败", "console-search", 0),
-                                 ("/sources", "console-sources", 0)):
+                                 ("/sources", "console-sources", 0),
+                                 ("/satisfaction?by=branch", "console-satisfaction", 1.5)):
             capture(browser, web.url + path, OUT / f"{name}.png", work, width=1280, wait=wait)
 
 

@@ -19,6 +19,7 @@ from indexer.store import FeedbackStore
 from web.cases import routes as cases_routes
 from web.frame import HERE, MAX_UPLOAD, Console, Ingest, SecurityHeaders, endpoint
 from web.pages import routes
+from web.satisfaction import routes as satisfaction_routes
 
 
 def create_app(settings: Settings, store: FeedbackStore | None = None, *,
@@ -39,7 +40,7 @@ def create_app(settings: Settings, store: FeedbackStore | None = None, *,
         if owned:
             console.store.close()
 
-    app = Starlette(routes=[*routes(endpoint), *cases_routes(endpoint),
+    app = Starlette(routes=[*routes(endpoint), *cases_routes(endpoint), *satisfaction_routes(endpoint),
                             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static")],
                     lifespan=lifespan, max_body_size=MAX_UPLOAD + 1024 * 1024)
     app.state.console = console

@@ -51,4 +51,25 @@ function followJob() {
   if (box.dataset.state === "queued" || box.dataset.state === "running") setTimeout(poll, 500);
 }
 
-document.addEventListener("DOMContentLoaded", () => { drawOverview(); followJob(); });
+function drawSatisfaction() {
+  const el = document.querySelector("[data-chart=satisfaction]");
+  if (!el || typeof echarts === "undefined") return;
+  fetch("/api/satisfaction", {credentials: "same-origin"}).then(r => r.json()).then(data => {
+    const rows = data.trend;
+    const chart = echarts.init(el, null, {renderer: "canvas"});
+    chart.setOption({
+      grid: {left: 48, right: 48, top: 28, bottom: 40},
+      tooltip: {trigger: "axis"},
+      legend: {data: ["CSAT", "回答数"], top: 0},
+      xAxis: {type: "category", data: rows.map(r => r.key.month)},
+      yAxis: [{type: "value", min: 0, max: 1, axisLabel: {formatter: v => Math.round(v * 100) + "%"}},
+              {type: "value", name: "份"}],
+      series: [{name: "CSAT", type: "line", data: rows.map(r => r.csat), itemStyle: {color: "#2e7d32"}},
+               {name: "回答数", type: "bar", yAxisIndex: 1, data: rows.map(r => r.n),
+                itemStyle: {color: "#c9d7ee"}}],
+    });
+    window.addEventListener("resize", () => chart.resize());
+  }).catch(() => {});
+}
+
+document.addEventListener("DOMContentLoaded", () => { drawOverview(); followJob(); drawSatisfaction(); });
