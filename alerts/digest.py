@@ -48,6 +48,14 @@ class DigestRow:
     title: str
 
 
+@dataclass(frozen=True)
+class DigestSection:
+    title: str
+    columns: tuple[str, ...]
+    rows: list[list[str]]
+    note: str = ""
+
+
 @dataclass
 class Digest:
     """One day's alerts and negative counts, as `build_digest` found them."""
@@ -62,6 +70,9 @@ class Digest:
     negative_before: int = 0
     truncated: bool = False  # more alerts than MAX_ALERTS in the history; the table shows the newest
     incidents: list[Incident] = field(default_factory=list)  # open at some time of the day, oldest first
+    # sections other packages add (the application adds satisfaction from care/): each a title, the
+    # column names and rows of plain cells
+    sections: list[DigestSection] = field(default_factory=list)
 
     @property
     def day(self) -> date:

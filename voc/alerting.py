@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts import EmailNotifier, Notifier, OutboxNotifier, RunReport, build_rules, run_rules
-from alerts.digest import build_digest
+from alerts.digest import DigestSection, build_digest
 from alerts.errors import CheckInProgress, NotifierConfigError, RuleConfigError
 from alerts.notify.base import WEBHOOKS
 from alerts.notify.digest import DigestReport, send_digest
@@ -132,7 +132,21 @@ def send_daily_digest(settings: Settings, store: FeedbackStore, now: datetime | 
     tz = settings.display_tz
     today = (now or datetime.now(UTC)).astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     digest = build_digest(store, today - timedelta(days=1), today, tz)
+    digest.sections.append(satisfaction_section(settings, store, today))
     return send_digest(digest, notifiers_from_settings(settings, outbox))
+
+
+def satisfaction_section(settings: Settings, store: FeedbackStore, today: datetime) -> DigestSection:
+    """The digest's satisfaction: CSAT by branch over the 30 days before `today` (care/)."""
+    from care.satisfaction import responses, summarize
+
+    rs = responses(store, since=today - timedelta(days=30), until=today)
+    table = summarize(rs, ["branch"], min_n=settings.satisfaction.min_n, tz=settings.display_tz)
+    rows = [[("* " if g["small"] else "") + g["key"]["branch"], str(g["n"]), f"{g['csat']:.0%}",
+             f"{g['csat_ci'][0]:.0%} – {g['csat_ci'][1]:.0%}"] for g in table.groups]
+    return DigestSection("满意度（近 30 天，按网点）", ("网点", "回答数", "CSAT", "95% 区间"), rows,
+                         note=f"{len(rs)} 份问卷回答；CSAT = 1-5 分制中 4-5 分的占比（其他量表取前 30 %）；"
+                              f"* 少于 {settings.satisfaction.min_n} 份，不排名")
 
 
 def describe_fired(report: RunReport, outbox: str | Path) -> list[dict[str, Any]]:

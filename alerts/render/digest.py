@@ -75,6 +75,9 @@ def digest_text(digest: Digest) -> str:
     lines = [digest_subject(digest), ""] + [f"{name}：{value}" for name, value in summary(digest)]
     lines += ["", f"事件（{' '.join(INCIDENT_COLUMNS)}）："]
     lines += ["  ".join(incident_cells(digest, i)) for i in digest.incidents] or ["（无事件）"]
+    for section in digest.sections:
+        lines += ["", f"{section.title}（{' '.join(section.columns)}）：{section.note}"]
+        lines += ["  ".join(row) for row in section.rows] or ["（无）"]
     lines += ["", "负面最多的话题（当日 / 前一日）："]
     lines += [f"{i}. {t}：{n} / {b}" for i, (t, n, b) in enumerate(digest.topics, 1)] or ["（无）"]
     lines += ["", f"当日告警（{' '.join(COLUMNS)}）："]
@@ -87,7 +90,7 @@ def digest_text(digest: Digest) -> str:
 def digest_html(digest: Digest) -> str:
     """The text/html part (`templates/digest_email.html`)."""
     return render("digest_email.html", subject=digest_subject(digest), summary=summary(digest),
-                  incident_columns=INCIDENT_COLUMNS,
+                  incident_columns=INCIDENT_COLUMNS, sections=digest.sections,
                   incidents=[incident_cells(digest, i) for i in digest.incidents],
                   topics=list(digest.topics), columns=COLUMNS,
                   rows=[row_cells(digest, r) for r in digest.rows], truncated=digest.truncated,
@@ -109,6 +112,9 @@ def digest_markdown(digest: Digest, flavor: str, limit: int) -> str:
     sep = "\n" if flavor == "wecom" else "\n\n"
     head = [heading(md_text(digest_subject(digest), 200), "info", "digest", flavor)]
     head += [f"**{name}** {md_text(value, 300)}" for name, value in summary(digest)]
+    for section in digest.sections:
+        head.append(f"**{md_text(section.title, 60)}**")
+        head += [f"- {md_text(' '.join(row), 200)}" for row in section.rows[:8]] or ["（无）"]
     head.append("**事件**")
     head += [f"- {md_text(i.title, 80)}（{i.status_label}，{len(i.keys)} 个信号）" for i in digest.incidents]
     head += [] if digest.incidents else ["（无事件）"]

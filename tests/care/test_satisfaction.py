@@ -220,3 +220,19 @@ def test_survey_and_social_side_by_side(five):
     [fee] = [t for t in survey_and_social(store, responses(store)) if t["topic"] == "收费"]
     assert (fee["social_total"], fee["social_negative"], fee["social_negative_share"]) == (4, 3, 0.75)
     assert fee["survey_mentions"] == sum(1 for r in survey if r["fee"]) and fee["survey_gap"] < 0
+
+
+def test_the_digest_has_a_satisfaction_section(five, tmp_path):
+    from email import message_from_bytes
+    from email.policy import default
+
+    from core.settings import load_settings
+    from voc.alerting import send_daily_digest
+
+    store, survey = five
+    settings = load_settings(env={"VOC_STORE__PATH": str(store.path),
+                                  "VOC_NOTIFY__OUTBOX": str(tmp_path / "out")})
+    send_daily_digest(settings, store, now=START + timedelta(days=31))
+    [eml] = list((tmp_path / "out").glob("*.eml"))
+    text = message_from_bytes(eml.read_bytes(), policy=default).get_body(("plain",)).get_content()
+    assert "满意度（近 30 天，按网点）" in text and "份问卷回答" in text
