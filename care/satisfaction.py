@@ -47,7 +47,7 @@ SEGMENTS = {"branch": re.compile(r"网点|支行|分行|营业部"), "channel": 
             "product": re.compile(r"产品|业务类型|业务种类"),
             "customer_type": re.compile(r"客户类型|客户类别")}
 BY = ("branch", "channel", "product", "customer_type", "question", "week", "month")
-_RATING = re.compile(r"满意|评分|打分|推荐")
+_RATING = re.compile(r"满意|评分|打分|推荐")  # not 愿意: "是否愿意接受回访" is consent
 _SCALE_IN_TITLE = re.compile(r"(\d+)\s*[-–~～至到]\s*(\d+)\s*分?")
 
 
@@ -110,13 +110,14 @@ def _segments(meta: dict[str, Any]) -> dict[str, str]:
 
 def _ratings(meta: dict[str, Any]) -> dict[str, float]:
     """Every rating question the response answered (the overall one first), by its question."""
+    from crawlers.importers.columns import parse_rating  # numbers, 分/星, and the wording scales
+
     out: dict[str, float] = {}
     for question, answer in (meta.get("choices") or {}).items():
         if isinstance(answer, str) and _RATING.search(str(question)):
-            try:
-                out[str(question)] = float(answer.strip().rstrip("分星"))
-            except ValueError:
-                continue
+            value = parse_rating(answer)
+            if value is not None:
+                out[str(question)] = value
     return out
 
 

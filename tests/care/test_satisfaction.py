@@ -236,3 +236,11 @@ def test_the_digest_has_a_satisfaction_section(five, tmp_path):
     [eml] = list((tmp_path / "out").glob("*.eml"))
     text = message_from_bytes(eml.read_bytes(), policy=default).get_body(("plain",)).get_content()
     assert "满意度（近 30 天，按网点）" in text and "份问卷回答" in text
+
+
+def test_wording_scales_are_read_as_ratings():
+    from care.satisfaction import _ratings
+
+    meta = {"choices": {"3、总体满意度": "非常满意", "4、您向朋友推荐我行的意愿": "不太愿意",
+                        "5、是否愿意接受回访": "愿意"}}
+    assert _ratings(meta) == {"3、总体满意度": 5.0, "4、您向朋友推荐我行的意愿": 2.0}  # consent is no rating
