@@ -23,7 +23,9 @@ flagged `small` and not ranked.
 channel (渠道), product (产品 / 业务), customer type (客户类型 / 客户类别); plus week and month of
 its time (display timezone) and, with `--by question`, the question.
 
-Known limit: a response with no open answer makes no record today, so it is not counted.
+A response that wrote no open answer makes no record; the importer hands every rated response
+over as a document as well (`ImportResult.responses`), which `voc import`, the console's upload and
+the demo keep (`keep_responses`, state namespace "survey_response"), so it counts too.
 """
 
 from __future__ import annotations
@@ -65,6 +67,38 @@ class Response:
     record_ids: list[str] = field(default_factory=list)  # its open answers in the store
     topics: set[str] = field(default_factory=set)
     flags: set[str] = field(default_factory=set)
+
+
+RESPONSES = "survey_response"  # state namespace: one document per rated response (keep_responses)
+
+
+def keep_responses(store: FeedbackStore, docs: Iterable[dict[str, Any]]) -> int:
+    """Store the importer's response documents (`ImportResult.responses`), so a response that
+    wrote no open answer still counts; a re-import writes the same documents again."""
+    n = 0
+    for doc in docs:
+        store.put_state(RESPONSES, doc["key"], doc)
+        n += 1
+    return n
+
+
+def _kept_in(doc: dict[str, Any], since: datetime | None, until: datetime | None,
+             sources: Sequence[str]) -> bool:
+    from core.record import parse_time
+
+    at = parse_time(doc["created_at"], naive_tz=None)
+    return ((since is None or at >= since) and (until is None or at < until)
+            and (not sources or doc.get("source") in sources))
+
+
+def _from_doc(key: str, doc: dict[str, Any], survey_values: list[float]) -> Response:
+    from core.record import parse_time
+
+    meta = {"choices": doc.get("choices") or {}, "segments": doc.get("segments") or {}}
+    question = _rating_question(meta)
+    return Response(key=key, rating=float(doc["rating"]), scale=scale_of(question, survey_values),
+                    created_at=parse_time(doc["created_at"], naive_tz=None), question=question,
+                    segments=_segments(meta), ratings=_ratings(meta))
 
 
 def scale_of(question: str, values: Iterable[float]) -> tuple[int, int]:
@@ -138,10 +172,14 @@ def responses(store: FeedbackStore, *, since: datetime | None = None, until: dat
         if len(found.items) < PAGE:
             break
         page += 1
+    kept = {key: doc for key, doc in store.list_state(RESPONSES).items()
+            if key not in grouped and _kept_in(doc, since, until, sources)}
     by_survey: dict[str, list[float]] = defaultdict(list)
     for key, records in grouped.items():
         by_survey[key.rsplit(":", 1)[0]].append(float(records[0].rating or 0))
-    out = []
+    for key, doc in kept.items():
+        by_survey[key.rsplit(":", 1)[0]].append(float(doc["rating"]))
+    out = [_from_doc(key, doc, by_survey[key.rsplit(":", 1)[0]]) for key, doc in kept.items()]
     for key, records in grouped.items():
         first = records[0]
         question = _rating_question(first.meta)

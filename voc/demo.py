@@ -85,8 +85,11 @@ def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: da
     posts = import_file(data / POSTS_FILE, platform="records")
     # The posts' incident ends a minute ago; the surveys closed the day before.
     shift(posts.records, now - timedelta(minutes=1))
-    shift(survey.records, now - timedelta(days=1))
-    shift(branch.records, now - timedelta(days=1))
+    moved = {id(survey): shift(survey.records, now - timedelta(days=1)),
+             id(branch): shift(branch.records, now - timedelta(days=1))}
+    for result in (survey, branch):  # the response documents move with their records
+        for doc in result.responses:
+            doc["created_at"] = (datetime.fromisoformat(doc["created_at"]) + moved[id(result)]).isoformat()
     records = sorted(survey.records + branch.records + posts.records, key=lambda r: r.created_at)
     rules = rules_from_settings(conf) or build_rules(FALLBACK_RULES)
     store = open_store("sqlite", path=str(db), timezone=conf.app.timezone)
@@ -114,6 +117,9 @@ def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: da
             "alerts": describe_fired(alert_report, outbox),
             "alert_errors": list(alert_report.errors),
         }
+        from care.satisfaction import keep_responses
+
+        keep_responses(store, survey.responses + branch.responses)
         summary["satisfaction"] = demo_satisfaction(conf, store)
         summary["cases"] = demo_cases(conf, store, now, since=records[0].created_at if records else now)
     finally:

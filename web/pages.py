@@ -380,6 +380,9 @@ def upload_survey(ctx: Ctx) -> Response:
             return ctx.render("surveys.html", status=400, platforms=PLATFORMS,
                               result={"file": name, "error": str(exc)})
     report = ctx.console.ingest(result.records)
+    from care.satisfaction import keep_responses
+
+    keep_responses(ctx.store, result.responses)  # a response without an open answer counts too
     ctx.audit("upload", name, f"rows {result.rows_read}, kept {len(result.records)}, "
                               f"rejected {len(result.errors)}")
     return ctx.render("surveys.html", platforms=PLATFORMS, result={

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from core.record import DISPLAY_TZ, Feedback
 from crawlers.errors import ImportFileError, RowError
@@ -31,7 +32,10 @@ class ImportResult:
     `rows_read` counts data rows (header excluded); `skipped_answers` counts open-text answers that
     carried no feedback (`无`, `(跳过)`, digits only); `personal_columns` names the question columns left
 out as personal data, with why ("title", or what they held: "phone", "name", …); `message` is a
-human note (e.g. no responses)."""
+human note (e.g. no responses). `responses` holds one plain document per rated response, whether
+or not it wrote an open answer (`{"key", "source", "survey_id", "line", "created_at", "rating",
+"choices", "segments"}`): satisfaction counts responses, and a response that only ticked boxes
+makes no record."""
 
     records: list[Feedback] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -43,6 +47,7 @@ human note (e.g. no responses)."""
     text_columns: list[str] = field(default_factory=list)
     personal_columns: dict[str, str] = field(default_factory=dict)  # title -> why it was left out
     message: str = ""
+    responses: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Importer:

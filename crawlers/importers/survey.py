@@ -88,6 +88,12 @@ def import_table(importer: Importer, table: Table, layout: Layout, survey_id: st
                     if cells[index].strip() not in SKIPPED}
         if segments:
             meta["segments"] = segments
+        if base["rating"] is not None:
+            result.responses.append({
+                "key": f"{importer.source}:{survey_id}:{line}", "source": importer.source,
+                "survey_id": survey_id, "line": line, "created_at": created_at.isoformat(),
+                "rating": base["rating"], "choices": copy.deepcopy(meta["choices"]),
+                "segments": dict(segments)})
         texts = [(header[i], cells[i]) for i in plan.text]
         texts += _write_ins(header, cells, plan)
         for question, raw in texts:

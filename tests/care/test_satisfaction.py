@@ -244,3 +244,26 @@ def test_wording_scales_are_read_as_ratings():
     meta = {"choices": {"3、总体满意度": "非常满意", "4、您向朋友推荐我行的意愿": "不太愿意",
                         "5、是否愿意接受回访": "愿意"}}
     assert _ratings(meta) == {"3、总体满意度": 5.0, "4、您向朋友推荐我行的意愿": 2.0}  # consent is no rating
+
+
+def test_a_response_without_an_open_answer_counts(tmp_path, capsys, monkeypatch):
+    """Three responses, one of which only ticked its rating: `voc import` keeps its response
+    document, `voc csat` counts all three, and a re-import counts them once."""
+    from voc.cli import main
+
+    export = tmp_path / "survey.csv"
+    export.write_text("编号,提交时间,网点,总体满意度（1-5分）,意见\n"
+                      "1,2026-05-01 10:00,鼓楼支行,2,排队太久了等了一个小时\n"
+                      "2,2026-05-01 11:00,鼓楼支行,5,\n"
+                      "3,2026-05-01 12:00,西湖支行,4,柜员服务很好很耐心\n", encoding="utf-8")
+    monkeypatch.setenv("VOC_STORE__PATH", str(tmp_path / "voc.db"))
+    monkeypatch.setenv("VOC_PSEUDONYM_SALT", "test-salt")
+    args = ["import", str(export), "--platform", "csv",
+            "--map", "text=意见,respondent=编号,rating=总体满意度（1-5分）"]
+    for _ in range(2):
+        assert main(args) == 0
+        capsys.readouterr()
+        assert main(["csat", "--by", "branch", "--min-n", "1", "--json"]) == 0
+        groups = {g["key"]["branch"]: g for g in json.loads(capsys.readouterr().out)["groups"]}
+        assert (groups["鼓楼支行"]["n"], groups["鼓楼支行"]["csat"]) == (2, 0.5)
+        assert groups["西湖支行"]["n"] == 1

@@ -51,6 +51,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         pipeline = build_pipeline(conf, store=cast(FeedbackStore, tally), progress=not args.json)
         report = pipeline.run(result.records)
+        from care.satisfaction import keep_responses
+
+        keep_responses(tally, result.responses)  # a response without an open answer counts too
     finally:
         tally.close()
     errors = [{"line": e.line, "reason": e.reason} for e in result.errors]
