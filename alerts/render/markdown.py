@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from alerts.alert import Alert
 from alerts.render.text import clip, safe_url
-from alerts.render.view import message_view
+from alerts.render.view import comment_notes, message_view
 from core.record import display_tz, zone_label
 
 WECOM_LIMIT = 4096
@@ -83,12 +83,7 @@ def fit(head: Sequence[str], body: Sequence[str], tail: Sequence[str], limit: in
 
 
 def _md_comment(i: int, row: dict[str, Any]) -> str:
-    notes = []
-    if row["copies"] > 1:
-        notes.append(f"×{row['copies']}" + (f"，{row['authors']} 位作者" if row.get("authors") else ""))
-    if row.get("older"):
-        notes.append("原帖早于时间窗")
-    note = f"（{'，'.join(notes)}）" if notes else ""
+    note = comment_notes(row)
     source_link = md_link("原文", row["url"])
     return (f"{i}. {row['time'][5:16]} {md_text(row['source'], 40)}{note}：{md_text(row['text'])}"
             + (f" {source_link}" if source_link else ""))

@@ -32,7 +32,7 @@ from alerts.render.chart import chart_png
 from alerts.render.links import Link, resolve_link
 from alerts.render.templates import render
 from alerts.render.text import one_line, subject_for
-from alerts.render.view import MessageView, message_view
+from alerts.render.view import MessageView, comment_notes, message_view
 from core.record import display_tz
 
 log = logging.getLogger(__name__)
@@ -101,12 +101,7 @@ def build_message(alert: Alert, sender: str, recipients: Sequence[str] = (),
 
 
 def _comment_line(i: int, row: dict[str, Any]) -> list[str]:
-    notes = []
-    if row["copies"] > 1:
-        notes.append(f"×{row['copies']}" + (f"，{row['authors']} 位作者" if row.get("authors") else ""))
-    if row.get("older"):
-        notes.append("原帖早于时间窗")
-    note = f"（{'，'.join(notes)}）" if notes else ""
+    note = comment_notes(row)
     lines = [f"{i}. [{row['time']} {row['source']}]{note} {row['text']}"]
     if row["url"]:
         lines.append(f"   {row['url']}")

@@ -38,6 +38,7 @@ from alerts.render.text import (
     search_command,
     subject_for,
 )
+from alerts.rules.negative_spike import format_baseline
 from core.record import Feedback, display_tz, parse_time, to_display
 
 CONTRIBUTION_LABELS = (("sources", "来源"), ("banks", "银行"), ("products", "业务"), ("branches", "网点"))
@@ -76,13 +77,15 @@ def comment_row(record: Feedback, copies: int = 1, authors: int | None = None,
             "url": safe_url(record.url)}
 
 
-def _num(value: float) -> str:
-    """4.0 -> "4", 3.46 -> "3.5", 12.4 -> "12", 0.04 -> "0.04"."""
-    if value >= 10:
-        return f"{value:.0f}"
-    if 0 < value < 0.1:
-        return f"{value:.2f}".rstrip("0")
-    return f"{value:.1f}".rstrip("0").rstrip(".") or "0"
+def comment_notes(row: dict[str, Any]) -> str:
+    """「（×13，13 位作者，原帖早于时间窗）」 for a comment row, "" when there is nothing to say:
+    the email text and the robot markdown both write it."""
+    notes = []
+    if row["copies"] > 1:
+        notes.append(f"×{row['copies']}" + (f"，{row['authors']} 位作者" if row.get("authors") else ""))
+    if row.get("older"):
+        notes.append("原帖早于时间窗")
+    return f"（{'，'.join(notes)}）" if notes else ""
 
 
 def _label(alert: Alert) -> str:
@@ -96,9 +99,10 @@ def _joined(names: Sequence[str]) -> str:
 def tested_figures(alert: Alert) -> str:
     """「平常约 4 条，9 倍」 with the numbers the test used (the floored baseline when it was floored)."""
     used = alert.details.get("baseline_used")
+    usual = format_baseline(alert.baseline)
     if isinstance(used, int | float) and used > alert.baseline + 1e-9:
-        return f"平常约 {_num(alert.baseline)} 条，按 {_num(used)} 条计 {alert.ratio:.0f} 倍"
-    return f"平常约 {_num(alert.baseline)} 条，{alert.ratio:.1f} 倍".replace(".0 倍", " 倍")
+        return f"平常约 {usual} 条，按 {format_baseline(used)} 条计 {alert.ratio:.0f} 倍"
+    return f"平常约 {usual} 条，{alert.ratio:.1f} 倍".replace(".0 倍", " 倍")
 
 
 def measure(alert: Alert) -> str:
@@ -125,7 +129,8 @@ def summary_for(alert: Alert) -> str:
     if alert.kind == "recovery":
         when = alert.details.get("alerted_at")
         since = f"（{to_display(parse_time(when, naive_tz=None))} 起的事件）" if when else ""
-        return f"{_label(alert)} 已恢复正常{since}：当前 {alert.count} 条，平常约 {_num(alert.baseline)} 条。"
+        usual = format_baseline(alert.baseline)
+        return f"{_label(alert)} 已恢复正常{since}：当前 {alert.count} 条，平常约 {usual} 条。"
     parts = [measure(alert)]
     onset = alert.evidence.get("onset")
     if onset:

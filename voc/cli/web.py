@@ -16,6 +16,8 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,19 +121,34 @@ def _password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def cmd_users_add(args: argparse.Namespace) -> int:
-    from web import audit
-    from web.auth import AuthError, add_user
+@contextmanager
+def _users_store() -> Iterator[Any]:
+    """The store for a `voc users` action: an AuthError (a bad name, role or password) is a usage
+    error (exit 2, one line); the store is closed either way."""
+    from web.auth import AuthError
 
-    password = _password()
     store = _store()
     try:
-        add_user(store, args.name, args.role, password, by=getpass.getuser(), replace=args.replace)
-        audit.record(store, f"cli:{getpass.getuser()}", "user_add", args.name, args.role)
+        yield store
     except AuthError as exc:
         raise UsageError(str(exc)) from exc
     finally:
         store.close()
+
+
+def _audit(store: Any, action: str, target: str, detail: str = "") -> None:
+    from web import audit
+
+    audit.record(store, f"cli:{getpass.getuser()}", action, target, detail)
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from web.auth import add_user
+
+    password = _password()
+    with _users_store() as store:
+        add_user(store, args.name, args.role, password, by=getpass.getuser(), replace=args.replace)
+        _audit(store, "user_add", args.name, args.role)
     print(f"user {args.name} ({args.role}) {'updated' if args.replace else 'added'}")
     return 0
 
@@ -139,11 +156,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 def cmd_users_list(args: argparse.Namespace) -> int:
     from web.auth import list_users
 
-    store = _store()
-    try:
+    with _users_store() as store:
         users = list_users(store)
-    finally:
-        store.close()
     if args.json:
         print_json(users)
         return 0
@@ -155,55 +169,36 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_users_role(args: argparse.Namespace) -> int:
-    from web import audit
-    from web.auth import AuthError, set_role
+    from web.auth import set_role
 
-    store = _store()
-    try:
+    with _users_store() as store:
         set_role(store, args.name, args.role)
-        audit.record(store, f"cli:{getpass.getuser()}", "user_role", args.name, args.role)
-    except AuthError as exc:
-        raise UsageError(str(exc)) from exc
-    finally:
-        store.close()
+        _audit(store, "user_role", args.name, args.role)
     print(f"user {args.name} is now {args.role}")
     return 0
 
 
 def cmd_users_enable(args: argparse.Namespace) -> int:
-    from web import audit
-    from web.auth import AuthError, set_disabled
+    from web.auth import set_disabled
 
-    store = _store()
-    try:
+    with _users_store() as store:
         set_disabled(store, args.name, not args.enable)
-        audit.record(store, f"cli:{getpass.getuser()}", "user_enable" if args.enable else "user_disable",
-                     args.name)
-    except AuthError as exc:
-        raise UsageError(str(exc)) from exc
-    finally:
-        store.close()
+        _audit(store, "user_enable" if args.enable else "user_disable", args.name)
     print(f"user {args.name} {'enabled' if args.enable else 'disabled'}")
     return 0
 
 
 def cmd_users_token(args: argparse.Namespace) -> int:
-    from web import audit
-    from web.auth import AuthError, issue_token, revoke_tokens
+    from web.auth import issue_token, revoke_tokens
 
-    store = _store()
-    try:
+    with _users_store() as store:
         if args.revoke:
             gone = revoke_tokens(store, args.name)
-            audit.record(store, f"cli:{getpass.getuser()}", "token_revoke", args.name, f"{gone} token(s)")
+            _audit(store, "token_revoke", args.name, f"{gone} token(s)")
             print(f"revoked {gone} token(s) of {args.name}")
             return 0
         token = issue_token(store, args.name)
-        audit.record(store, f"cli:{getpass.getuser()}", "token_issue", args.name)
-    except AuthError as exc:
-        raise UsageError(str(exc)) from exc
-    finally:
-        store.close()
+        _audit(store, "token_issue", args.name)
     print(token)
     return 0
 
