@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.alert import Alert
+from alerts.rules.source_silent import HEALTH  # the crawl_health documents crawlers/health.py writes
 from core.record import Feedback, as_utc, parse_time, to_display
 from indexer.store import FeedbackStore, Filters
 
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 MAX_RECORDS = 500
 MAX_CLUSTERS = 5
 MAX_ORIGINALS = 3
-HEALTH = "crawl_health"  # written by crawlers/health.py, read by alerts.rules.source_silent too
 BASELINE_SPAN = timedelta(days=7)
 MIN_EXPECTED_SILENT = 3.0  # records a source must usually yield in the window to call it silent
 SOURCE_NAMES = {"weibo": "微博", "tousu": "黑猫投诉", "appstore": "App Store", "rss": "新闻",

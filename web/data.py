@@ -11,12 +11,13 @@ import html
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alerts.evidence import HEALTH, source_name
+from alerts.evidence import source_name
 from alerts.incidents import IncidentBook
+from alerts.rules.source_silent import HEALTH
 from core.record import Feedback, parse_time
 from indexer.store import NONE_KEY, FeedbackStore, Filters
 from nlp.mask import mask_pii
@@ -250,24 +251,34 @@ def _crawl_name(source: str, doc: dict[str, Any] | None) -> str | None:
     return source if prefix == "site" else prefix
 
 
-def alerts_view(store: FeedbackStore, limit: int = 50) -> dict[str, Any]:
+def _firings(store: FeedbackStore, history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Alert history entries by incident ("" for none), each with its reader's verdict."""
     from alerts.feedback import FEEDBACK
-    from alerts.state import SILENCE
 
-    incidents = IncidentBook(store).all()[:limit]
     verdicts = store.list_state(FEEDBACK)
-    history = store.alerts(limit=500)
-    by_incident: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for entry in history:
-        by_incident.setdefault(entry.get("incident") or "", []).append(
+        out.setdefault(entry.get("incident") or "", []).append(
             {**{k: entry.get(k) for k in ("id", "rule", "key", "kind", "title", "severity",
                                             "count", "created_at")},
              "verdict": verdicts.get(entry.get("id", ""), {}).get("verdict")})
+    return out
+
+
+def alerts_view(store: FeedbackStore, limit: int = 50) -> dict[str, Any]:
+    from alerts.state import SILENCE
+
+    by_incident = _firings(store, store.alerts(limit=500))
     return {"incidents": [{**i.to_dict(), "ids": None, "firings": by_incident.get(i.id, [])}
-                          for i in incidents],
+                          for i in IncidentBook(store).all()[:limit]],
             "loose": by_incident.get("", [])[:limit],
             "silences": store.list_state(SILENCE)}
 
 
-def replace_filters(query: SearchQuery, **changes: Any) -> SearchQuery:
-    return replace(query, filters=replace(query.filters, **changes))
+def incident_view(store: FeedbackStore, incident_id: str) -> dict[str, Any] | None:
+    """One incident with every firing the history holds for it, or None."""
+    incident = IncidentBook(store).get(incident_id)
+    if incident is None:
+        return None
+    firings = _firings(store, store.alerts(limit=5000)).get(incident.id, [])
+    return {**incident.to_dict(), "ids": None, "firings": firings}

@@ -219,11 +219,10 @@ def api_alerts(ctx: Ctx) -> Response:
 
 
 def incident_page(ctx: Ctx) -> Response:
-    view = data.alerts_view(ctx.store, limit=10_000)
-    found = next((i for i in view["incidents"] if i["id"] == ctx.request.path_params["id"]), None)
+    found = data.incident_view(ctx.store, ctx.request.path_params["id"])
     if found is None:
         raise Denied(404, "no such incident")
-    return ctx.render("incident.html", incident=found, verdicts=VERDICTS, silences=view["silences"])
+    return ctx.render("incident.html", incident=found, verdicts=VERDICTS)
 
 
 def acknowledge(ctx: Ctx) -> Response:

@@ -10,7 +10,7 @@ from email import message_from_bytes
 from email.policy import default
 
 import pytest
-from support.alerts import HOUR, NOW, fill, hourly_history, record, spread
+from support.alerts import HOUR, NOW, fill, hourly_history, spread
 
 from alerts import Alert, OutboxNotifier, build_rule, run_rules
 from alerts.incidents import INCIDENT, Firing, IncidentBook, group_firings
@@ -149,9 +149,6 @@ def test_a_source_health_alert_never_joins(history, tmp_path):
     spike = _firing("spike:source=appstore", {"a1"}, {"source": "appstore"})
     assert len(group_firings([health, spike])) == 2
 
-
-def test_record_helper_is_negative_by_default():
-    assert record(NOW).negative  # the fixtures above rely on it
 
 
 def test_the_incident_escalates_when_its_lead_rule_doubles_what_it_told(history, tmp_path):
