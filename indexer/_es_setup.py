@@ -3,8 +3,9 @@
 - an index template `<prefix>-feedback` (settings + mappings from `indexer/mappings/feedback.json`)
   for the monthly indices `<prefix>-feedback-YYYY.MM`, which puts each new one behind the alias
   `<prefix>-feedback`; the current month's index is created so the alias always exists;
-- the indices `<prefix>-alerts` and `<prefix>-state` (mappings from `alerts.json`, `state.json`),
-  and the state namespaces with an index of their own (`<prefix>-cases`, `indexer._es_state_indices`,
+- the indices `<prefix>-alerts`, `<prefix>-state` and `<prefix>-responses` (survey responses,
+  `indexer._es_responses`; mappings from `alerts.json`, `state.json`, `responses.json`), and the
+  state namespaces with an index of their own (`<prefix>-cases`, `indexer._es_state_indices`,
   the state mapping); when they exist already, their mappings are updated (additive only);
 - the fields added to the feedback mapping since the first release (`ADDED_FEEDBACK_FIELDS`:
   the visible text search reads) are put on every monthly index behind the alias, so documents
@@ -56,7 +57,8 @@ def mapping(name: str) -> dict[str, Any]:
 
 def names(prefix: str) -> dict[str, str]:
     return {"alias": f"{prefix}-feedback", "template": f"{prefix}-feedback",
-            "alerts": f"{prefix}-alerts", "state": f"{prefix}-state", **state_index_names(prefix)}
+            "alerts": f"{prefix}-alerts", "state": f"{prefix}-state", "responses": f"{prefix}-responses",
+            **state_index_names(prefix)}
 
 
 def detect_analyzer(es: Any) -> str:
@@ -97,7 +99,7 @@ def setup(es: Any, prefix: str, analyzer: str | None = None, replicas: int | Non
     fields = mapping("feedback")["mappings"]["properties"]
     es.indices.put_mapping(index=n["alias"], properties={f: fields[f] for f in ADDED_FEEDBACK_FIELDS})
     own = [key for key in n if key.startswith("state:")]
-    for kind in ("alerts", "state", *own):
+    for kind in ("alerts", "state", "responses", *own):
         body = mapping(kind.split(":")[0])
         if replicas is not None:
             body["settings"]["number_of_replicas"] = replicas
@@ -107,7 +109,8 @@ def setup(es: Any, prefix: str, analyzer: str | None = None, replicas: int | Non
             es.indices.put_mapping(index=n[kind], **body["mappings"])
     log.info("es setup prefix=%s analyzer=%s created=%s", prefix, analyzer, ",".join(created) or "-")
     return {"template": n["template"], "alias": n["alias"], "analyzer": analyzer,
-            "indices": [current, n["alerts"], n["state"], *(n[k] for k in own)], "created": created}
+            "indices": [current, n["alerts"], n["state"], n["responses"], *(n[k] for k in own)],
+            "created": created}
 
 
 def _create(es: Any, index: str, body: dict[str, Any] | None) -> bool:

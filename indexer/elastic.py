@@ -17,6 +17,11 @@ fails for good (a mapping error), comes back in `UpsertResult.failed` for the ca
 Writes use `refresh="wait_for"` by default so the next query sees them (the store contract).
 A record stored exactly so already (the same `voc_hash`, see `indexer._es_docs`) is not sent
 again; the others are counted as the bulk API answers them, "created" or "updated".
+
+Survey responses live in `<prefix>-responses` (`indexer._es_responses`, _id = the response key):
+`put_responses` writes them, and `upsert` writes the response of every rated survey record it
+stores in a bulk request of their own right after the records' (unchanged records included); a
+record whose response is not stored is listed in `failed` with that reason, so it is retried.
 """
 
 from __future__ import annotations
@@ -38,11 +43,12 @@ from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 
 from core.record import Feedback, RecordError, parse_time
 from indexer import _es_query as q
+from indexer import _es_responses as er
 from indexer._es_docs import Doc, build_doc, dumps, load
 from indexer._es_setup import names, setup
 from indexer._es_state_indices import state_index
 from indexer.errors import StoreDenied, StoreError, StoreQueryError, StoreUnavailable
-from indexer.store import COUNT_CAP, LOCKS, CountRow, Filters, SearchPage, UpsertResult
+from indexer.store import COUNT_CAP, LOCKS, CountRow, Filters, RatingCount, SearchPage, UpsertResult
 
 log = logging.getLogger(__name__)
 
@@ -138,16 +144,21 @@ class ElasticStore:
     def _ensure(self) -> None:
         if self._ready or not self.auto_setup:
             return
+        # The responses index came later than the template: a cluster set up before it gets it
+        # here, before a bulk request could create it with dynamic mappings.
         if not self._call("setup check", lambda: self._es.indices.exists_index_template(
-                name=self.names["template"]).body):
+                name=self.names["template"]).body and self._es.indices.exists(
+                index=self.names["responses"]).body):
             self.setup()
         self._ready = True
 
     # -- records -------------------------------------------------------------------------------
 
     def upsert(self, batch: Sequence[Feedback]) -> UpsertResult:
-        """Index a batch; what cannot be stored after the retries is listed in `failed`."""
+        """Index a batch; what cannot be stored after the retries is listed in `failed`. The survey
+        response of every rated survey record stored is indexed right after (`_keep_responses`)."""
         docs: dict[str, Doc] = {}
+        answers: dict[str, Doc] = {}  # record id -> the document of its survey response
         failed: list[tuple[str, str]] = []
         refused: set[str] = set()
         for record in batch:
@@ -159,8 +170,51 @@ class ElasticStore:
                 continue
             docs.pop(doc.id, None)  # the later copy of an id in one batch wins
             docs[doc.id] = doc
-        pending = list(docs.values())
-        results: dict[str, str] = {}  # id -> "created" / "updated" / "noop" (unchanged: not sent)
+            answers.pop(doc.id, None)
+            answer = er.record_response(record, self.names["responses"])
+            if answer is not None:
+                answers[doc.id] = answer
+        # id -> "created" / "updated" / "noop" (unchanged: not sent)
+        results, not_stored, refusals = self._bulk(list(docs.values()), compare=True)
+        failed.extend(not_stored)
+        refused |= refusals
+        if answers:
+            self._keep_responses(answers, results, failed, refused)
+        if failed:
+            log.error("es bulk failed docs=%d first_reason=%s", len(failed), failed[0][1])
+        outcome = list(results.values())
+        return UpsertResult(received=len(batch), stored=len(results), failed=failed,
+                            refused=frozenset(refused), created=outcome.count("created"),
+                            updated=outcome.count("updated"), unchanged=outcome.count("noop"))
+
+    def _keep_responses(self, answers: dict[str, Doc], results: dict[str, str],
+                        failed: list[tuple[str, str]], refused: set[str]) -> None:
+        """Index the responses of the stored records (unchanged ones too, so a record stored before
+        its response was kept brings it along). A record whose response is not stored is moved from
+        `results` to `failed`, refused with it, so the spool retries it (or dead-letters it)."""
+        latest: dict[str, Doc] = {}  # response key -> its document (the later record's wins)
+        owners: dict[str, list[str]] = {}  # response key -> the record ids it came with
+        for record_id, doc in answers.items():
+            if record_id in results:
+                latest.pop(doc.id, None)
+                latest[doc.id] = doc
+                owners.setdefault(doc.id, []).append(record_id)
+        _, not_stored, refusals = self._bulk(list(latest.values()), compare=False)
+        for key, reason in not_stored:
+            for record_id in owners.get(key, ()):
+                results.pop(record_id, None)
+                failed.append((record_id, f"its survey response {key} was not stored: {reason}"))
+                if key in refusals:
+                    refused.add(record_id)
+
+    def _bulk(self, pending: list[Doc],
+              compare: bool) -> tuple[dict[str, str], list[tuple[str, str]], set[str]]:
+        """Bulk-index `pending` with retries and backoff: the result per stored id (see `_send`;
+        `compare` skips documents stored exactly so already), (id, reason) per document not stored,
+        and the ids among them refused for good."""
+        results: dict[str, str] = {}
+        failed: list[tuple[str, str]] = []
+        refused: set[str] = set()
         reasons: dict[str, str] = {}
         for attempt in range(self.max_retries + 1):
             if not pending:
@@ -170,7 +224,7 @@ class ElasticStore:
                 log.warning("es bulk retry attempt=%d docs=%d delay=%.2fs reason=%s", attempt,
                             len(pending), delay, next(iter(reasons.values()), ""))
                 self._sleep(delay)
-            ok, errors = self._send(pending)
+            ok, errors = self._send(pending, compare)
             results.update(ok)
             retry: list[Doc] = []
             for doc in pending:
@@ -186,15 +240,12 @@ class ElasticStore:
                         refused.add(doc.id)
             pending = retry
         failed.extend((doc.id, f"after {self.max_retries} retries: {reasons[doc.id]}") for doc in pending)
-        if failed:
-            log.error("es bulk failed docs=%d first_reason=%s", len(failed), failed[0][1])
-        outcome = list(results.values())
-        return UpsertResult(received=len(batch), stored=len(results), failed=failed,
-                            refused=frozenset(refused), created=outcome.count("created"),
-                            updated=outcome.count("updated"), unchanged=outcome.count("noop"))
+        return results, failed, refused
 
-    def _send(self, docs: list[Doc]) -> tuple[dict[str, str], dict[str, tuple[int | None, str]]]:
-        """One streaming_bulk pass over the documents not stored exactly so already: the bulk API's
+    def _send(self, docs: list[Doc], compare: bool = True) -> tuple[dict[str, str],
+                                                                   dict[str, tuple[int | None, str]]]:
+        """One streaming_bulk pass over the documents not stored exactly so already (all of them
+        without `compare`: survey responses, whose index holds no digests): the bulk API's
         `result` per acknowledged id ("created", "updated"; "noop" for those not sent), and
         (status, reason) per failed id; a connection error or timeout leaves every unacknowledged
         document with status None."""
@@ -202,7 +253,7 @@ class ElasticStore:
         errors: dict[str, tuple[int | None, str]] = {}
         try:
             self._ensure()
-            unchanged = self._compare_stored(docs)
+            unchanged = self._compare_stored(docs) if compare else set()
             ok.update(dict.fromkeys(unchanged, "noop"))
             changed = [doc for doc in docs if doc.id not in unchanged]
             # Doc objects, not the client's action dicts: `_expand` turns each into its action line
@@ -422,6 +473,51 @@ class ElasticStore:
             if len(hits) < 1000:
                 return
             after = hits[-1]["sort"]
+
+    # -- survey responses (indexer._es_responses) ----------------------------------------------
+
+    def put_responses(self, docs: Sequence[dict[str, Any]]) -> int:
+        """Index response documents by key (a later one of a key replaces the earlier); every
+        document is checked before anything is sent. A document `check` refuses raises
+        StoreQueryError; one the cluster refuses too, one still failing after the retries
+        StoreUnavailable (writing the same documents again is safe)."""
+        kept: dict[str, Doc] = {}
+        for doc in docs:
+            try:
+                built = er.response_doc(doc, self.names["responses"])
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                raise StoreQueryError(f"survey response refused: {exc}") from exc
+            kept.pop(built.id, None)
+            kept[built.id] = built
+        _, failed, refused = self._bulk(list(kept.values()), compare=False)
+        if failed:
+            cls = StoreQueryError if refused else StoreUnavailable
+            raise cls(f"{len(failed)} of {len(kept)} survey responses not stored; "
+                      f"first {failed[0][0]}: {failed[0][1]}")
+        return len(docs)
+
+    def rating_counts(self, group_by: Sequence[str] = (), filters: Filters = _ANY) -> list[RatingCount]:
+        """Responses per group, scale and rating: a composite aggregation, paged by after_key."""
+        fields = er.group_names(group_by)
+        query, tz = er.query(filters), ZoneInfo(self.timezone)
+        rows: list[RatingCount] = []
+        after: dict[str, Any] | None = None
+        while True:
+            response = self._hits("rating_counts", self.names["responses"], query=query, size=0,
+                                  track_total_hits=False,
+                                  aggs={"ratings": er.composite(fields, self.timezone, after)})
+            agg = (response.get("aggregations") or {}).get("ratings") or {}  # absent: no index yet
+            buckets = agg.get("buckets") or []
+            rows.extend(er.rows(buckets, fields, tz))
+            last, after = after, agg.get("after_key")
+            if not buckets or after is None or after == last:
+                return rows
+
+    def iter_responses(self, filters: Filters = _ANY) -> Iterator[dict[str, Any]]:
+        """The response documents (`core.response.check` form), oldest first, by search_after."""
+        query = er.query(filters)  # a bad filter is refused here, not at the first next()
+        return (er.unflatten(hit["_source"]) for hit in self._scan(
+            "iter_responses", self.names["responses"], query, er.OLDEST_FIRST))
 
     def add_alert(self, alert: dict[str, Any]) -> None:
         """Append to the alert history. Needs `rule`; `created_at` (datetime or ISO text, naive =
