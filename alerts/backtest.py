@@ -38,7 +38,7 @@ from alerts.rules.rule import Rule
 from alerts.runner import DEFAULT_REALERT, run_rules
 from alerts.state import ALERT_STATE, SEND_JOURNAL, SILENCE
 from core.record import Feedback, as_utc, display_tz, parse_time
-from indexer.store import CountRow, FeedbackStore, Filters, SearchPage, UpsertResult
+from indexer.store import CountRow, FeedbackStore, Filters, RatingCount, SearchPage, UpsertResult
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,16 @@ class StateOverlay:
 
     def samples(self, filters: Filters = _ANY, n: int = 5) -> list[Feedback]:
         return self.store.samples(filters, n)
+
+    def rating_counts(self, group_by: Sequence[str] = (), filters: Filters = _ANY) -> list[RatingCount]:
+        return self.store.rating_counts(group_by, filters)
+
+    def iter_responses(self, filters: Filters = _ANY) -> Iterator[dict[str, Any]]:
+        return self.store.iter_responses(filters)
+
+    def put_responses(self, docs: Sequence[dict[str, Any]]) -> int:
+        """A backtest writes nothing to the store: responses are never kept."""
+        return 0
 
     # -- state: in memory ----------------------------------------------------------------------
 

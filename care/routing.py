@@ -86,6 +86,20 @@ def _entities(record: Feedback, kind: str) -> set[str]:
     return names
 
 
+def _same_branch(name: str, wanted: str) -> bool:
+    """A route's 「鼓楼支行」 is the branch entity 「江南银行鼓楼支行」 too (survey branches are named
+    with the bank, `voc.pipeline.branch_namer`); a route may name it either way."""
+    return name == wanted or (name.endswith(wanted) and bool(_BRANCH_END.search(wanted)))
+
+
+def on_five(record: Feedback) -> float:
+    """The record's rating put on 1–5 from its survey's scale (meta "scale"; 1–5 when unknown), so
+    `rating_max = 2` means the same on a 0–10 or 1–7 survey: (r − low) / (high − low) × 4 + 1."""
+    low, high = (record.meta or {}).get("scale") or (1, 5)
+    rating = float(record.rating or 0.0)
+    return rating if (low, high) == (1, 5) or high <= low else (rating - low) / (high - low) * 4 + 1
+
+
 def _severity_rank(record: Feedback) -> int:
     ranks = [SEVERITIES.index(r["severity"]) for r in record.risk if r.get("severity") in SEVERITIES]
     return max(ranks, default=-1)
@@ -99,14 +113,19 @@ def ours(record: Feedback) -> bool:
     return record.kind in ("survey", "review") and not banks
 
 
+_BRANCH_END = re.compile(r"(支行|分行|营业部|分理处|储蓄所)$")
+
+
 def matches(route: Mapping[str, Any], record: Feedback) -> bool:
     """Whether `record` meets every condition `route` states."""
     if "topic" in route and not any(t == x or t.startswith(f"{x}/") for t in record.topics
                                     for x in route["topic"]):
         return False
-    for key in ("product", "branch"):
-        if key in route and not _entities(record, key) & set(route[key]):
-            return False
+    if "product" in route and not _entities(record, "product") & set(route["product"]):
+        return False
+    if "branch" in route and not any(_same_branch(name, x) for name in _entities(record, "branch")
+                                     for x in route["branch"]):
+        return False
     if "source" in route and record.source not in route["source"]:
         return False
     if "kind" in route and record.kind not in route["kind"]:
@@ -115,7 +134,7 @@ def matches(route: Mapping[str, Any], record: Feedback) -> bool:
         return False
     if "flag" in route and not {r.get("flag") for r in record.risk} & set(route["flag"]):
         return False
-    if "rating_max" in route and (record.rating is None or record.rating > route["rating_max"]):
+    if "rating_max" in route and (record.rating is None or on_five(record) > route["rating_max"]):
         return False
     if "consent" in route and consented(record) != route["consent"]:
         return False

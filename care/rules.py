@@ -27,8 +27,9 @@ from typing import Any
 from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
 from alerts.rules.rule import Option, Rule, at_least, between_open, one_of, register_rule
-from care.satisfaction import SEGMENTS, Response, responses, top_box
+from care.satisfaction import Response, responses, top_box
 from core.record import as_utc
+from core.response import SEGMENT_KEYS
 from indexer.store import FeedbackStore
 
 
@@ -43,7 +44,7 @@ class SatisfactionDrop(Rule):
     OPTIONS = {
         "window": Option(str, "7d", parse_duration, "the recent span whose CSAT is tested"),
         "baseline_weeks": Option(int, 4, at_least(1), "windows before it that make the baseline"),
-        "group_by": Option(list, ["branch"], one_of(*SEGMENTS), "segments ([] = every response)"),
+        "group_by": Option(list, ["branch"], one_of(*SEGMENT_KEYS), "segments ([] = every response)"),
         "min_n": Option(int, 30, at_least(1), "responses each side needs"),
         "min_drop": Option(float, 0.1, between_open(0.0, 1.0), "the least fall in CSAT (0.1 = 10 points)"),
         "alpha": Option(float, 0.01, between_open(0.0, 1.0), "family-wise false-alarm level"),

@@ -1,56 +1,58 @@
 """Satisfaction from survey answers: CSAT / NPS by segment with intervals, and what pulls it down.
 
-    rs = responses(store, since=..., until=...)          # one Response per survey response
-    table = summarize(rs, by=("channel", "month"), min_n=30)
+    table = csat_table(store, by=("branch", "month"), min_n=30)   # counted in the store
+    rs = responses(store, since=..., until=...)                   # one Response per survey response
+    table = summarize(rs, by=("question",), min_n=30)
     found = drivers(rs)
 
-**The unit is the response.** The importers keep one record per open answer of a response (its
-`meta` says which survey and line), all carrying the response's rating; `responses` folds them back
-into one `Response` per (source, survey, line), so a response counts once whatever it wrote, two
-respondents who wrote the same words count twice (survey answers are never near-duplicate-folded),
-and a re-import of the same export, which stores nothing new, changes nothing.
+**The unit is the response** (`core.response`): the store keeps one document per rated response
+(`FeedbackStore.put_responses`, and `upsert` of any rated survey answer), so a response counts
+once whatever it wrote, two respondents who wrote the same words count twice (survey answers are
+never near-duplicate-folded), and a re-import, which writes the same documents again, changes
+nothing. A response that wrote no open answer makes no record; the importer hands it over as a
+document (`ImportResult.responses`), which `voc import`, the console's upload and the demo keep
+(`keep_responses`).
+
+**Where it is counted.** `csat_table` asks the store for counts per group, scale and rating
+(`FeedbackStore.rating_counts`: one GROUP BY on SQLite, a composite aggregation on Elasticsearch),
+so `voc csat --by branch --by month` over a million responses reads no documents (bench/csat.py).
+`summarize` computes the same table from `Response`s in memory (by question, by the segments of a
+set a caller picked); both go through `table_from_counts`, one computation.
 
 **Scales.** A response's scale comes from its rating question's wording (`（1-5分）`, `0-10`, …) or,
-without one, from the survey's answers (all within 1–5: 1–5; 0 present and up to 10: 0–10; up to 7:
-1–7; else 1–10). CSAT is the top-2-box share on a 5-point scale, the top 30 % of the range on any
-other (stated in `Table.rule`); NPS is promoters (9–10) minus detractors (0–6), only on 0–10.
+without one, from the survey's answers (`core.response.scale_of`). CSAT is the top-2-box share on
+a 5-point scale, the top 30 % of the range on any other (stated in `Table.rule`); NPS is promoters
+(9–10) minus detractors (0–6), only on 0–10.
 
-**Intervals.** Wilson 95 % for CSAT; a seeded percentile bootstrap (2,000 resamples) for NPS; a
-normal (Welch) interval for a driver's gap in mean rating. A group under `min_n` answers is
-flagged `small` and not ranked.
+**Intervals.** Wilson 95 % for CSAT; a seeded percentile bootstrap (2,000 multinomial resamples of
+the group's rating counts) for NPS; a normal (Welch) interval for a driver's gap in mean rating. A
+group under `min_n` answers is flagged `small` and not ranked.
 
-**Segments.** From the response's choice answers by question wording: branch (网点 / 支行 / 分行),
-channel (渠道), product (产品 / 业务), customer type (客户类型 / 客户类别); plus week and month of
-its time (display timezone) and, with `--by question`, the question.
-
-A response that wrote no open answer makes no record; the importer hands every rated response
-over as a document as well (`ImportResult.responses`), which `voc import`, the console's upload and
-the demo keep (`keep_responses`, state namespace "survey_response"), so it counts too.
+**Segments.** branch (normalized to the taxonomy's branch entity: `voc.pipeline.branch_namer`),
+channel, product, customer type, city (only where `--map city=…` names it: a city column is
+personal data by default); plus week and month of its time (display timezone) and, with
+`--by question`, the question.
 """
 
 from __future__ import annotations
 
 import math
-import random
-import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any
 
-from core.record import Feedback, display_tz
-from indexer.store import FeedbackStore, Filters
+from core.record import Feedback, display_tz, parse_time
+from core.response import SEGMENT_KEYS, scale_of, states_scale
+from indexer.store import FeedbackStore, Filters, RatingCount
 
 PAGE = 1000
 Z95 = 1.959963984540054
 BOOTSTRAP = 2000
-SEGMENTS = {"branch": re.compile(r"网点|支行|分行|营业部"), "channel": re.compile(r"渠道"),
-            "product": re.compile(r"产品|业务类型|业务种类"),
-            "customer_type": re.compile(r"客户类型|客户类别")}
-BY = ("branch", "channel", "product", "customer_type", "question", "week", "month")
-_RATING = re.compile(r"满意|评分|打分|推荐")  # not 愿意: "是否愿意接受回访" is consent
-_SCALE_IN_TITLE = re.compile(r"(\d+)\s*[-–~～至到]\s*(\d+)\s*分?")
+BY = (*SEGMENT_KEYS, "question", "week", "month")
+__all__ = ["BY", "Response", "csat_table", "drivers", "keep_responses", "key_drivers", "responses",
+           "scale_of", "summarize", "survey_and_social", "table_from_counts"]
 
 
 @dataclass
@@ -69,135 +71,61 @@ class Response:
     flags: set[str] = field(default_factory=set)
 
 
-RESPONSES = "survey_response"  # state namespace: one document per rated response (keep_responses)
-
-
-def keep_responses(store: FeedbackStore, docs: Iterable[dict[str, Any]]) -> int:
+def keep_responses(store: FeedbackStore, docs: Sequence[dict[str, Any]]) -> int:
     """Store the importer's response documents (`ImportResult.responses`), so a response that
     wrote no open answer still counts; a re-import writes the same documents again."""
-    n = 0
-    for doc in docs:
-        store.put_state(RESPONSES, doc["key"], doc)
-        n += 1
-    return n
+    return store.put_responses(list(docs)) if docs else 0
 
 
-def _kept_in(doc: dict[str, Any], since: datetime | None, until: datetime | None,
-             sources: Sequence[str]) -> bool:
-    from core.record import parse_time
-
-    at = parse_time(doc["created_at"], naive_tz=None)
-    return ((since is None or at >= since) and (until is None or at < until)
-            and (not sources or doc.get("source") in sources))
-
-
-def _from_doc(key: str, doc: dict[str, Any], survey_values: list[float]) -> Response:
-    from core.record import parse_time
-
-    meta = {"choices": doc.get("choices") or {}, "segments": doc.get("segments") or {}}
-    question = _rating_question(meta)
-    return Response(key=key, rating=float(doc["rating"]), scale=scale_of(question, survey_values),
-                    created_at=parse_time(doc["created_at"], naive_tz=None), question=question,
-                    segments=_segments(meta), ratings=_ratings(meta))
+def _from_doc(doc: dict[str, Any]) -> Response:
+    low, high = doc["scale"]
+    return Response(key=doc["key"], rating=float(doc["rating"]), scale=(int(low), int(high)),
+                    created_at=parse_time(doc["created_at"], naive_tz=None),
+                    question=doc.get("question") or "", segments=dict(doc.get("segments") or {}),
+                    ratings=dict(doc.get("ratings") or {}))
 
 
-def scale_of(question: str, values: Iterable[float]) -> tuple[int, int]:
-    """The rating scale a question states, else the one its answers fit."""
-    found = _SCALE_IN_TITLE.search(question or "")
-    if found:
-        low, high = int(found.group(1)), int(found.group(2))
-        if low < high <= 10:
-            return low, high
-    seen = [v for v in values]
-    if not seen:
-        return 1, 5
-    if min(seen) >= 1 and max(seen) <= 5:
-        return 1, 5
-    if min(seen) == 0 and max(seen) <= 10:
-        return 0, 10
-    if max(seen) <= 7:
-        return 1, 7
-    return 1, 10
-
-
-def _rating_question(meta: dict[str, Any]) -> str:
-    for question in (meta.get("choices") or {}):
-        if _RATING.search(str(question)):
-            return str(question)
-    return ""
-
-
-def _segments(meta: dict[str, Any]) -> dict[str, str]:
-    """Segment answers: the columns `--map branch=...` named (meta["segments"]), else by question
-    wording; a question is one segment at most (the first that fits)."""
-    out: dict[str, str] = {k: str(v) for k, v in (meta.get("segments") or {}).items() if v}
-    for question, answer in (meta.get("choices") or {}).items():
-        if not isinstance(answer, str) or not answer or _RATING.search(str(question)):
-            continue
-        for name, pattern in SEGMENTS.items():
-            if pattern.search(str(question)):
-                out.setdefault(name, answer)
-                break
-    return out
-
-
-
-def _ratings(meta: dict[str, Any]) -> dict[str, float]:
-    """Every rating question the response answered (the overall one first), by its question."""
-    from crawlers.importers.columns import parse_rating  # numbers, 分/星, and the wording scales
-
-    out: dict[str, float] = {}
-    for question, answer in (meta.get("choices") or {}).items():
-        if isinstance(answer, str) and _RATING.search(str(question)):
-            value = parse_rating(answer)
-            if value is not None:
-                out[str(question)] = value
-    return out
+def _response_key(record: Feedback) -> str | None:
+    meta = record.meta or {}
+    if meta.get("response"):
+        return str(meta["response"])
+    survey, line = meta.get("survey_id"), meta.get("line")
+    return f"{record.source}:{survey}:{line}" if survey is not None and line is not None else None
 
 
 def responses(store: FeedbackStore, *, since: datetime | None = None, until: datetime | None = None,
               sources: Sequence[str] = ()) -> list[Response]:
-    """Every rated survey response in [since, until), read through the store's interface."""
+    """Every rated survey response in [since, until), with the topics, risk flags and record ids
+    of its open answers, read through the store's interface."""
     filters = Filters(kinds=("survey",), since=since, until=until, sources=tuple(sources))
-    grouped: dict[str, list[Feedback]] = defaultdict(list)
+    found = {doc["key"]: _from_doc(doc) for doc in store.iter_responses(filters)}
     page = 1
     while True:
-        found = store.search("", filters, page=page, size=PAGE)
-        for record in found.items:
-            if record.rating is None:
+        hits = store.search("", filters, page=page, size=PAGE)
+        for record in hits.items:
+            key = _response_key(record)
+            response = found.get(key) if key else None
+            if response is None:
                 continue
-            survey, line = record.meta.get("survey_id"), record.meta.get("line")
-            key = f"{record.source}:{survey}:{line}" if survey is not None and line is not None else record.id
-            grouped[key].append(record)
-        if len(found.items) < PAGE:
+            response.record_ids.append(record.id)
+            response.topics.update(t.split("/")[0] for t in record.topics)
+            response.flags.update(str(x.get("flag")) for x in record.risk if x.get("flag"))
+        if len(hits.items) < PAGE:
             break
         page += 1
-    kept = {key: doc for key, doc in store.list_state(RESPONSES).items()
-            if key not in grouped and _kept_in(doc, since, until, sources)}
-    by_survey: dict[str, list[float]] = defaultdict(list)
-    for key, records in grouped.items():
-        by_survey[key.rsplit(":", 1)[0]].append(float(records[0].rating or 0))
-    for key, doc in kept.items():
-        by_survey[key.rsplit(":", 1)[0]].append(float(doc["rating"]))
-    out = [_from_doc(key, doc, by_survey[key.rsplit(":", 1)[0]]) for key, doc in kept.items()]
-    for key, records in grouped.items():
-        first = records[0]
-        question = _rating_question(first.meta)
-        out.append(Response(key=key, rating=float(first.rating or 0),
-                            scale=scale_of(question, by_survey[key.rsplit(":", 1)[0]]),
-                            created_at=min(r.created_at for r in records), question=question,
-                            segments=_segments(first.meta), ratings=_ratings(first.meta),
-                            record_ids=[r.id for r in records],
-                            topics={t.split("/")[0] for r in records for t in r.topics},
-                            flags={str(x.get("flag")) for r in records for x in r.risk if x.get("flag")}))
-    return sorted(out, key=lambda r: r.created_at)
+    return sorted(found.values(), key=lambda r: r.created_at)
 
 
 def top_box(response: Response) -> bool:
-    low, high = response.scale
+    return is_top(response.rating, response.scale)
+
+
+def is_top(rating: float, scale: tuple[int, int]) -> bool:
+    """Top-2-box on 1–5 (4 and 5); the top 30 % of the range on any other scale."""
+    low, high = scale
     if (low, high) == (1, 5):
-        return response.rating >= 4
-    return response.rating >= low + 0.7 * (high - low)
+        return rating >= 4
+    return rating >= low + 0.7 * (high - low)
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -209,22 +137,30 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def nps(ratings: Sequence[float]) -> float:
-    if not ratings:
+def nps_of(counts: dict[float, int]) -> float:
+    """NPS of rating counts on 0–10: promoters (9–10) minus detractors (0–6), in points."""
+    n = sum(counts.values())
+    if not n:
         return 0.0
-    promoters = sum(1 for r in ratings if r >= 9)
-    detractors = sum(1 for r in ratings if r <= 6)
-    return 100.0 * (promoters - detractors) / len(ratings)
+    promoters = sum(c for r, c in counts.items() if r >= 9)
+    detractors = sum(c for r, c in counts.items() if r <= 6)
+    return 100.0 * (promoters - detractors) / n
 
 
-def nps_interval(ratings: Sequence[float], seed: int = 7, rounds: int = BOOTSTRAP) -> tuple[float, float]:
-    """Percentile bootstrap 95 % interval of NPS (seeded)."""
-    if not ratings:
+def nps_interval(counts: dict[float, int], seed: int = 7, rounds: int = BOOTSTRAP) -> tuple[float, float]:
+    """Percentile bootstrap 95 % interval of NPS: `rounds` multinomial resamples of the group's
+    n answers from its own rating counts (seeded; the same as resampling the answers one by one)."""
+    import numpy as np
+
+    n = sum(counts.values())
+    if not n:
         return 0.0, 0.0
-    rng = random.Random(seed)
-    values = list(ratings)
-    draws = sorted(nps([rng.choice(values) for _ in values]) for _ in range(rounds))
-    return draws[int(0.025 * rounds)], draws[min(rounds - 1, int(0.975 * rounds))]
+    values = sorted(counts)
+    probs = np.array([counts[v] for v in values], dtype=float) / n
+    draws = np.random.default_rng(seed).multinomial(n, probs, size=rounds)
+    sign = np.array([1.0 if v >= 9 else -1.0 if v <= 6 else 0.0 for v in values])
+    scores = np.sort(100.0 * (draws @ sign) / n)
+    return float(scores[int(0.025 * rounds)]), float(scores[min(rounds - 1, int(0.975 * rounds))])
 
 
 def group_key(response: Response, by: Sequence[str], tz: tzinfo) -> dict[str, str]:
@@ -237,10 +173,13 @@ def group_key(response: Response, by: Sequence[str], tz: tzinfo) -> dict[str, st
             year, week, _ = local.isocalendar()
             out[name] = f"{year}-W{week:02d}"
         elif name == "question":
-            out[name] = response.question or "(未注明)"
+            out[name] = response.question or NONE
         else:
-            out[name] = response.segments.get(name, "(未注明)")
+            out[name] = response.segments.get(name, NONE)
     return out
+
+
+NONE = "(未注明)"  # a group key for responses that did not answer the segment's question
 
 
 @dataclass
@@ -249,42 +188,81 @@ class Table:
     rule: str
     groups: list[dict[str, Any]]
 
+    @property
+    def responses(self) -> int:
+        """How many responses the table counts (each once: by question, once per question)."""
+        return sum(int(g["n"]) for g in self.groups)
+
     def to_dict(self) -> dict[str, Any]:
         return {"scale": self.scale, "rule": self.rule, "groups": self.groups}
 
 
-def summarize(rs: Sequence[Response], by: Sequence[str] = (), *, min_n: int = 30,
-              tz: tzinfo | None = None) -> Table:
-    """n, mean, CSAT with its Wilson interval and NPS (0–10 only) with its bootstrap interval per
-    group of `by`; groups under `min_n` are flagged `small` and listed after the ranked ones."""
+def _check_by(by: Sequence[str]) -> None:
     unknown = [b for b in by if b not in BY]
     if unknown:
         raise ValueError(f"--by {unknown[0]!r}: use one of {', '.join(BY)}")
+
+
+def csat_table(store: FeedbackStore, by: Sequence[str] = (), *, since: datetime | None = None,
+               until: datetime | None = None, sources: Sequence[str] = (), min_n: int = 30,
+               tz: tzinfo | None = None) -> Table:
+    """The CSAT table of `by` over [since, until), counted by the store (`rating_counts`); by
+    question, which needs every rating of each response, from `responses` in memory."""
+    _check_by(by)
+    if "question" in by:
+        return summarize(responses(store, since=since, until=until, sources=sources), by,
+                         min_n=min_n, tz=tz)
+    from indexer.store import NONE_KEY
+
+    rows = store.rating_counts(by, Filters(since=since, until=until, sources=tuple(sources)))
+    return table_from_counts([replace(r, key={k: NONE if v == NONE_KEY else v for k, v in r.key.items()})
+                              for r in rows], min_n=min_n)
+
+
+def summarize(rs: Sequence[Response], by: Sequence[str] = (), *, min_n: int = 30,
+              tz: tzinfo | None = None) -> Table:
+    """The CSAT table of `by` over the responses `rs` (each rating question a row of its own
+    with `--by question`)."""
+    _check_by(by)
     zone = tz or display_tz()
     if "question" in by:  # every rating question a response answered is a row of its own
         rs = [replace(r, rating=value, question=question,
-                      scale=scale_of(question, [value]) if _SCALE_IN_TITLE.search(question) else r.scale)
+                      scale=scale_of(question, [value]) if states_scale(question) else r.scale)
               for r in rs for question, value in (r.ratings or {r.question: r.rating}).items()]
-    scales = sorted({r.scale for r in rs})
-    groups: dict[tuple[tuple[str, str], ...], list[Response]] = defaultdict(list)
-    for response in rs:
-        groups[tuple(group_key(response, by, zone).items())].append(response)
-    rows: list[dict[str, Any]] = []
+    counts: Counter[tuple[tuple[tuple[str, str], ...], tuple[int, int], float]] = Counter(
+        (tuple(group_key(r, by, zone).items()), r.scale, r.rating) for r in rs)
+    return table_from_counts([RatingCount(key=dict(k), scale=scale, rating=rating, count=n)
+                              for (k, scale, rating), n in counts.items()], min_n=min_n)
+
+
+def table_from_counts(rows: Iterable[RatingCount], *, min_n: int = 30) -> Table:
+    """n, mean, CSAT with its Wilson interval and NPS (0–10 only) with its bootstrap interval per
+    group; groups under `min_n` are flagged `small` and listed after the ranked ones."""
+    groups: dict[tuple[tuple[str, str], ...], list[RatingCount]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(row.key.items())].append(row)
+    scales = sorted({r.scale for members in groups.values() for r in members})
+    out: list[dict[str, Any]] = []
     for key, members in groups.items():
-        n = len(members)
-        tops = sum(1 for r in members if top_box(r))
+        n = sum(r.count for r in members)
+        if not n:
+            continue
+        tops = sum(r.count for r in members if is_top(r.rating, r.scale))
         lo, hi = wilson(tops, n)
-        ratings = [r.rating for r in members]
         on_ten = all(r.scale == (0, 10) for r in members)
-        rows.append({"key": dict(key), "n": n, "mean": round(sum(ratings) / n, 4),
-                     "csat": round(tops / n, 4), "csat_ci": [round(lo, 4), round(hi, 4)],
-                     "nps": round(nps(ratings), 2) if on_ten else None,
-                     "nps_ci": [round(v, 2) for v in nps_interval(ratings)] if on_ten else None,
-                     "small": n < min_n})
-    rows.sort(key=lambda g: (bool(g["small"]), -float(g["csat"]), -int(g["n"])))
+        histogram: dict[float, int] = defaultdict(int)
+        for r in members:
+            histogram[r.rating] += r.count
+        out.append({"key": dict(key), "n": n,
+                    "mean": round(sum(r.rating * r.count for r in members) / n, 4),
+                    "csat": round(tops / n, 4), "csat_ci": [round(lo, 4), round(hi, 4)],
+                    "nps": round(nps_of(histogram), 2) if on_ten else None,
+                    "nps_ci": [round(v, 2) for v in nps_interval(histogram)] if on_ten else None,
+                    "small": n < min_n})
+    out.sort(key=lambda g: (bool(g["small"]), -float(g["csat"]), -int(g["n"])))
     scale = ", ".join(f"{a}-{b}" for a, b in scales) or "1-5"
     rule = "top-2-box (4-5) on 1-5; top 30 % of the range on other scales"
-    return Table(scale, rule, rows)
+    return Table(scale, rule, out)
 
 
 def drivers(rs: Sequence[Response], *, min_n: int = 30) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ record that was stored. Search reads what a person sees of the title and text
 from __future__ import annotations
 
 import json
+import logging
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,9 +17,13 @@ from typing import Any
 import orjson
 
 from core.record import Feedback, RecordError
+from core.response import from_record
 from indexer import _sqlite_grams as grams
 from indexer import _sqlite_query as q
+from indexer import _sqlite_responses as responses
 from nlp.normalize import search_text
+
+log = logging.getLogger(__name__)
 
 RECORD_COLS = "f.doc, b.title, b.text"  # what `load` expects, from feedback f JOIN body b
 
@@ -63,7 +68,7 @@ def from_micros(value: int) -> datetime:
 class Prepared:
     """One record turned into the rows it is stored as."""
 
-    __slots__ = ("id", "row", "title", "text", "search", "topics", "risks", "entities")
+    __slots__ = ("id", "row", "title", "text", "search", "topics", "risks", "entities", "response")
 
     def grams(self) -> str:
         """The record's tokens in the bigram index (`_sqlite_grams`), from what search reads."""
@@ -96,6 +101,14 @@ class Prepared:
                     sentiment.label if sentiment is not None else None, neg,
                     record.duplicate_of, record_json(doc),
                     int(bool(self.topics)), int(bool(self.risks)), int(bool(self.entities)))
+        # A rated survey answer keeps its response (core.response); a response whose facts are
+        # unusable is left out with a warning rather than refusing the answer itself.
+        self.response: tuple[Any, ...] | None = None
+        try:
+            found = from_record(record)
+            self.response = responses.row(found) if found is not None else None
+        except (TypeError, ValueError, KeyError) as exc:
+            log.warning("record %s: its survey response is not kept: %s", record.id, exc)
 
 
 def _name(value: Any, field: str) -> str:

@@ -29,22 +29,26 @@ upgrades it in place, in one transaction, once (logged): from 1 it adds the `has
 builds the roll-ups from the records; from 1 or 2 it adds the `search_*` columns, fills them from
 the stored texts and rebuilds the full-text index over the visible text (`_upgrade_search`; about a
 minute per million records); from 1, 2 or 3 it builds `grams` from the visible text
-(`_fill_grams`) and the new index (together about a minute per million records).
+(`_fill_grams`) and the new index (together about a minute per million records); from 1–4 it
+builds `response` (`_sqlite_responses`) from the stored survey answers and the response documents
+version 4 kept in the state namespace "survey_response" (`_fill_responses`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from pathlib import Path
 
 from indexer import _sqlite_grams as grams
+from indexer import _sqlite_responses as responses
 from indexer._sqlite_rows import search_form
 from indexer.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 HOUR_MICROS = 3_600_000_000
 MIN_SQLITE = (3, 34, 0)  # the FTS5 trigram tokenizer arrived in 3.34
 
@@ -257,7 +261,8 @@ def _create(conn: sqlite3.Connection, target: str, version: int) -> None:
     try:
         if version:
             work = {1: "building hourly roll-ups and re-indexing the visible text",
-                    2: "re-indexing the visible text", 3: "indexing the visible text by character pairs"}
+                    2: "re-indexing the visible text", 3: "indexing the visible text by character pairs",
+                    4: "keeping one row per survey response"}
             log.warning("SQLite store path=%s: upgrading schema %d -> %d (%s once; this can take a "
                         "minute on a large store)", target, version, SCHEMA_VERSION, work[version])
         if version == 1:
@@ -265,7 +270,7 @@ def _create(conn: sqlite3.Connection, target: str, version: int) -> None:
                 conn.execute(statement)
         if version in (1, 2):
             _upgrade_search(conn)
-        for statement in _statements(DDL + ROLLUP_DDL):
+        for statement in _statements(DDL + ROLLUP_DDL + responses.DDL):
             conn.execute(statement)
         if version == 1:
             for statement in _BACKFILL:
@@ -274,6 +279,8 @@ def _create(conn: sqlite3.Connection, target: str, version: int) -> None:
             conn.execute("INSERT INTO fts (fts) VALUES ('rebuild')")
         if version in (1, 2, 3):
             _fill_grams(conn)
+        if version in (1, 2, 3, 4):
+            _fill_responses(conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -323,6 +330,32 @@ def _fill_grams(conn: sqlite3.Connection) -> None:
             return
         last = rows[-1][0]
         conn.executemany(grams.INSERT, [(rid, grams.tokens(title, text)) for rid, title, text in rows])
+
+
+def _fill_responses(conn: sqlite3.Connection) -> None:
+    """Version 1–4 -> 5: the responses of the stored rated survey answers, then the documents
+    older versions kept in the state namespace "survey_response" (responses with no open answer),
+    which move to the table."""
+    from core.response import check, from_record
+    from indexer._sqlite_rows import load
+
+    last = 0
+    while True:
+        found = conn.execute(
+            "SELECT f.rid, f.doc, b.title, b.text FROM feedback f JOIN body b ON b.rid = f.rid "
+            "WHERE f.kind = 'survey' AND f.rid > ? ORDER BY f.rid LIMIT ?", (last, _UPGRADE_CHUNK)).fetchall()
+        if not found:
+            break
+        last = found[-1][0]
+        docs = [from_record(load(r[1:])) for r in found]
+        conn.executemany(responses.UPSERT, [responses.row(d) for d in docs if d is not None])
+    kept = conn.execute("SELECT key, value FROM state WHERE namespace = 'survey_response'").fetchall()
+    for key, value in kept:
+        try:
+            conn.execute(responses.UPSERT, responses.row(check(json.loads(value))))
+        except (TypeError, ValueError, KeyError) as exc:
+            log.warning("survey response %s not moved: %s", key, exc)
+    conn.execute("DELETE FROM state WHERE namespace = 'survey_response'")
 
 
 def _statements(script: str) -> list[str]:

@@ -40,12 +40,13 @@ from zoneinfo import ZoneInfo
 from core.record import Feedback, RecordError, parse_time
 from indexer import _sqlite_grams as grams
 from indexer import _sqlite_query as q
+from indexer import _sqlite_responses as responses
 from indexer import _sqlite_rollup as rollup
 from indexer import _sqlite_search as plan
 from indexer._sqlite_rows import RECORD_COLS, Prepared, dumps, from_micros, load, searched
 from indexer._sqlite_schema import connect
 from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
-from indexer.store import LOCKS, CountRow, Filters, SearchPage, UpsertResult
+from indexer.store import LOCKS, CountRow, Filters, RatingCount, SearchPage, UpsertResult
 
 _CHUNK = 500  # ids per `IN (...)` lookup
 # The feedback columns of `Prepared.row`, in its order: an upsert compares them with what is stored.
@@ -219,6 +220,7 @@ class SqliteStore:
                                   ("entity", [c for c, _ in p.entities])) if values))
         conn.executemany(rollup.ROLL_UPSERT, roll)
         conn.executemany(rollup.SIDE_UPSERT, roll_side)
+        conn.executemany(responses.UPSERT, [p.response for p in written if p.response is not None])
         return len(new_rows), len(upd_rows), len(items) - len(written)
 
     def _record(self, row: tuple[str, str, str]) -> Feedback:
@@ -383,6 +385,23 @@ class SqliteStore:
             rows = conn.execute("SELECT key, value FROM state WHERE namespace = ? ORDER BY key",
                                 (namespace,)).fetchall()
         return {k: json.loads(v) for k, v in rows}
+
+    # -- survey responses ----------------------------------------------------------------------
+
+    def put_responses(self, docs: Sequence[dict[str, Any]]) -> int:
+        rows = responses.rows(docs)  # StoreQueryError before anything is written
+        if rows:
+            with self._db("put_responses", write=True) as conn:
+                conn.executemany(responses.UPSERT, rows)
+        return len(rows)
+
+    def rating_counts(self, group_by: Sequence[str] = (), filters: Filters = _ANY) -> list[RatingCount]:
+        with self._db("rating_counts", snapshot=True) as conn:
+            return responses.rating_counts(conn, group_by, filters, self._tz)
+
+    def iter_responses(self, filters: Filters = _ANY) -> Iterator[dict[str, Any]]:
+        with self._db("iter_responses", snapshot=True) as conn:
+            yield from responses.iter_docs(conn, filters)
 
     def add_alert(self, alert: dict[str, Any]) -> None:
         """Append to the alert history. Needs `rule`; `created_at` (datetime or ISO text, naive =

@@ -25,11 +25,20 @@ Contract, shared by the contract tests in tests/indexer/ (run against every back
   (namespace "cursor"), alert state, silences, the send journal; `lock`/`unlock` keep a lock
   shared by every process (namespace "lock").
 - `add_alert`/`alerts`: the alert history, newest first.
+- Survey responses (`core.response`: one document per rated response, by its key): `put_responses`
+  keeps them (idempotent by key; a later version replaces), and `upsert` keeps the response of every
+  rated survey record it stores (`core.response.from_record`), so a spooled record brings its
+  response back with it. `rating_counts(group_by, filters)` counts responses per group, scale and
+  rating value (what CSAT, the mean and NPS are computed from: `care.satisfaction`); group_by
+  fields are `RESPONSE_GROUPS` (week and month of `created_at` in the display timezone, ISO weeks
+  from Monday, as "2026-W18" and "2026-05"); a response without a segment counts under "(none)".
+  `iter_responses(filters)` yields the documents, oldest first. Both honour `sources`, `since` and
+  `until` only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -37,6 +46,8 @@ from typing import Any, Protocol, runtime_checkable
 from core.record import Feedback
 
 GROUP_FIELDS = ("source", "kind", "sentiment", "topic", "risk", "entity")
+RESPONSE_GROUPS = ("source", "survey_id", "branch", "channel", "product", "customer_type", "city",
+                   "week", "month")
 LOCKS = "lock"  # the state namespace of `lock`/`unlock` documents: {"owner", "until", "taken_at"}
 NONE_KEY = "(none)"
 COUNT_CAP = 10_000  # `search` may stop counting here (SearchPage.total_capped); ES's track_total_hits
@@ -85,6 +96,16 @@ class CountRow:
     def key_str(self) -> str:
         """The shared alert group key form: `source=appstore,topic=手机银行` ("" when ungrouped)."""
         return ",".join(f"{k}={v}" for k, v in self.key.items())
+
+
+@dataclass(frozen=True)
+class RatingCount:
+    """One row of `rating_counts`: `count` responses of group `key` rated `rating` on `scale`."""
+
+    key: dict[str, str]
+    scale: tuple[int, int]
+    rating: float
+    count: int
 
 
 @dataclass(frozen=True)
@@ -150,6 +171,18 @@ class FeedbackStore(Protocol):
 
     def unlock(self, name: str, owner: str) -> None:
         """Release the lock if `owner` holds it (an expired lock is free anyway)."""
+        ...
+
+    def put_responses(self, docs: Sequence[dict[str, Any]]) -> int:
+        """Keep survey response documents (`core.response.check` form) by key; how many."""
+        ...
+
+    def rating_counts(self, group_by: Sequence[str] = (), filters: Filters = Filters()) -> list[RatingCount]:
+        """Responses counted per group of `group_by` (RESPONSE_GROUPS), scale and rating value."""
+        ...
+
+    def iter_responses(self, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
+        """Every response document meeting `filters` (sources, since, until), oldest first."""
         ...
 
     def add_alert(self, alert: dict[str, Any]) -> None: ...

@@ -138,14 +138,15 @@ def send_daily_digest(settings: Settings, store: FeedbackStore, now: datetime | 
 
 def satisfaction_section(settings: Settings, store: FeedbackStore, today: datetime) -> DigestSection:
     """The digest's satisfaction: CSAT by branch over the 30 days before `today` (care/)."""
-    from care.satisfaction import responses, summarize
+    from care.satisfaction import csat_table
 
-    rs = responses(store, since=today - timedelta(days=30), until=today)
-    table = summarize(rs, ["branch"], min_n=settings.satisfaction.min_n, tz=settings.display_tz)
+    table = csat_table(store, ["branch"], since=today - timedelta(days=30), until=today,
+                       min_n=settings.satisfaction.min_n, tz=settings.display_tz)
     rows = [[("* " if g["small"] else "") + g["key"]["branch"], str(g["n"]), f"{g['csat']:.0%}",
              f"{g['csat_ci'][0]:.0%} – {g['csat_ci'][1]:.0%}"] for g in table.groups]
     return DigestSection("满意度（近 30 天，按网点）", ("网点", "回答数", "CSAT", "95% 区间"), rows,
-                         note=f"{len(rs)} 份问卷回答；CSAT = 1-5 分制中 4-5 分的占比（其他量表取前 30 %）；"
+                         note=f"{table.responses} 份问卷回答；"
+                              "CSAT = 1-5 分制中 4-5 分的占比（其他量表取前 30 %）；"
                               f"* 少于 {settings.satisfaction.min_n} 份，不排名")
 
 

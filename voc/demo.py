@@ -29,7 +29,7 @@ from indexer.store import NONE_KEY, Filters
 from voc.alerting import describe_fired, rules_from_settings, run_configured_rules
 from voc.cli.common import pad
 from voc.cli.query import stats
-from voc.pipeline import build_pipeline
+from voc.pipeline import branch_namer, build_pipeline
 
 DEMO_DIR = Path("var/demo")
 SURVEY_FILE = Path("survey/331954276_按文本_江南银行手机银行满意度调查_60_60.csv")
@@ -80,8 +80,9 @@ def run_demo(base: Path = DEMO_DIR, *, settings: Settings | None = None, now: da
     data = demo_data_dir()
     db, outbox, spool = _fresh(base)
     salt = conf.secrets.value("pseudonym_salt") or pseudonym_salt(base, env={})
-    survey = import_file(data / SURVEY_FILE, platform="wjx", salt=salt)
-    branch = import_file(data / BRANCH_SURVEY_FILE, platform="wjx", salt=salt)
+    name = branch_namer(conf)
+    survey = import_file(data / SURVEY_FILE, platform="wjx", salt=salt, branch_name=name)
+    branch = import_file(data / BRANCH_SURVEY_FILE, platform="wjx", salt=salt, branch_name=name)
     posts = import_file(data / POSTS_FILE, platform="records")
     # The posts' incident ends a minute ago; the surveys closed the day before.
     shift(posts.records, now - timedelta(minutes=1))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -258,6 +258,29 @@ def load_tagger(settings: Settings) -> Any:
 
     return Tagger.from_file(settings.nlp.taxonomy or None, bank_name=settings.bank.name,
                             bank_aliases=tuple(settings.bank.aliases))
+
+
+def branch_namer(settings: Settings, tagger: Any = None) -> Callable[[str], str]:
+    """A survey's branch answer as the taxonomy's branch entity, so the survey's 网点 and the
+    branches social posts name are one name: 「鼓楼 支行」, 「江南银行鼓楼支行」 and 「鼓樓支行」 all give
+    the entity the tagger gives 「江南银行鼓楼支行」 (a bank's own survey is about its own branches:
+    a branch with no bank named is ours). An answer with no branch suffix stays as written,
+    folded (full-width, traditional) and without spaces."""
+    from nlp.normalize import fold_for_matching
+
+    tagger = tagger or load_tagger(settings)
+    ours = tagger.ours
+
+    def name(answer: str) -> str:
+        text = "".join(str(answer).split())
+        found = [e for e in tagger.tag(text).entities if e["type"] == "branch"]
+        if not found:
+            return str(fold_for_matching(text))
+        canonical = str(max(found, key=lambda e: e["end"] - e["start"])["canonical"])
+        banks = {b["canonical"] for b in tagger.tag(canonical).entities if b["type"] == "bank"}
+        return canonical if banks or not ours else ours + canonical
+
+    return name
 
 
 def seed_deduper(deduper: Any, store: FeedbackStore, window_hours: float, limit: int = 5000) -> int:

@@ -7,7 +7,7 @@ CSRF); static files from `web/static/`; the security headers on every response
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -23,16 +23,19 @@ from web.satisfaction import routes as satisfaction_routes
 
 
 def create_app(settings: Settings, store: FeedbackStore | None = None, *,
-               ingest: Ingest | None = None) -> Starlette:
+               ingest: Ingest | None = None,
+               branch_name: Callable[[str], str] | None = None) -> Starlette:
     """The console over `store` (default: the configured one, opened here and closed on shutdown).
     `ingest(records)` stores uploaded survey records through the application's pipeline (the
-    shipped model, tags, dedup; `voc web` passes it); without it uploads are refused."""
+    shipped model, tags, dedup; `voc web` passes it); without it uploads are refused.
+    `branch_name` names an uploaded survey's branches as the taxonomy's branch entities
+    (`voc.pipeline.branch_namer`)."""
     owned = store is None
     if store is None:
         from indexer import open_settings_store
 
         store = open_settings_store(settings)
-    console = Console(settings, store, ingest)
+    console = Console(settings, store, ingest, branch_name)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -103,10 +103,12 @@ class Ctx:
 class Console:
     """The settings, the store and what every request shares."""
 
-    def __init__(self, settings: Settings, store: FeedbackStore, ingest: Ingest | None) -> None:
+    def __init__(self, settings: Settings, store: FeedbackStore, ingest: Ingest | None,
+                 branch_name: Callable[[str], str] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.ingest = ingest
+        self.branch_name = branch_name
         self.tz = settings.display_tz
         self.limiter = LoginLimiter(settings.web.login_attempts)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),

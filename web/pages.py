@@ -374,7 +374,8 @@ def upload_survey(ctx: Ctx) -> Response:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(content)
         try:
-            result = import_file(path, platform=platform, salt=ctx.console.settings.pseudonym_salt())
+            result = import_file(path, platform=platform, salt=ctx.console.settings.pseudonym_salt(),
+                                 branch_name=ctx.console.branch_name)
         except (VocError, ValueError) as exc:
             return ctx.render("surveys.html", status=400, platforms=PLATFORMS,
                               result={"file": name, "error": str(exc)})

@@ -15,11 +15,11 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from care.satisfaction import BY, drivers, key_drivers, responses, summarize
+from care.satisfaction import BY, csat_table, drivers, key_drivers, responses
 from web.frame import Ctx, Denied
 
 SEGMENT_NAMES = {"branch": "网点", "channel": "渠道", "product": "产品", "customer_type": "客户类型",
-                 "question": "题目", "week": "周", "month": "月"}
+                 "city": "城市", "question": "题目", "week": "周", "month": "月"}
 
 
 def satisfaction_data(ctx: Ctx) -> dict[str, Any]:
@@ -30,8 +30,8 @@ def satisfaction_data(ctx: Ctx) -> dict[str, Any]:
     rs = responses(ctx.store)
     tz = ctx.console.tz
     return {"by": by, "responses": len(rs), "min_n": min_n,
-            "table": summarize(rs, [by], min_n=min_n, tz=tz).to_dict(),
-            "trend": sorted(summarize(rs, ["month"], min_n=min_n, tz=tz).groups,
+            "table": csat_table(ctx.store, [by], min_n=min_n, tz=tz).to_dict(),
+            "trend": sorted(csat_table(ctx.store, ["month"], min_n=min_n, tz=tz).groups,
                             key=lambda g: g["key"]["month"]),
             "drivers": drivers(rs, min_n=min_n)[:15], "key_drivers": key_drivers(rs)}
 

@@ -405,7 +405,8 @@ ROUTE_KEYS: dict[str, str] = {
     "topic": "topics (a topic matches its sub-topics)", "product": "product entities",
     "branch": "branch entities or the survey's branch segment", "source": "sources", "kind": "kinds",
     "risk": "lowest risk flag severity (info, warning, critical)", "flag": "risk flags",
-    "rating_max": "a survey rating at or below this", "consent": "the respondent agreed to be contacted",
+    "rating_max": "a survey rating at or below this, on 1-5 (a 0-10 or 1-7 answer is put on 1-5 first)",
+    "consent": "the respondent agreed to be contacted",
     "ours": "the record names our bank, or is our own survey answer or app review",
     "opens": "a matching record opens a case (true), or the route only names the team (false)",
     "team": "the team that owns the case (an opening route without one: the first team route "

@@ -13,7 +13,7 @@ IP, location and contact columns are dropped and never appear in a record.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from crawlers.errors import ImportFileError
@@ -36,9 +36,11 @@ __all__ = ["IMPORTERS", "ImportResult", "Importer", "detect_platform", "import_f
 
 def import_file(path: str | Path, platform: str | None = None, source: str | None = None,
                 mapping: Mapping[str, Sequence[str] | str] | str | None = None,
-                survey_id: str | None = None, salt: str | bytes | None = None) -> ImportResult:
+                survey_id: str | None = None, salt: str | bytes | None = None,
+                branch_name: Callable[[str], str] | None = None) -> ImportResult:
     """Import one export file. `mapping` is a dict or a `--map` string; with a mapping and no
-    recognisable platform the file is read as a generic table."""
+    recognisable platform the file is read as a generic table. `branch_name` turns a branch
+    answer into the taxonomy's branch entity (`voc.pipeline.branch_namer`)."""
     path = Path(path)
     if isinstance(mapping, str):
         mapping = parse_mapping(mapping)
@@ -51,5 +53,6 @@ def import_file(path: str | Path, platform: str | None = None, source: str | Non
             platform = "csv"
     if platform not in IMPORTERS:
         raise ImportFileError(f"unknown platform {platform!r}; choose from {', '.join(IMPORTERS)}")
-    importer = IMPORTERS[platform](source=source, mapping=mapping, survey_id=survey_id, salt=salt)
+    importer = IMPORTERS[platform](source=source, mapping=mapping, survey_id=survey_id, salt=salt,
+                                   branch_name=branch_name)
     return importer.import_path(path)

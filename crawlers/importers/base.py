@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,9 +33,9 @@ class ImportResult:
     carried no feedback (`无`, `(跳过)`, digits only); `personal_columns` names the question columns left
 out as personal data, with why ("title", or what they held: "phone", "name", …); `message` is a
 human note (e.g. no responses). `responses` holds one plain document per rated response, whether
-or not it wrote an open answer (`{"key", "source", "survey_id", "line", "created_at", "rating",
-"choices", "segments"}`): satisfaction counts responses, and a response that only ticked boxes
-makes no record."""
+or not it wrote an open answer (`core.response.check` form: key, rating, scale, question,
+segments, ratings, choices): satisfaction counts responses, and a response that only ticked
+boxes makes no record."""
 
     records: list[Feedback] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -56,8 +56,10 @@ class Importer:
     platform = ""
 
     def __init__(self, *, source: str | None = None, mapping: Mapping[str, Sequence[str] | str] | None = None,
-                 survey_id: str | None = None, salt: str | bytes | None = None) -> None:
+                 survey_id: str | None = None, salt: str | bytes | None = None,
+                 branch_name: Callable[[str], str] | None = None) -> None:
         self.source = source or f"survey:{self.platform}"
+        self.branch_name = branch_name  # a branch answer -> the taxonomy's branch entity
         self.mapping = normalize_mapping(mapping)
         self.survey_id = survey_id
         self.salt = salt.encode("utf-8") if isinstance(salt, str) else salt

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core import response
 from core.record import Feedback, make_id
 from crawlers.errors import ImportFileError, RowError
 from crawlers.importers.base import Importer, ImportResult, find_column, parse_survey_time, question_title
@@ -27,8 +28,8 @@ from crawlers.importers.columns import (
 from crawlers.importers.tables import Table
 
 log = logging.getLogger(__name__)
-# segment columns a --map may name (branch=网点名称, ...): kept as meta["segments"] for `voc csat`
-SEGMENT_KEYS = ("branch", "channel", "product", "customer_type")
+# segment columns a --map may name (branch=网点名称, city=所在城市, ...): meta["segments"], `voc csat`
+SEGMENT_KEYS = response.SEGMENT_KEYS
 MAP_KEYS = {"text", "rating", "created_at", "respondent", *SEGMENT_KEYS}
 
 
@@ -60,6 +61,10 @@ def import_table(importer: Importer, table: Table, layout: Layout, survey_id: st
         result.message = "no open-text questions found (use --map text=COLUMN to name them)"
     segment_columns = {key: find_column(header, importer.mapping[key][0], table.path)
                        for key in SEGMENT_KEYS if key in importer.mapping}
+    overall = header[plan.rating] if plan.rating is not None else ""  # the rating question
+    scale = list(response.scale_of(overall, [v for v in (parse_rating(cells[plan.rating])
+                                                          for _, cells in rows) if v is not None]
+                                   if plan.rating is not None else []))
     seen: dict[str, int] = {}
     for line, cells in rows:
         try:
@@ -84,16 +89,25 @@ def import_table(importer: Importer, table: Table, layout: Layout, survey_id: st
             "rating": parse_rating(cells[plan.rating]) if plan.rating is not None else None,
         }
         meta = _row_meta(header, cells, layout, plan, survey_id, line, variant)
-        segments = {key: cells[index].strip() for key, index in segment_columns.items()
-                    if cells[index].strip() not in SKIPPED}
+        segments = response.segments_of(meta["choices"], {
+            key: cells[index].strip() for key, index in segment_columns.items()
+            if cells[index].strip() not in SKIPPED})
+        if "branch" in segments and importer.branch_name is not None:
+            segments["branch"] = importer.branch_name(segments["branch"])
         if segments:
             meta["segments"] = segments
-        if base["rating"] is not None:
-            result.responses.append({
-                "key": f"{importer.source}:{survey_id}:{line}", "source": importer.source,
-                "survey_id": survey_id, "line": line, "created_at": created_at.isoformat(),
-                "rating": base["rating"], "choices": copy.deepcopy(meta["choices"]),
-                "segments": dict(segments)})
+        rating = base["rating"]
+        if isinstance(rating, float):
+            pseudonym = importer.pseudonym(survey_id, respondent) if respondent else None
+            meta.update({"response": response.response_key(importer.source, survey_id, pseudonym, line),
+                         "respondent": pseudonym, "scale": scale, "rating_question": overall,
+                         "ratings": _ratings(meta["choices"], overall, rating)})
+            result.responses.append(response.check({
+                "key": meta["response"], "source": importer.source, "survey_id": survey_id,
+                "line": line, "respondent": pseudonym, "created_at": created_at,
+                "rating": rating, "scale": scale, "question": overall,
+                "segments": segments, "ratings": meta["ratings"],
+                "choices": copy.deepcopy(meta["choices"])}))
         texts = [(header[i], cells[i]) for i in plan.text]
         texts += _write_ins(header, cells, plan)
         for question, raw in texts:
@@ -177,6 +191,17 @@ def _row_meta(header: list[str], cells: list[str], layout: Layout, plan: ColumnP
     if variant:
         meta["variant"] = variant
     return meta
+
+
+def _ratings(choices: dict[str, Any], question: str, overall: float) -> dict[str, float]:
+    """Every rating question the response answered, by its question (the overall one first)."""
+    out = {question: overall} if question else {}
+    for title, answer in choices.items():
+        if isinstance(answer, str) and title not in out and response.RATING_WORDING.search(title):
+            value = parse_rating(answer)
+            if value is not None:
+                out[title] = value
+    return out
 
 
 def _write_ins(header: list[str], cells: list[str], plan: ColumnPlan) -> list[tuple[str, str]]:

@@ -195,7 +195,7 @@ def test_by_question_gives_each_rating_question_a_row(tmp_path):
 
 def test_map_names_segment_columns(tmp_path):
     """`--map branch=机构` keeps that column as the branch segment, whatever its title says."""
-    from care.satisfaction import _segments
+    from core.response import from_record
     from crawlers.importers import import_file
 
     export = tmp_path / "回访.csv"
@@ -204,7 +204,8 @@ def test_map_names_segment_columns(tmp_path):
     result = import_file(export, platform="csv", mapping="text=意见,rating=评分,branch=机构,respondent=编号",
                          salt="test-salt")
     assert [r.meta["segments"] for r in result.records] == [{"branch": "鼓楼支行"}, {"branch": "西湖支行"}]
-    assert [_segments(r.meta)["branch"] for r in result.records] == ["鼓楼支行", "西湖支行"]
+    assert [from_record(r)["segments"]["branch"] for r in result.records] == ["鼓楼支行", "西湖支行"]
+    assert [d["segments"] for d in result.responses] == [{"branch": "鼓楼支行"}, {"branch": "西湖支行"}]
     assert [r.rating for r in result.records] == [2.0, 5.0]
 
 
@@ -238,23 +239,29 @@ def test_the_digest_has_a_satisfaction_section(five, tmp_path):
     assert "满意度（近 30 天，按网点）" in text and "份问卷回答" in text
 
 
-def test_wording_scales_are_read_as_ratings():
-    from care.satisfaction import _ratings
+def test_wording_scales_are_read_as_ratings(tmp_path):
+    from crawlers.importers import import_file
 
-    meta = {"choices": {"3、总体满意度": "非常满意", "4、您向朋友推荐我行的意愿": "不太愿意",
-                        "5、是否愿意接受回访": "愿意"}}
-    assert _ratings(meta) == {"3、总体满意度": 5.0, "4、您向朋友推荐我行的意愿": 2.0}  # consent is no rating
+    export = tmp_path / "回访.csv"
+    export.write_text("编号,提交时间,3、总体满意度,4、您向朋友推荐我行的意愿,5、是否愿意接受回访,意见\n"
+                      "1,2026-05-01 10:00,非常满意,不太愿意,愿意,柜员服务很好很耐心\n", encoding="utf-8")
+    [doc] = import_file(export, platform="csv", mapping="text=意见,respondent=编号",
+                        salt="test-salt").responses
+    assert doc["rating"] == 5.0 and doc["question"] == "3、总体满意度"
+    assert doc["ratings"] == {"3、总体满意度": 5.0, "4、您向朋友推荐我行的意愿": 2.0}  # consent is no rating
 
 
 def test_a_response_without_an_open_answer_counts(tmp_path, capsys, monkeypatch):
     """Three responses, one of which only ticked its rating: `voc import` keeps its response
-    document, `voc csat` counts all three, and a re-import counts them once."""
+    document, `voc csat` counts all three, and a re-import counts them once. Branch answers are
+    named as the taxonomy's branch entity (with our bank: it is the bank's own survey), so
+    「鼓楼支行」 and 「鼓樓 支行」 are one branch."""
     from voc.cli import main
 
     export = tmp_path / "survey.csv"
     export.write_text("编号,提交时间,网点,总体满意度（1-5分）,意见\n"
                       "1,2026-05-01 10:00,鼓楼支行,2,排队太久了等了一个小时\n"
-                      "2,2026-05-01 11:00,鼓楼支行,5,\n"
+                      "2,2026-05-01 11:00,鼓樓 支行,5,\n"
                       "3,2026-05-01 12:00,西湖支行,4,柜员服务很好很耐心\n", encoding="utf-8")
     monkeypatch.setenv("VOC_STORE__PATH", str(tmp_path / "voc.db"))
     monkeypatch.setenv("VOC_PSEUDONYM_SALT", "test-salt")
@@ -265,5 +272,6 @@ def test_a_response_without_an_open_answer_counts(tmp_path, capsys, monkeypatch)
         capsys.readouterr()
         assert main(["csat", "--by", "branch", "--min-n", "1", "--json"]) == 0
         groups = {g["key"]["branch"]: g for g in json.loads(capsys.readouterr().out)["groups"]}
-        assert (groups["鼓楼支行"]["n"], groups["鼓楼支行"]["csat"]) == (2, 0.5)
-        assert groups["西湖支行"]["n"] == 1
+        assert set(groups) == {"江南银行鼓楼支行", "江南银行西湖支行"}
+        assert (groups["江南银行鼓楼支行"]["n"], groups["江南银行鼓楼支行"]["csat"]) == (2, 0.5)
+        assert groups["江南银行西湖支行"]["n"] == 1

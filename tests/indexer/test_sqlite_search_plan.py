@@ -135,13 +135,13 @@ def test_a_version_3_file_gets_the_bigram_index_at_open(tmp_path, caplog):
         conn.execute("DROP INDEX feedback_source_sentiment")
         conn.execute("PRAGMA user_version=3")
     with SqliteStore(path) as upgraded:
-        assert upgraded._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert upgraded._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         for query in ("闪", "退", "信用", "a", "Ab"):
             found = upgraded.search(query, size=100).items
             assert [r.id for r in found] == _oracle(records, query, Filters())
         assert upgraded._conn.execute("SELECT name FROM sqlite_master WHERE name = "
                                       "'feedback_source_sentiment'").fetchone()
-    assert "upgrading schema 3 -> 4" in caplog.text
+    assert "upgrading schema 3 -> 5" in caplog.text
 
 
 def test_the_contract_additions():

@@ -131,7 +131,7 @@ def test_a_version_2_file_is_reindexed_over_the_visible_text_at_open(tmp_path, m
         assert conn.execute("SELECT rowid FROM fts WHERE fts MATCH '\"sinaimg\"'").fetchall()
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     with SqliteStore(path) as upgraded:
-        assert upgraded._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert upgraded._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert upgraded.search("sinaimg").total == 0
         assert upgraded.search("嘻嘻").total == 5 and upgraded.search("转账失败").total == 6
         assert upgraded.search("轉賬").total == 6 and upgraded.search("普通").total == 1
@@ -140,4 +140,4 @@ def test_a_version_2_file_is_reindexed_over_the_visible_text_at_open(tmp_path, m
             r.id: r for r in records}
         assert upgraded.upsert(records).unchanged == len(records)
         integrity(upgraded)
-    assert "upgrading schema 2 -> 4" in caplog.text
+    assert "upgrading schema 2 -> 5" in caplog.text

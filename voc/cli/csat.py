@@ -1,12 +1,13 @@
 """`voc csat`: satisfaction from the survey answers in the store (care/satisfaction.py).
 
-    voc csat [--by branch|channel|product|customer_type|question|week|month ...] [--since T]
+    voc csat [--by branch|channel|product|customer_type|city|question|week|month ...] [--since T]
              [--until T] [--min-n 30] [--json]
     voc csat drivers [--since T] [--until T] [--json]       what pulls satisfaction down
     voc csat topics [--json]                                survey and social side by side
 
 More than one `--by` makes a cross table. Groups under `--min-n` ([satisfaction] min_n) are
-flagged with `*`, not ranked.
+flagged with `*`, not ranked. The table is counted in the store (`FeedbackStore.rating_counts`), so
+it reads no response documents; drivers and topics read the responses.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def register(sub: Any) -> None:
     p.add_argument("what", nargs="?", choices=["table", "drivers", "topics"], default="table",
                    help="the table (default), the drivers, or topics: survey and social side by side")
     p.add_argument("--by", action="append", default=[], metavar="FIELD",
-                   help="branch, channel, product, customer_type, question, week or month (repeatable)")
+                   help="branch, channel, product, customer_type, city, question, week or month (repeatable)")
     p.add_argument("--since", metavar="TIME", help="responses from (naive = [app] timezone)")
     p.add_argument("--until", metavar="TIME", help="responses before")
     p.add_argument("--min-n", type=int,
@@ -34,7 +35,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_csat(args: argparse.Namespace) -> int:
-    from care.satisfaction import BY, drivers, key_drivers, responses, summarize, survey_and_social
+    from care.satisfaction import BY, csat_table, drivers, key_drivers, responses, survey_and_social
     from indexer import open_settings_store
     from voc.cli.common import UsageError
 
@@ -48,9 +49,12 @@ def cmd_csat(args: argparse.Namespace) -> int:
     since, until = cli_time(args.since, conf.display_tz), cli_time(args.until, conf.display_tz)
     store = open_settings_store(conf, must_exist=True)
     try:
-        rs = responses(store, since=since, until=until)
-        side = survey_and_social(store, rs, since=since, until=until, min_n=min_n) \
-            if args.what == "topics" else []
+        if args.what == "table":
+            table = csat_table(store, args.by, since=since, until=until, min_n=min_n, tz=conf.display_tz)
+        else:
+            rs = responses(store, since=since, until=until)
+            side = survey_and_social(store, rs, since=since, until=until, min_n=min_n) \
+                if args.what == "topics" else []
     finally:
         store.close()
     if args.what == "topics":
@@ -80,11 +84,11 @@ def cmd_csat(args: argparse.Namespace) -> int:
             print(f" {mark}{pad(d['kind'] + ':' + d['name'], 28)} mentions {d['mentions']:>5} "
                   f"({d['share']:.0%})  gap {d['gap']:+.3f} [{d['gap_ci'][0]:+.3f}, {d['gap_ci'][1]:+.3f}]")
         return 0
-    table = summarize(rs, args.by, min_n=min_n, tz=conf.display_tz)
     if args.json:
         print_json(table.to_dict())
         return 0
-    print(f"{len(rs)} response(s); scale {table.scale}; CSAT = {table.rule}; * under {min_n} responses")
+    print(f"{table.responses} response(s); scale {table.scale}; CSAT = {table.rule}; "
+          f"* under {min_n} responses")
     for g in table.groups:
         label = " · ".join(g["key"].values()) or "全部"
         nps = (f"  NPS {g['nps']:+.0f} [{g['nps_ci'][0]:+.0f}, {g['nps_ci'][1]:+.0f}]"

@@ -41,12 +41,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from crawlers.importers import import_file
     from indexer import open_settings_store
     from indexer.store import FeedbackStore
-    from voc.pipeline import build_pipeline
+    from voc.pipeline import branch_namer, build_pipeline
 
     conf = settings()
     result = import_file(Path(args.path), platform=args.platform, source=args.source,
                          mapping=args.mapping, survey_id=args.survey_id,
-                         salt=conf.pseudonym_salt())
+                         salt=conf.pseudonym_salt(), branch_name=branch_namer(conf))
     tally = UpsertTally(open_settings_store(conf))
     try:
         pipeline = build_pipeline(conf, store=cast(FeedbackStore, tally), progress=not args.json)

@@ -103,7 +103,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     host, port = args.host or conf.web.host, args.port or conf.web.port
     if not 0 < port < 65536:
         raise UsageError(f"--port {port}: not a TCP port")
-    app = create_app(conf, store, ingest=ingest_for(conf, store))
+    from voc.pipeline import branch_namer
+
+    app = create_app(conf, store, ingest=ingest_for(conf, store), branch_name=branch_namer(conf))
     print(f"voc web: http://{host}:{port}/  (store {conf.store.backend}; Ctrl-C stops)", flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
