@@ -20,17 +20,28 @@ rule-type registry, which imports `care.rules` beside `alerts` (core.registry.PR
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
 from alerts.rules.rule import Option, Rule, at_least, between_open, one_of, register_rule
-from care.satisfaction import Response, responses, top_box
+from care.satisfaction import is_top, responses, top_box
 from core.record import as_utc
 from core.response import SEGMENT_KEYS
-from indexer.store import FeedbackStore
+from indexer.store import NONE_KEY, FeedbackStore, Filters, RatingCount
+
+
+def _tally(rows: list[RatingCount], by: tuple[str, ...]) -> dict[tuple[str, ...], tuple[int, int]]:
+    """(responses, top-box responses) per group; responses without every segment are left out."""
+    out: dict[tuple[str, ...], tuple[int, int]] = {}
+    for row in rows:
+        key = tuple(row.key[name] for name in by)
+        if NONE_KEY in key:
+            continue
+        n, tops = out.get(key, (0, 0))
+        out[key] = (n + row.count, tops + (row.count if is_top(row.rating, row.scale) else 0))
+    return out
 
 
 def _normal_sf(z: float) -> float:
@@ -56,25 +67,20 @@ class SatisfactionDrop(Rule):
         return window
 
     def evaluate(self, store: FeedbackStore, now: datetime) -> list[Alert]:
+        """Counted in the store (`rating_counts` for the window and for the baseline span), so a
+        check reads no response documents unless a group fires (its low-rated answers)."""
         end = as_utc(now)
         window: timedelta = self.options["window"]
         start = end - window
-        rs = responses(store, since=start - window * self.options["baseline_weeks"], until=end)
         by = tuple(self.options["group_by"])
-        current: dict[tuple[str, ...], list[Response]] = defaultdict(list)
-        before: dict[tuple[str, ...], list[Response]] = defaultdict(list)
-        for r in rs:
-            if any(name not in r.segments for name in by):
-                continue
-            key = tuple(r.segments[name] for name in by)
-            (current if r.created_at >= start else before)[key].append(r)
+        current = _tally(store.rating_counts(by, Filters(since=start, until=end)), by)
+        before = _tally(store.rating_counts(
+            by, Filters(since=start - window * self.options["baseline_weeks"], until=start)), by)
         min_n = self.options["min_n"]
-        tested = [k for k in current if len(current[k]) >= min_n and len(before.get(k, [])) >= min_n]
+        tested = [k for k in current if current[k][0] >= min_n and before.get(k, (0, 0))[0] >= min_n]
         alerts = []
         for key in tested:
-            now_rs, old_rs = current[key], before[key]
-            n1, n0 = len(now_rs), len(old_rs)
-            k1, k0 = sum(map(top_box, now_rs)), sum(map(top_box, old_rs))
+            (n1, k1), (n0, k0) = current[key], before[key]
             p1, p0 = k1 / n1, k0 / n0
             if p0 - p1 < self.options["min_drop"]:
                 continue
@@ -85,17 +91,18 @@ class SatisfactionDrop(Rule):
             threshold = self.options["alpha"] / len(tested)
             if p_value > threshold:
                 continue
-            alerts.append(self._alert(store, key, by, now_rs, start, end, n1, n0, p1, p0, z, p_value,
-                                      threshold))
+            alerts.append(self._alert(store, key, by, start, end, n1, n0, p1, p0, z, p_value, threshold))
         return sorted(alerts, key=lambda a: a.p_value)
 
-    def _alert(self, store: FeedbackStore, key: tuple[str, ...], by: tuple[str, ...],
-               now_rs: list[Response], start: datetime, end: datetime, n1: int, n0: int, p1: float,
-               p0: float, z: float, p_value: float, threshold: float) -> Alert:
+    def _alert(self, store: FeedbackStore, key: tuple[str, ...], by: tuple[str, ...], start: datetime,
+               end: datetime, n1: int, n0: int, p1: float, p0: float, z: float, p_value: float,
+               threshold: float) -> Alert:
         group = dict(zip(by, key, strict=True))
         label = " · ".join(key) or "全部"
         unhappy = n1 - round(p1 * n1)
         expected = n1 * (1 - p0)
+        now_rs = [r for r in responses(store, since=start, until=end)
+                  if tuple(r.segments.get(name) for name in by) == key]
         low = sorted((r for r in now_rs if not top_box(r)), key=lambda r: r.rating)
         ids = [i for r in low for i in r.record_ids][: self.options["samples"]]
         found = store.get_many(ids) if ids else {}

@@ -106,8 +106,8 @@ def check(doc: Mapping[str, Any]) -> dict[str, Any]:
     question = str(doc.get("question") or rating_question(doc.get("choices") or {}))
     scale = doc.get("scale") or scale_of(question, [rating])
     low, high = int(scale[0]), int(scale[1])
-    if not low < high:
-        raise ValueError(f"response {doc['key']}: scale {scale!r} is not low < high")
+    if not 0 <= low < high <= 10:
+        raise ValueError(f"response {doc['key']}: scale {scale!r} is not low < high within 0-10")
     return {"key": str(doc["key"]), "source": str(doc["source"]),
             "survey_id": None if doc.get("survey_id") is None else str(doc["survey_id"]),
             "line": doc.get("line"), "respondent": doc.get("respondent"),

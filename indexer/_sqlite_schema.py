@@ -21,6 +21,8 @@ Layout, chosen for ~1M records in one file:
   `roll_side` counts (record, value) pairs per (field, hour, value, source, kind, sentiment,
   is-duplicate). A missing sentiment is '' there (primary-key columns cannot be NULL).
 - `state` and `alerts`: small JSON documents that must survive restarts.
+- `response`, `response_value`, `response_roll`, `response_roll_zone`: survey responses, their
+  grouped values and their daily roll-ups (`_sqlite_responses`).
 
 Versions: 1 had no roll-ups; 2 indexed the stored title and text as written, markup included
 (`voc search sinaimg` found every Weibo post with an image); 3 scanned every body for one- and
@@ -348,11 +350,11 @@ def _fill_responses(conn: sqlite3.Connection) -> None:
             break
         last = found[-1][0]
         docs = [from_record(load(r[1:])) for r in found]
-        conn.executemany(responses.UPSERT, [responses.row(d) for d in docs if d is not None])
+        responses.write(conn, [responses.row(d) for d in docs if d is not None], None)
     kept = conn.execute("SELECT key, value FROM state WHERE namespace = 'survey_response'").fetchall()
     for key, value in kept:
         try:
-            conn.execute(responses.UPSERT, responses.row(check(json.loads(value))))
+            responses.write(conn, [responses.row(check(json.loads(value)))], None)
         except (TypeError, ValueError, KeyError) as exc:
             log.warning("survey response %s not moved: %s", key, exc)
     conn.execute("DELETE FROM state WHERE namespace = 'survey_response'")

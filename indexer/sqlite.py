@@ -26,6 +26,7 @@ connection would be a database of its own, keeps one connection under a lock. Sc
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import weakref
@@ -47,6 +48,8 @@ from indexer._sqlite_rows import RECORD_COLS, Prepared, dumps, from_micros, load
 from indexer._sqlite_schema import connect
 from indexer.errors import StoreError, StoreQueryError, StoreUnavailable
 from indexer.store import LOCKS, CountRow, Filters, RatingCount, SearchPage, UpsertResult
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 500  # ids per `IN (...)` lookup
 # The feedback columns of `Prepared.row`, in its order: an upsert compares them with what is stored.
@@ -73,6 +76,12 @@ class SqliteStore:
         first = connect(path)  # creates or upgrades the schema, once
         self._conns.append((weakref.ref(threading.current_thread()), first))
         self._local.conn = first
+        zone = first.execute("SELECT zone FROM response_roll_zone").fetchone()
+        if zone is None or zone[0] != self._tz.key:  # the survey roll-ups are kept per timezone
+            with self._db("response roll-ups", write=True) as conn:
+                if responses.ensure_roll(conn, self._tz) and zone is not None:
+                    log.warning("SQLite store path=%s: survey roll-ups rebuilt for timezone %s (were %s)",
+                                self.path, self._tz.key, zone[0])
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
@@ -220,7 +229,7 @@ class SqliteStore:
                                   ("entity", [c for c, _ in p.entities])) if values))
         conn.executemany(rollup.ROLL_UPSERT, roll)
         conn.executemany(rollup.SIDE_UPSERT, roll_side)
-        conn.executemany(responses.UPSERT, [p.response for p in written if p.response is not None])
+        responses.write(conn, [p.response for p in written if p.response is not None], self._tz)
         return len(new_rows), len(upd_rows), len(items) - len(written)
 
     def _record(self, row: tuple[str, str, str]) -> Feedback:
@@ -392,7 +401,7 @@ class SqliteStore:
         rows = responses.rows(docs)  # StoreQueryError before anything is written
         if rows:
             with self._db("put_responses", write=True) as conn:
-                conn.executemany(responses.UPSERT, rows)
+                responses.write(conn, rows, self._tz)
         return len(rows)
 
     def rating_counts(self, group_by: Sequence[str] = (), filters: Filters = _ANY) -> list[RatingCount]:

@@ -78,3 +78,23 @@ def test_consent_is_read_from_the_survey_answer() -> None:
     assert not consented(answer("1", "q", "t", 1, "否"))
     record = post("c", "t", 1, meta={"consent": True})
     assert consented(record)
+
+
+def test_rating_max_is_on_five_whatever_the_scale_and_branches_match_with_or_without_the_bank() -> None:
+    from care.routing import matches, on_five
+
+    def rated(rating: float, scale: list[int] | None, branch: str = "江南银行鼓楼支行") -> Feedback:
+        meta: dict[str, Any] = {"survey_id": "s9", "segments": {"branch": branch}}
+        if scale:
+            meta["scale"] = scale
+        return Feedback(id=f"r{rating}{scale}", source="survey:wjx", kind="survey", text="x",
+                        created_at=NOW, rating=rating, meta=meta)
+
+    assert on_five(rated(2, [0, 10])) == 1.8 and on_five(rated(5, [0, 10])) == 3.0
+    assert on_five(rated(2, None)) == 2 and on_five(rated(7, [1, 7])) == 5
+    route = {"rating_max": 2}
+    assert matches(route, rated(2, [0, 10])) and not matches(route, rated(5, [0, 10]))
+    assert matches(route, rated(2, [1, 5])) and not matches(route, rated(3, [1, 5]))
+    assert matches({"branch": ["鼓楼支行"]}, rated(1, None))
+    assert matches({"branch": ["江南银行鼓楼支行"]}, rated(1, None))
+    assert not matches({"branch": ["西湖支行"]}, rated(1, None))

@@ -275,3 +275,77 @@ def test_a_response_without_an_open_answer_counts(tmp_path, capsys, monkeypatch)
         assert set(groups) == {"江南银行鼓楼支行", "江南银行西湖支行"}
         assert (groups["江南银行鼓楼支行"]["n"], groups["江南银行鼓楼支行"]["csat"]) == (2, 0.5)
         assert groups["江南银行西湖支行"]["n"] == 1
+
+
+def test_the_store_counted_table_is_the_table_of_the_responses(five):
+    """`csat_table` (counted by the store) and `summarize(responses())` (every document read) give
+    the same groups, by channel and month, and by channel and week."""
+    from care.satisfaction import csat_table
+
+    store, _ = five
+    for by in (["channel", "month"], ["channel", "week"], []):
+        counted = sorted(json.dumps(g, sort_keys=True) for g in csat_table(store, by, min_n=30).groups)
+        read = sorted(json.dumps(g, sort_keys=True) for g in summarize(responses(store), by, min_n=30).groups)
+        assert counted == read, by
+
+
+def test_nps_interval_agrees_with_a_plain_bootstrap():
+    """The multinomial bootstrap against resampling the answers one by one (here, seeded)."""
+    from care.satisfaction import nps_interval
+
+    rng = random.Random(9)
+    ratings = [float(min(10, max(0, round(rng.gauss(7.5, 2))))) for _ in range(400)]
+    draws = []
+    for _ in range(2000):
+        sample = [rng.choice(ratings) for _ in ratings]
+        draws.append(100 * (sum(v >= 9 for v in sample) - sum(v <= 6 for v in sample)) / len(sample))
+    draws.sort()
+    plain = (draws[50], draws[1949])
+    counts: dict[float, int] = {}
+    for v in ratings:
+        counts[v] = counts.get(v, 0) + 1
+    lo, hi = nps_interval(counts)
+    assert lo == pytest.approx(plain[0], abs=2.5) and hi == pytest.approx(plain[1], abs=2.5)
+
+
+def test_a_later_export_of_the_same_survey_counts_each_respondent_once(tmp_path):
+    """Responses are keyed by the respondent's pseudonym, not the line: a later export of the
+    responses since a date (one already imported, one new, on lines 2 and 3) adds the new one
+    and overwrites nobody (by line, they would replace the first export's first two)."""
+    from crawlers.importers import import_file
+
+    head = ("序号,提交答卷时间,所用时间,来源,来源详情,来自IP,1、您办理业务的网点,2、总体满意度（1-5分）,"
+            "3、意见\n")
+    rows = ["1,2026/5/1 10:00:00,51秒,手机提交,直接访问,192.0.2.1(江苏-南京),鼓楼支行,2,排队太久",
+            "2,2026/5/1 11:00:00,40秒,手机提交,直接访问,192.0.2.2(江苏-南京),鼓楼支行,5,很好",
+            "3,2026/5/1 12:00:00,33秒,手机提交,直接访问,192.0.2.3(江苏-南京),西湖支行,4,(跳过)"]
+    extra = "4,2026/5/2 09:00:00,20秒,手机提交,直接访问,192.0.2.4(江苏-南京),西湖支行,1,太差了"
+    first = tmp_path / "418220599_按文本_网点满意度调查_3_3.csv"
+    later = tmp_path / "418220599_按文本_网点满意度调查_2_2.csv"  # exported from a later date on
+    first.write_text(head + "\n".join(rows) + "\n", encoding="utf-8")
+    later.write_text(head + "\n".join([rows[2], extra]) + "\n", encoding="utf-8")
+    store = SqliteStore(tmp_path / "voc.db")
+    try:
+        for path in (first, later):
+            result = import_file(path, platform="wjx", salt="test-salt")
+            assert {d["question"] for d in result.responses} == {"2、总体满意度（1-5分）"}
+            store.upsert(result.records)
+            store.put_responses(result.responses)
+        rs = responses(store)
+        assert len(rs) == 4 and sorted(r.rating for r in rs) == [1.0, 2.0, 4.0, 5.0]
+    finally:
+        store.close()
+
+
+def test_a_city_column_is_a_segment_only_where_the_operator_names_it(tmp_path):
+    from crawlers.importers import import_file
+
+    export = tmp_path / "回访.csv"
+    export.write_text("编号,提交时间,所在城市,总体满意度（1-5分）,意见\n"
+                      "1,2026-05-01 10:00,南京,2,排队太久了等了一个小时\n", encoding="utf-8")
+    plain = import_file(export, platform="csv", mapping="text=意见,respondent=编号", salt="test-salt")
+    assert "所在城市" in plain.personal_columns and "city" not in plain.responses[0]["segments"]
+    assert "南京" not in json.dumps(plain.responses[0], ensure_ascii=False)
+    named = import_file(export, platform="csv", mapping="text=意见,respondent=编号,city=所在城市",
+                        salt="test-salt")
+    assert named.responses[0]["segments"] == {"city": "南京"}

@@ -131,3 +131,58 @@ def test_a_version_4_file_moves_its_response_documents_at_open(tmp_path):
         assert store.list_state("survey_response") == {}
     finally:
         store.close()
+
+
+def _plain(docs: list[dict], by: list[str], tz: ZoneInfo, since=None, until=None) -> Counter:
+    out: Counter = Counter()
+    for d in docs:
+        at = datetime.fromisoformat(d["created_at"])
+        if (since and at < since) or (until and at >= until):
+            continue
+        local = at.astimezone(tz)
+        key = []
+        for name in by:
+            if name == "month":
+                key.append((name, local.strftime("%Y-%m")))
+            elif name == "week":
+                year, week, _ = local.isocalendar()
+                key.append((name, f"{year}-W{week:02d}"))
+            else:
+                key.append((name, d["segments"].get(name, "(none)")))
+        out[(tuple(sorted(key)), tuple(d["scale"]), float(d["rating"]))] += 1
+    return out
+
+
+def test_roll_ups_and_the_response_rows_give_the_same_counts_through_updates(tmp_path):
+    """One grouped text field and day bounds come from the daily roll-ups, anything else from the
+    response rows; both equal a plain count, also after responses change branch and rating."""
+    rng = random.Random(8)
+    start = datetime(2026, 2, 20, 7, 13, tzinfo=UTC)
+    docs = []
+    for i in range(2000):
+        segments = {"branch": rng.choice(["甲支行", "乙支行", "丙支行"]),
+                    "channel": rng.choice(["APP", "柜台"])}
+        if i % 7 == 0:
+            del segments["channel"]
+        docs.append({**doc(f"k{i}", start + timedelta(minutes=rng.randrange(90 * 1440)),
+                           float(rng.randint(1, 5))), "segments": segments})
+    store = SqliteStore(tmp_path / "voc.db")
+    try:
+        store.put_responses(docs)
+        changed = [{**d, "rating": 1.0, "segments": {"branch": "丁支行"}} for d in docs[:300]]
+        store.put_responses(changed)
+        docs = changed + docs[300:]
+        midnight = datetime(2026, 3, 10, tzinfo=SHANGHAI)
+        odd = datetime(2026, 3, 10, 9, 30, tzinfo=SHANGHAI)
+        for by, since in ((["branch", "month"], None), (["channel", "week"], midnight), (["month"], None),
+                          (["branch", "channel", "month"], None), (["branch"], odd)):
+            found = store.rating_counts(by, Filters(since=since))
+            assert as_counter(found) == _plain(docs, by, SHANGHAI, since=since), (by, since)
+    finally:
+        store.close()
+    again = SqliteStore(tmp_path / "voc.db", timezone="America/New_York")  # roll-ups rebuilt for it
+    try:
+        ny = ZoneInfo("America/New_York")
+        assert as_counter(again.rating_counts(["branch", "month"])) == _plain(docs, ["branch", "month"], ny)
+    finally:
+        again.close()
