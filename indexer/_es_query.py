@@ -140,12 +140,14 @@ def fixed_interval(interval: timedelta) -> str:
     return f"{ms}ms"
 
 
-def group_fields(group_by: Sequence[str]) -> list[str]:
+def group_fields(group_by: Sequence[str], allowed: Sequence[str] = GROUP_FIELDS,
+                 what: str = "group_by field") -> list[str]:
+    """The group_by names, each known (in `allowed`) and given once; StoreQueryError otherwise."""
     names = [group_by] if isinstance(group_by, str) else list(group_by)
     seen: set[str] = set()
     for name in names:
-        if name not in GROUP_FIELD:
-            raise StoreQueryError(f"group_by field {name!r} not in {GROUP_FIELDS}")
+        if name not in allowed:
+            raise StoreQueryError(f"{what} {name!r} not in {tuple(allowed)}")
         if name in seen:
             raise StoreQueryError(f"group_by field {name!r} given twice")
         seen.add(name)

@@ -24,7 +24,6 @@ from core import response as resp
 from core.record import Feedback
 from indexer import _es_query as q
 from indexer._es_docs import Doc, dumps
-from indexer.errors import StoreQueryError
 from indexer.store import NONE_KEY, RESPONSE_GROUPS, Filters, RatingCount
 
 log = logging.getLogger(__name__)
@@ -103,15 +102,7 @@ def query(filters: Filters) -> dict[str, Any]:
 
 
 def group_names(group_by: Sequence[str]) -> list[str]:
-    names = [group_by] if isinstance(group_by, str) else list(group_by)
-    seen: set[str] = set()
-    for name in names:
-        if name not in RESPONSE_GROUPS:
-            raise StoreQueryError(f"cannot group responses by {name!r}: use {', '.join(RESPONSE_GROUPS)}")
-        if name in seen:
-            raise StoreQueryError(f"group_by field {name!r} given twice")
-        seen.add(name)
-    return names
+    return q.group_fields(group_by, RESPONSE_GROUPS, "cannot group responses by")
 
 
 def composite(names: Sequence[str], timezone: str, after: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from crawlers.importers import import_file
 from indexer import open_store
 from indexer.store import NONE_KEY, Filters
 from voc.alerting import describe_fired, rules_from_settings, run_configured_rules
-from voc.cli.common import pad
+from voc.cli.common import display_width, pad
 from voc.cli.query import stats
 from voc.pipeline import branch_namer, build_pipeline
 
@@ -190,9 +190,10 @@ def print_summary(s: dict[str, Any]) -> None:
     if sat:
         table = sat["by_branch"]
         print("  satisfaction 网点服务满意度 by branch (CSAT = top-2-box of 1-5, 95 % Wilson; * under min_n)")
+        width = max((display_width(g["key"]["branch"]) for g in table["groups"]), default=10)
         for g in table["groups"]:
             lo, hi = g["csat_ci"]
-            print(f"    {'*' if g['small'] else ' '}{pad(g['key']['branch'], 10)} n {g['n']:>3}  "
+            print(f"    {'*' if g['small'] else ' '}{pad(g['key']['branch'], width)} n {g['n']:>3}  "
                   f"mean {g['mean']:.2f}  CSAT {g['csat']:.0%} [{lo:.0%}, {hi:.0%}]")
         drivers = "、".join(f"{d['question'].split('、', 1)[-1].split('（')[0]} {d['of_r2']:.0%}"
                             for d in sat["key_drivers"]["drivers"])

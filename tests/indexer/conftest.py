@@ -17,6 +17,18 @@ def make() -> Callable[..., Feedback]:
 
 
 @pytest.fixture
+def elastic(es, monkeypatch):  # type: ignore[no-untyped-def]
+    """An `ElasticStore` over the local server `es`, without credentials from the environment."""
+    from indexer.elastic import ElasticStore
+
+    monkeypatch.delenv("VOC_ES_API_KEY", raising=False)
+    monkeypatch.delenv("VOC_ES_PASSWORD", raising=False)
+    s = ElasticStore([es.url], index_prefix="voc", sleep=lambda s: None)
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def es():
     """A local Elasticsearch-like server (es_server.py) for the request-level ES tests."""
     fake, stop = start()

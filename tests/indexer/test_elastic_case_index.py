@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.elastic import ElasticStore
-
 
 @pytest.fixture
-def store(es, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("VOC_ES_API_KEY", raising=False)
-    monkeypatch.delenv("VOC_ES_PASSWORD", raising=False)
-    s = ElasticStore([es.url], index_prefix="voc", sleep=lambda s: None)
-    yield s
-    s.close()
+def store(elastic):  # type: ignore[no-untyped-def]
+    return elastic
 
 
 def test_cases_live_in_their_own_index(es, store) -> None:  # type: ignore[no-untyped-def]
