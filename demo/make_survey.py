@@ -134,14 +134,18 @@ def experience(rng: random.Random, mood: str, n: int) -> str:
     return rng.choice(EXPERIENCES[mood])
 
 
-def write(path: Path = OUT) -> Path:
-    rows = build_rows(random.Random(331954276))
+def _write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str) -> Path:
+    """An export as 问卷星 writes it: CRLF lines, in `encoding`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="gbk", newline="") as handle:
+    with path.open("w", encoding=encoding, newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(HEADER)
+        writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def write(path: Path = OUT) -> Path:
+    return _write_csv(path, HEADER, build_rows(random.Random(331954276)), "gbk")
 
 
 # A second export: the branch service survey (网点服务满意度), with branches, channels, an overall
@@ -195,13 +199,7 @@ def build_branch_rows(rng: random.Random) -> list[list[str]]:
 
 
 def write_branch(path: Path = BRANCH_OUT) -> Path:
-    rows = build_branch_rows(random.Random(418220517))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(BRANCH_HEADER)
-        writer.writerows(rows)
-    return path
+    return _write_csv(path, BRANCH_HEADER, build_branch_rows(random.Random(418220517)), "utf-8-sig")
 
 
 def main() -> None:
