@@ -3,6 +3,8 @@
 Selenium with both paths given, so Selenium Manager never downloads a browser or a driver.
 
 `chromium()` yields a WebDriver; tests that need it skip, saying why, when the binaries are absent.
+`login()` signs in through the console's form and waits for the signed-in page, so the next `get`
+does not race the form's submission.
 """
 
 from __future__ import annotations
@@ -42,3 +44,21 @@ def chromium(width: int = 900, height: int = 1400) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def wait_for(browser: Any, condition: Any, timeout: float = 20) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(lambda _: condition())
+
+
+def login(browser: Any, url: str, name: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.delete_all_cookies()
+    browser.get(url + "/login")
+    browser.find_element(By.NAME, "username").send_keys(name)
+    browser.find_element(By.NAME, "password").send_keys(password)
+    browser.find_element(By.ID, "login").click()
+    wait_for(browser, lambda: browser.find_elements(By.ID, "me"))
+    assert name in browser.find_element(By.ID, "me").text

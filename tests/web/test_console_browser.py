@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support.browser import chromium
+from support.browser import chromium, wait_for
+from support.browser import login as sign_in
 from support.http_server import serve
 from support.web_server import PASSWORDS, console
 
@@ -42,20 +43,7 @@ def _by():
 
 
 def login(browser, web, name: str) -> None:
-    By = _by()
-    browser.delete_all_cookies()
-    browser.get(web.url + "/login")
-    browser.find_element(By.NAME, "username").send_keys(name)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORDS[name])
-    browser.find_element(By.ID, "login").click()
-    wait_for(browser, lambda: browser.find_elements(By.ID, "me"))
-    assert name in browser.find_element(By.ID, "me").text
-
-
-def wait_for(browser, condition, timeout: float = 20):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(lambda _: condition())
+    sign_in(browser, web.url, name, PASSWORDS[name])
 
 
 def test_log_in_search_and_hostile_text_stays_text(tmp_path, browser):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from support.browser import chromium
+from support.browser import chromium, login, wait_for
 from support.web_server import PASSWORDS, console
 
 from core.record import Feedback, Sentiment, make_id
@@ -45,13 +45,7 @@ def test_satisfaction_page_table_json_and_chart(tmp_path):
         assert data["drivers"][0]["name"] == "排队等候" and data["drivers"][0]["gap"] < 0
         assert client.get("/api/satisfaction?by=shoe").status == 400
         with chromium() as browser:
-            browser.get(web.url + "/login")
-            browser.find_element(By.NAME, "username").send_keys("viewer")
-            browser.find_element(By.NAME, "password").send_keys(PASSWORDS["viewer"])
-            browser.find_element(By.ID, "login").click()
+            login(browser, web.url, "viewer", PASSWORDS["viewer"])
             browser.get(web.url + "/satisfaction")
-            from selenium.webdriver.support.ui import WebDriverWait
-
-            WebDriverWait(browser, 20).until(
-                lambda b: b.find_elements(By.CSS_SELECTOR, "[data-chart=satisfaction] canvas"))
+            wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "[data-chart=satisfaction] canvas"))
             assert "鼓楼支行" in browser.find_element(By.ID, "csat").text
