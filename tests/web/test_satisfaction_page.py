@@ -47,5 +47,6 @@ def test_satisfaction_page_table_json_and_chart(tmp_path):
         with chromium() as browser:
             login(browser, web.url, "viewer", PASSWORDS["viewer"])
             browser.get(web.url + "/satisfaction")
-            wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "[data-chart=satisfaction] canvas"))
+            chart = "[data-chart=satisfaction] canvas"
+            wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, chart))
             assert "鼓楼支行" in browser.find_element(By.ID, "csat").text
