@@ -14,6 +14,8 @@ fires only when all three hold, so "3 vs 1" never pages anyone:
 - count >= min_ratio * baseline                   (a rise people care about, not just a significant one)
 
 The baseline is floored at `baseline_floor` so a group that was silent so far needs real volume.
+With `robust_baseline` (the default) a history window that was itself an incident is replaced by the
+ordinary windows' mean, so a second outage in a week is not judged against the first.
 
     [[alerts.rules]]
     name = "negative_by_topic"
@@ -61,6 +63,8 @@ class NegativeSpike(Rule):
         "alpha": Option(float, 0.01, between_open(0.0, 1.0), "family-wise false-alarm level"),
         "min_ratio": Option(float, 2.0, at_least(1.0), "count must be at least this times the baseline"),
         "baseline_floor": Option(float, 0.5, at_least(0.01), "smallest baseline used in the tests"),
+        "robust_baseline": Option(bool, True, None, "history windows that were incidents themselves "
+                                  "are replaced by the ordinary windows' mean (alerts.stats.baseline)"),
         "samples": Option(int, 5, at_least(0), "comments shown in the alert"),
         **SCOPE,
     }
@@ -102,7 +106,7 @@ class NegativeSpike(Rule):
         current = store.counts(start, end, None, self.group_by, self.filters)
         baseline = seasonal_baseline(store, start, end, self.group_by, self.filters,
                                      self.options["baseline_weeks"], self.options["baseline_days"],
-                                     skip_quiet_days=True)
+                                     skip_quiet_days=True, robust=self.options["robust_baseline"])
         if baseline is None:
             log.info("rule=%s at=%s skipped=no_history", self.name, end.isoformat())
             return [], 0
@@ -185,6 +189,7 @@ def _details(baseline: Baseline, key: str, tested: int, threshold: float) -> dic
         "trailing": baseline.trailing.get(key, 0.0),
         "seasonal_weight": baseline.weight,
         "weeks_with_data": baseline.weeks_with_data,
+        "history_outliers": baseline.outliers.get(key, 0),
         "trailing_windows": baseline.trailing_windows,
         "groups_tested": tested,
         "p_threshold": threshold,

@@ -47,7 +47,8 @@ class VolumeSpike(NegativeSpike):
         rows = store.counts(start, end, None, (), negative)
         now = rows[0].count if rows else 0
         baseline = seasonal_baseline(store, start, end, (), negative, self.options["baseline_weeks"],
-                                     self.options["baseline_days"], skip_quiet_days=True)
+                                     self.options["baseline_days"], skip_quiet_days=True,
+                                     robust=self.options["robust_baseline"])
         expected = baseline.get("") if baseline is not None else 0.0
         rose = (now >= self.options["min_count"]
                 and now >= self.options["min_ratio"] * max(expected, self.options["baseline_floor"]))

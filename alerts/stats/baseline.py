@@ -17,6 +17,16 @@ Quiet days (holidays, outages): with `skip_quiet_days`, a history day whose tota
 half the median day's is not a comparable day and is left out of both parts, as if the system had
 not run then; the level rules use this, `source_silent` does not (there a holiday's low volume is
 exactly what must not read as a silence).
+
+Past incidents (with `robust`): a history window whose count is an outlier against the other
+windows of its part (seasonal or trailing) is an earlier incident, not the group's normal level, and
+is replaced by the mean of the part's ordinary windows, as surveillance systems reweight past
+outbreaks (Farrington et al. 1996). Without it, a card outage on Thursday at 10:00 raises every
+later 10:00 baseline of 信用卡 for a week, and the next outage that week is judged against the
+first. A window is an outlier when it is at least OUTLIER_RATIO times the mean of the others
+(floored at OUTLIER_FLOOR) and its predictive tail against them is at most OUTLIER_P; a part needs
+OUTLIER_MIN_WINDOWS windows to tell one out. The level rules use it; `source_silent` does not (a
+low baseline there would hide a silence, never raise a false one, but it has nothing to gain).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from alerts.stats.tails import predictive_sf
 from core.record import display_tz
 from indexer.store import CountRow, FeedbackStore, Filters
 
@@ -41,6 +52,7 @@ class Baseline:
     weeks: int = 0
     trailing_windows: float = 0.0  # how many windows of data the trailing mean rests on
     keys: dict[str, dict[str, str]] = field(default_factory=dict)  # every key seen in the baseline
+    outliers: dict[str, int] = field(default_factory=dict)  # key -> history windows replaced (robust)
 
     @property
     def weight(self) -> float:
@@ -68,57 +80,92 @@ class Baseline:
 
 def seasonal_baseline(store: FeedbackStore, start: datetime, end: datetime, group_by: tuple[str, ...],
                       filters: Filters, weeks: int, days: int,
-                      skip_quiet_days: bool = False) -> Baseline | None:
+                      skip_quiet_days: bool = False, robust: bool = False) -> Baseline | None:
     """The blended baseline for the window [start, end), per group key (see the module docstring).
 
     `skip_quiet_days` leaves out history days whose whole volume (all records) is below
     QUIET_SHARE of the upper-quartile covered day: a week-long holiday at a third of the usual volume
-    would otherwise make the first working day after it look like a spike everywhere."""
+    would otherwise make the first working day after it look like a spike everywhere.
+    `robust` replaces the history windows that were incidents themselves (see the module docstring)."""
     window = end - start
     history_start = min(start - weeks * WEEK, start - days * DAY) - DAY
     covered_days = _days_with_data(store, history_start, start, skip_quiet_days)
     keys: dict[str, dict[str, str]] = {}
 
-    seasonal_total: dict[str, float] = {}
-    weeks_with_data = 0
+    seasonal_rows: list[dict[str, float]] = []  # one per covered week: key -> count
     for k in range(1, weeks + 1):
         week_start = start - k * WEEK
         if not _covered(week_start, week_start + window, covered_days):
             continue
-        weeks_with_data += 1
-        _add(seasonal_total, store.counts(week_start, week_start + window, None, group_by, filters), keys)
-    seasonal = {key: total / weeks_with_data for key, total in seasonal_total.items()} \
-        if weeks_with_data else {}
+        seasonal_rows.append(_add(store.counts(week_start, week_start + window, None, group_by, filters),
+                                  keys))
+    weeks_with_data = len(seasonal_rows)
 
-    trailing: dict[str, float] = {}
-    trailing_windows = 0.0
+    trailing_rows: list[dict[str, float]] = []  # one per covered trailing day
     if days:
         # The same time of day on each of the trailing days: a flat mean over whole days would put
         # the busy afternoon into the 01:00 baseline and hide a night-time spike.
-        totals: dict[str, float] = {}
         step = max(1, math.ceil(window / DAY))  # a window longer than a day: whole, disjoint copies
         for d in range(step, days + 1, step):
             day_start = start - d * DAY
             if not _covered(day_start, day_start + window, covered_days):
                 continue
-            trailing_windows += 1
-            _add(totals, store.counts(day_start, day_start + window, None, group_by, filters), keys)
-        if trailing_windows >= 1:
-            trailing = {key: total / trailing_windows for key, total in totals.items()}
+            trailing_rows.append(_add(store.counts(day_start, day_start + window, None, group_by,
+                                                   filters), keys))
+    trailing_windows = float(len(trailing_rows))
 
     if not weeks_with_data and trailing_windows < 1:
         return None
+    outliers: dict[str, int] = {}
+    seasonal = _means(seasonal_rows, keys, outliers if robust else None)
+    trailing = _means(trailing_rows, keys, outliers if robust else None)
     result = Baseline({}, seasonal, trailing, weeks_with_data, weeks, trailing_windows, keys)
     w = result.weight
     expected = {key: w * seasonal.get(key, 0.0) + (1 - w) * trailing.get(key, 0.0) for key in keys}
-    return Baseline(expected, seasonal, trailing, weeks_with_data, weeks, trailing_windows, keys)
+    return Baseline(expected, seasonal, trailing, weeks_with_data, weeks, trailing_windows, keys, outliers)
 
 
-def _add(totals: dict[str, float], rows: list[CountRow], keys: dict[str, dict[str, str]]) -> None:
+OUTLIER_RATIO = 3.0
+OUTLIER_P = 1e-3
+OUTLIER_FLOOR = 0.5
+OUTLIER_MIN_WINDOWS = 3
+
+
+def _means(rows: list[dict[str, float]], keys: dict[str, dict[str, str]],
+           outliers: dict[str, int] | None) -> dict[str, float]:
+    """Each key's mean over the windows of one part; with `outliers` (robust), windows that stand
+    out from the others are first replaced by the mean of the ordinary ones, and counted there."""
+    if not rows:
+        return {}
+    n = len(rows)
+    means: dict[str, float] = {}
+    for key in keys:
+        counts = [row.get(key, 0.0) for row in rows]
+        total = sum(counts)
+        if outliers is not None and n >= OUTLIER_MIN_WINDOWS and total:
+            odd = [i for i, c in enumerate(counts) if _stands_out(c, (total - c) / (n - 1), n - 1)]
+            if odd and len(odd) < n:
+                ordinary = [c for i, c in enumerate(counts) if i not in odd]
+                typical = sum(ordinary) / len(ordinary)
+                counts = [typical if i in odd else c for i, c in enumerate(counts)]
+                outliers[key] = outliers.get(key, 0) + len(odd)
+        means[key] = sum(counts) / n
+    return means
+
+
+def _stands_out(count: float, others: float, windows: int) -> bool:
+    lam = max(others, OUTLIER_FLOOR)
+    return count >= OUTLIER_RATIO * lam and predictive_sf(int(count), lam, windows) <= OUTLIER_P
+
+
+def _add(rows: list[CountRow], keys: dict[str, dict[str, str]]) -> dict[str, float]:
+    """One window's counts by key string, noting every key seen."""
+    counts: dict[str, float] = {}
     for row in rows:
         key = row.key_str()
         keys.setdefault(key, dict(row.key))
-        totals[key] = totals.get(key, 0.0) + row.count
+        counts[key] = counts.get(key, 0.0) + row.count
+    return counts
 
 
 def _covered(start: datetime, end: datetime, days: set[datetime]) -> bool:

@@ -99,11 +99,14 @@ def test_baseline_blends_with_trailing_while_history_is_short(store):
     assert base.weeks_with_data == 2 and base.weight == 0.5
     trailing = (6 * 2 + 10) / 7
     assert base.get("") == pytest.approx(0.5 * 10 + 0.5 * trailing)
-    # the rule reports the same figures
+    # the rule reports the same figures (without the robust baseline: the 10 a week ago is this
+    # hour-of-week's level, which the trailing days cannot know, so the robust trailing mean is 2)
     fill(store, spread(NOW - HOUR, 40))
-    [alert] = rule().evaluate(store, NOW)
+    [alert] = rule(robust_baseline=False).evaluate(store, NOW)
     assert alert.baseline == pytest.approx(0.5 * 10 + 0.5 * trailing)
     assert alert.details["weeks_with_data"] == 2 and alert.details["seasonal"] == pytest.approx(10)
+    [robust] = rule().evaluate(store, NOW)
+    assert robust.baseline == pytest.approx(0.5 * 10 + 0.5 * 2) and robust.details["history_outliers"] == 1
 
 
 def test_trailing_mean_counts_only_days_the_system_ran(store):
@@ -203,3 +206,37 @@ def test_the_first_working_day_after_a_holiday_is_not_a_spike(store):
     assert seasonal_baseline(*args).get("") == pytest.approx(2.5)
     assert seasonal_baseline(*args, skip_quiet_days=True).get("") == pytest.approx(4.0)
     assert rule(min_ratio=3.0, baseline_weeks=2).evaluate(store, NOW) == []
+
+
+def test_an_earlier_incident_does_not_raise_the_baseline(store):
+    """Four weeks at 2 negatives an hour about 手机银行; three days ago the same hour held an outage
+    (30 more). The next outage, is judged against the ordinary 2, not against a mean that
+    the first outage raised (2 + 30/7 over the trailing days): 10 now fires, and says one history window
+    was left out. Without the robust baseline it does not."""
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 2))
+    fill(store, spread(NOW - HOUR - 3 * 24 * HOUR, 30))
+    fill(store, spread(NOW - HOUR, 10))
+    args = (store, NOW - HOUR, NOW, (), Filters(sentiment=("negative",), distinct_clusters=True), 0, 7)
+    assert seasonal_baseline(*args).get("") == pytest.approx(2 + 30 / 7)
+    robust = seasonal_baseline(*args, robust=True)
+    assert robust.get("") == pytest.approx(2.0) and robust.outliers == {"": 1}
+    options = {"baseline_weeks": 0, "min_count": 5, "min_ratio": 3.0, "alpha": 0.003}
+    [alert] = rule(**options).evaluate(store, NOW)
+    assert alert.count == 10 and alert.baseline == pytest.approx(2.0)
+    assert alert.details["history_outliers"] == 1
+    assert rule(robust_baseline=False, **options).evaluate(store, NOW) == []
+
+
+def test_ordinary_variation_is_not_taken_for_an_incident(store):
+    """Poisson noise around 3 an hour (seeded): no history window stands out, so the robust
+    baseline is the plain mean, to the last digit."""
+    import random
+
+    rng = random.Random(5)
+    for h in range(1, 8 * 24 + 1):
+        start = NOW - HOUR - h * HOUR
+        n = sum(rng.random() < 0.03 for _ in range(100))  # Binomial(100, 0.03), about Poisson(3)
+        fill(store, spread(start, n))
+    args = (store, NOW - HOUR, NOW, (), Filters(sentiment=("negative",)), 1, 7)
+    plain, robust = seasonal_baseline(*args), seasonal_baseline(*args, robust=True)
+    assert robust.get("") == plain.get("") and robust.outliers == {}
