@@ -2,6 +2,7 @@
 calibration, corpora and dev-set scoring (the model card).
 
     python -m nlp.training.train        (= make model) retrain into nlp/model/
+    python -m nlp.training.distil       a 12-layer bank teacher distilled into var/train/distilled (tried)
     python -m nlp.training.calibrate    fit nlp/model/calibration.json
     python -m nlp.training.model_card   re-render nlp/model/MODEL_CARD.md from its metrics.json
 

@@ -1,0 +1,245 @@
+"""A 12-layer bank teacher, distilled into the shipped 3-layer student (an experiment; not shipped).
+
+    python -m nlp.training.distil [--data ../shared/data/sentiment] [--student nlp/model]
+                                  [--out var/train/distilled] [--work var/train] [--threads 2]
+
+Measured on 2026-12-03 (MODEL_CARD.md, "What was tried"): the teacher reaches the bank target's
+frontier, the distilled student gains bank macro-F1 but not enough negative recall, and it does
+worse through `bench/alerts_real.py`, so the v3 weights stay. Run it again on a GPU or with more
+bank-like transfer text; `--out nlp/model` followed by `python -m nlp.training.calibrate --write`
+would ship its result.
+
+1. **Teacher.** The whole multilingual-e5-small (12 layers, full 1,536-neuron feed-forward blocks,
+   the student's pruned vocabulary; `train.prepare` with `layers=12`), fine-tuned on the bank
+   training split only: `--teacher-epochs` epochs, a square-root class-balanced cross-entropy, lr
+   `--teacher-lr`, warm-up 10 %, linear decay. Saved to `<work>/teacher` and reused when present
+   (`--retrain-teacher` to redo it). About 4 minutes on two CPU cores; on CUDA it runs in fp32.
+2. **Soft labels.** The teacher's logits for the transfer set: the bank training split and
+   `--synthetic` LLM-written bank reviews (bank_synthetic_gpt), cached in `<work>`.
+3. **Student.** From `--student` (the shipped weights), one pass over the bank split x
+   `--bank-repeats` and the synthetic reviews, with `--alpha` x KL(teacher || student) at
+   temperature `--temperature` (x T^2) + (1 - alpha) x the balanced cross-entropy on the bank gold
+   labels (the synthetic reviews learn from the teacher only), plus a 0.12 x FOCUS_MIX replay of every
+   other corpus on its gold labels, so the other sources keep what stages 1-3 taught. lr `--lr`.
+4. **Export** through `train.export` (every dev set scored through `SentimentClassifier`); then
+   `python -m nlp.training.calibrate --model DIR --write` fits the temperature and the negative bias.
+
+The dev sets are never trained on: the teacher sees only the bank training split, and the transfer
+set is training data (corpora.load's split, deduplicated against every dev text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+from transformers import BertForSequenceClassification
+
+from nlp.sentiment import resolve_device
+from nlp.training import corpora
+from nlp.training.train import ROOT, collate, encode, export, length_batches, prepare
+
+log = logging.getLogger("nlp.training.distil")
+LABELS = 3
+
+
+def balanced_weights(examples: list[corpora.Example]) -> list[float]:
+    """sqrt(n / (3 n_class)) per class: the minority classes weigh more, not n / n_class more."""
+    counts = [sum(e.label == c for e in examples) for c in range(LABELS)]
+    return [(len(examples) / (LABELS * max(n, 1))) ** 0.5 for n in counts]
+
+
+def schedule(optim: torch.optim.Optimizer, total: int, warmup_share: float) -> Any:
+    warmup = max(1, int(total * warmup_share))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
+
+
+def train_teacher(args: argparse.Namespace, device: torch.device) -> tuple[Path, dict[str, Any]]:
+    """Fine-tune the 12-layer encoder on the bank training split; returns its directory and stats."""
+    out = args.work / "teacher"
+    if (out / "config.json").exists() and not args.retrain_teacher:
+        log.info("teacher: reusing %s", out)
+        return out, {"reused": str(out)}
+    recipe = SimpleNamespace(data=args.data, seed=args.seed, work=args.work / "teacher-init", layers=12,
+                             ffn=1536, version="voc-teacher-e5s12")
+    init, train, _dev = prepare(recipe)
+    tok = Tokenizer.from_file(str(init / "tokenizer.json"))
+    model = BertForSequenceClassification.from_pretrained(init, local_files_only=True, dtype=torch.float32)
+    model.to(device).train()
+    bank = train["bank"]
+    weight = torch.tensor(balanced_weights(bank), device=device)
+    ids, labels = encode(tok, [e.text for e in bank]), [e.label for e in bank]
+    plan: list[list[int]] = []
+    for k in range(math.ceil(args.teacher_epochs)):
+        batches = length_batches(ids, args.batch_size, random.Random(args.seed + 11 + k))
+        if k + 1 > args.teacher_epochs:
+            batches = batches[:int(len(batches) * (args.teacher_epochs - k))]
+        plan += batches
+    optim = torch.optim.AdamW(model.parameters(), lr=args.teacher_lr, weight_decay=0.01)
+    sched = schedule(optim, len(plan), 0.1)
+    torch.manual_seed(args.seed)
+    started = time.monotonic()
+    for step, batch in enumerate(plan, 1):
+        inputs = collate(ids, labels, batch, device)
+        gold = inputs.pop("labels")
+        loss = F.cross_entropy(model(**inputs).logits, gold, weight=weight)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optim.step()
+        sched.step()
+        optim.zero_grad(set_to_none=True)
+        if step % 50 == 0 or step == len(plan):
+            log.info("teacher step=%d/%d loss=%.4f %.0fs", step, len(plan), loss.item(),
+                     time.monotonic() - started)
+    seconds = time.monotonic() - started
+    model.eval().save_pretrained(out)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (init / name).exists():
+            (out / name).write_bytes((init / name).read_bytes())
+    stats = {"device": str(device), "seconds": round(seconds), "steps": len(plan),
+             "examples_per_s": round(len(plan) * args.batch_size / seconds, 1),
+             "epochs": args.teacher_epochs, "lr": args.teacher_lr}
+    log.info("teacher: %s", stats)
+    return out, stats
+
+
+@torch.no_grad()
+def logits_of(model_dir: Path, texts: list[str], device: torch.device, batch_size: int = 64) -> torch.Tensor:
+    """A model directory's raw logits for `texts` (length-sorted batches, fp32)."""
+    model = BertForSequenceClassification.from_pretrained(model_dir, local_files_only=True,
+                                                          dtype=torch.float32)
+    model.to(device).eval()
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    ids = encode(tok, texts)
+    out = torch.zeros(len(texts), LABELS)
+    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+    for j in range(0, len(order), batch_size):
+        batch = order[j:j + batch_size]
+        inputs = collate(ids, [0] * len(ids), batch, device)
+        inputs.pop("labels")
+        out[batch] = model(**inputs).logits.float().cpu()
+    return out
+
+
+def distil(args: argparse.Namespace, device: torch.device, teacher: Path,
+           train: dict[str, list[corpora.Example]]) -> tuple[BertForSequenceClassification, dict[str, Any]]:
+    rng = random.Random(args.seed + 1203)
+    bank = train["bank"]
+    synthetic = rng.sample(train["bank_synthetic_gpt"], min(args.synthetic, len(train["bank_synthetic_gpt"])))
+    transfer = bank + synthetic
+    cache = args.work / f"teacher-logits-{len(bank)}-{len(synthetic)}.pt"
+    if cache.exists() and not args.retrain_teacher:
+        teacher_logits = torch.load(cache)
+    else:
+        began = time.monotonic()
+        teacher_logits = logits_of(teacher, [e.text for e in transfer], device)
+        log.info("teacher logits for %d texts in %.0fs", len(transfer), time.monotonic() - began)
+        torch.save(teacher_logits, cache)
+    soft = torch.softmax(teacher_logits / args.temperature, -1)
+    class_weight = balanced_weights(bank)
+    # (text, gold label, row in `soft` or -1, weight of the gold cross-entropy)
+    rows = [(e.text, e.label, i, class_weight[e.label]) for i, e in enumerate(bank)] * args.bank_repeats
+    rows += [(e.text, e.label, len(bank) + i, 0.0) for i, e in enumerate(synthetic)]
+    for name, examples in train.items():
+        if name not in ("bank", "bank_synthetic_gpt"):
+            share = corpora.FOCUS_MIX.get(name, 1.0) * args.replay
+            rows += [(e.text, e.label, -1, 1.0) for e in rng.sample(examples, round(len(examples) * share))]
+    rng.shuffle(rows)
+    model = BertForSequenceClassification.from_pretrained(args.student, local_files_only=True,
+                                                          dtype=torch.float32)
+    model.to(device)
+    tok = Tokenizer.from_file(str(args.student / "tokenizer.json"))
+    ids, labels = encode(tok, [r[0] for r in rows]), [r[1] for r in rows]
+    soft_row = torch.tensor([r[2] for r in rows])
+    ce_weight = torch.tensor([r[3] for r in rows])
+    batches = length_batches(ids, args.batch_size, random.Random(5))
+    optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    sched = schedule(optim, len(batches), 0.05)
+    torch.manual_seed(args.seed + 5)
+    model.train()
+    t2 = args.temperature ** 2
+    for step, batch in enumerate(batches, 1):
+        inputs = collate(ids, labels, batch, device)
+        gold = inputs.pop("labels")
+        logits = model(**inputs).logits
+        ce = F.cross_entropy(logits, gold, reduction="none") * ce_weight[batch].to(device)
+        taught = soft_row[batch] >= 0
+        kd = torch.zeros(len(batch), device=device)
+        if taught.any():
+            target = soft[soft_row[batch][taught]].to(device)
+            kd[taught.to(device)] = F.kl_div(F.log_softmax(logits[taught.to(device)] / args.temperature, -1),
+                                             target, reduction="none").sum(-1) * t2
+        alpha = torch.where(taught, args.alpha, 0.0).to(device)
+        loss = ((1 - alpha) * ce + alpha * kd).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optim.step()
+        sched.step()
+        optim.zero_grad(set_to_none=True)
+        if step % 100 == 0 or step == len(batches):
+            log.info("distil step=%d/%d loss=%.4f", step, len(batches), loss.item())
+    stats = {"examples": len(rows), "steps": len(batches), "bank_repeats": args.bank_repeats,
+             "synthetic": len(synthetic), "alpha": args.alpha, "temperature": args.temperature,
+             "lr": args.lr, "replay": args.replay, "from": str(args.student)}
+    return model, stats
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sentiment")
+    p.add_argument("--student", type=Path, default=ROOT / "nlp" / "model",
+                   help="the student to start from (an exported model directory)")
+    p.add_argument("--out", type=Path, default=ROOT / "var" / "train" / "distilled")
+    p.add_argument("--work", type=Path, default=ROOT / "var" / "train")
+    p.add_argument("--seed", type=int, default=corpora.SEED)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--teacher-epochs", type=float, default=3.0)
+    p.add_argument("--teacher-lr", type=float, default=4e-5)
+    p.add_argument("--retrain-teacher", action="store_true")
+    p.add_argument("--synthetic", type=int, default=17000,
+                   help="synthetic bank reviews in the transfer set (at most all of them: 16,992)")
+    p.add_argument("--bank-repeats", type=int, default=3)
+    p.add_argument("--alpha", type=float, default=0.8, help="weight of the teacher's term on taught texts")
+    p.add_argument("--temperature", type=float, default=2.0)
+    p.add_argument("--replay", type=float, default=0.12, help="share of FOCUS_MIX replayed per corpus")
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--version", default="voc-sentiment-zh-e5s3-v4")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not args.data.exists():
+        raise SystemExit(f"training data not found at {args.data} (pass --data)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    args.work.mkdir(parents=True, exist_ok=True)
+    train, dev = corpora.load(args.data, args.seed)
+    started = time.monotonic()
+    teacher, teacher_stats = train_teacher(args, device)
+    model, stats = distil(args, device, teacher, train)
+    model.config.voc_model_version = args.version
+    # the card's recipe figures (layers, stage epochs, ...) and the earlier stages' records come
+    # from the student's own metrics.json; this stage adds its own
+    before = json.loads((args.student / "metrics.json").read_text(encoding="utf-8")) \
+        if (args.student / "metrics.json").exists() else {}
+    history = {k: v for k, v in before.items() if k.startswith(("stage", "soup"))}
+    recipe: dict[str, Any] = {**before.get("args", {}), **{k: str(v) for k, v in vars(args).items()}}
+    recipe.update(out=args.out, device=args.device)
+    export(model, args.student, SimpleNamespace(**recipe), dev, train,
+           time.monotonic() - started, {**history, "stage5_distil": {**stats, "teacher": teacher_stats}})
+
+
+if __name__ == "__main__":
+    main()

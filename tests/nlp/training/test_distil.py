@@ -1,0 +1,106 @@
+"""The teacher-to-student distillation loop on tiny random models: the student learns the
+teacher's soft labels on the texts the teacher labelled (bank and synthetic), gold labels
+elsewhere, and the teacher's logits are computed once and cached. `python -m nlp.training.distil`
+runs the real thing."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import BertForSequenceClassification
+
+from nlp.sentiment import build_tiny_model
+from nlp.training.corpora import FOCUS_MIX, Example
+from nlp.training.distil import balanced_weights, distil, logits_of
+
+BANK = [("又闪退了，投诉无门", 0), ("转账一直失败", 0), ("年化还算可以", 1), ("网点排队一小时", 0),
+        ("客服态度很好", 2), ("额度提了，开心", 2), ("今天去办了卡", 1), ("利率没变", 1)]
+SYNTHETIC = [("手机银行很卡", 0), ("理财收益不错", 2), ("柜员很耐心", 2), ("信用卡年费太贵", 0)]
+OTHER = [("酒店很干净", 2), ("外卖送晚了", 0)]
+
+
+def sharp(path):
+    """A tiny random model is nearly uniform; scaled up, it has opinions for a student to learn."""
+    model = BertForSequenceClassification.from_pretrained(path, local_files_only=True)
+    with torch.no_grad():
+        model.classifier.weight.mul_(200.0)
+    model.save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def setup(tmp_path):
+    teacher = sharp(build_tiny_model(tmp_path / "teacher", seed=1))
+    student = build_tiny_model(tmp_path / "student", seed=2)
+    train = {"bank": [Example(t, y, "bank") for t, y in BANK],
+             "bank_synthetic_gpt": [Example(t, y, "bank_synthetic_gpt") for t, y in SYNTHETIC],
+             "waimai": [Example(t, y, "waimai") for t, y in OTHER] * 10}
+    return teacher, student, train
+
+
+def args(tmp_path, student, **kw):
+    base = dict(seed=7, batch_size=4, synthetic=4, bank_repeats=3, alpha=1.0, temperature=2.0, replay=0.5,
+                lr=3e-3, student=student, work=tmp_path, retrain_teacher=False)
+    return SimpleNamespace(**{**base, **kw})
+
+
+def kl_to_teacher(model, teacher, texts, temperature=2.0):
+    soft = torch.softmax(logits_of(teacher, texts, torch.device("cpu")) / temperature, -1)
+    with torch.no_grad():
+        logits = _logits(model, texts)
+    return F.kl_div(F.log_softmax(logits / temperature, -1), soft, reduction="batchmean").item()
+
+
+def _logits(model, texts):
+    from tokenizers import Tokenizer
+
+    from nlp.training.train import collate, encode
+
+    tok = Tokenizer.from_file(str(model.name_or_path) + "/tokenizer.json")
+    ids = encode(tok, texts)
+    model.eval()
+    out = []
+    for i in range(len(texts)):
+        inputs = collate(ids, [0] * len(ids), [i], "cpu")
+        inputs.pop("labels")
+        out.append(model(**inputs).logits[0])
+    return torch.stack(out)
+
+
+def test_the_student_moves_toward_the_teacher_on_taught_texts(setup, tmp_path):
+    teacher, student, train = setup
+    taught = [t for t, _ in BANK + SYNTHETIC]
+    before = BertForSequenceClassification.from_pretrained(student, local_files_only=True)
+    model, stats = distil(args(tmp_path, student), torch.device("cpu"), teacher, train)
+    replayed = round(20 * FOCUS_MIX["waimai"] * 0.5)  # the replay share of the 20 waimai rows
+    assert stats["examples"] == 3 * len(BANK) + len(SYNTHETIC) + replayed
+    assert stats["steps"] == -(-stats["examples"] // 4)
+    model.name_or_path = str(student)
+    assert kl_to_teacher(model, teacher, taught) < 0.5 * kl_to_teacher(before, teacher, taught)
+    # the teacher's logits were cached for the transfer set, and a second run reads them back
+    [cache] = tmp_path.glob("teacher-logits-8-4.pt")
+    assert torch.load(cache).shape == (len(BANK) + len(SYNTHETIC), 3)
+
+
+def test_alpha_zero_is_gold_labels_only(setup, tmp_path):
+    """With alpha 0 the teacher has no say: two different teachers give the same student."""
+    teacher, student, train = setup
+    other = sharp(build_tiny_model(tmp_path / "other", seed=3))
+    for name in "abc":
+        (tmp_path / name).mkdir()
+    first, _ = distil(args(tmp_path / "a", student, alpha=0.0), torch.device("cpu"), teacher, train)
+    second, _ = distil(args(tmp_path / "b", student, alpha=0.0), torch.device("cpu"), other, train)
+    assert torch.equal(first.classifier.weight, second.classifier.weight)
+    third, _ = distil(args(tmp_path / "c", student, alpha=0.5), torch.device("cpu"), other, train)
+    assert not torch.equal(first.classifier.weight, third.classifier.weight)
+
+
+def test_balanced_weights_favour_the_minority_by_the_square_root():
+    examples = ([Example("a", 0, "bank")] * 10 + [Example("b", 1, "bank")] * 80
+                + [Example("c", 2, "bank")] * 10)
+    neg, neutral, pos = balanced_weights(examples)
+    assert neg == pytest.approx((100 / 30) ** 0.5) and neutral == pytest.approx((100 / 240) ** 0.5)
+    assert pos == neg
