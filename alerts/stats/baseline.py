@@ -16,7 +16,9 @@ empty history.
 Quiet days (holidays, outages): with `skip_quiet_days`, a history day whose total volume is under
 half the median day's is not a comparable day and is left out of both parts, as if the system had
 not run then; the level rules use this, `source_silent` does not (there a holiday's low volume is
-exactly what must not read as a silence).
+exactly what must not read as a silence). With them left out, the trailing part looks back up to
+TRAILING_REACH x `days` days for its `days` covered days, so the day after a week-long holiday
+rests on the working days before it rather than on one seasonal window.
 
 Past incidents (with `robust`): a history window whose count is an outlier against the other
 windows of its part (seasonal or trailing) is an earlier incident, not the group's normal level, and
@@ -88,7 +90,11 @@ def seasonal_baseline(store: FeedbackStore, start: datetime, end: datetime, grou
     would otherwise make the first working day after it look like a spike everywhere.
     `robust` replaces the history windows that were incidents themselves (see the module docstring)."""
     window = end - start
-    history_start = min(start - weeks * WEEK, start - days * DAY) - DAY
+    # with quiet days left out, the trailing part reaches back up to TRAILING_REACH x `days` for its
+    # `days` covered days: the first working day after a week-long holiday is compared with the
+    # working days before it, not with one seasonal window
+    reach = days * (TRAILING_REACH if skip_quiet_days else 1)
+    history_start = min(start - weeks * WEEK, start - reach * DAY) - DAY
     covered_days = _days_with_data(store, history_start, start, skip_quiet_days)
     keys: dict[str, dict[str, str]] = {}
 
@@ -106,7 +112,10 @@ def seasonal_baseline(store: FeedbackStore, start: datetime, end: datetime, grou
         # The same time of day on each of the trailing days: a flat mean over whole days would put
         # the busy afternoon into the 01:00 baseline and hide a night-time spike.
         step = max(1, math.ceil(window / DAY))  # a window longer than a day: whole, disjoint copies
-        for d in range(step, days + 1, step):
+        wanted = len(range(step, days + 1, step))
+        for d in range(step, reach + 1, step):
+            if len(trailing_rows) >= wanted:
+                break
             day_start = start - d * DAY
             if not _covered(day_start, day_start + window, covered_days):
                 continue
@@ -181,6 +190,7 @@ def _day_start(moment: datetime) -> datetime:
 
 
 QUIET_SHARE = 0.5
+TRAILING_REACH = 2  # how far back (x `days`) the trailing part looks for covered days past quiet ones
 MIN_DAYS_FOR_QUIET = 5  # fewer covered days give no stable median
 
 

@@ -204,7 +204,12 @@ def test_the_first_working_day_after_a_holiday_is_not_a_spike(store):
     fill(store, spread(NOW - HOUR, 10))  # + the holiday's 1 in that hour: 11
     args = (store, NOW - HOUR, NOW, (), Filters(sentiment=("negative",), distinct_clusters=True), 2, 7)
     assert seasonal_baseline(*args).get("") == pytest.approx(2.5)
-    assert seasonal_baseline(*args, skip_quiet_days=True).get("") == pytest.approx(4.0)
+    skipping = seasonal_baseline(*args, skip_quiet_days=True)
+    assert skipping.get("") == pytest.approx(4.0)
+    # the trailing part reached back past the holiday for its 7 working days (not 0 of them, which
+    # left the baseline on the one seasonal window two weeks ago)
+    assert skipping.trailing_windows == 7 and skipping.trailing[""] == pytest.approx(4.0)
+    assert seasonal_baseline(*args).trailing_windows == 7  # without skipping: the holiday days
     assert rule(min_ratio=3.0, baseline_weeks=2).evaluate(store, NOW) == []
 
 
