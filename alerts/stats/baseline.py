@@ -27,8 +27,9 @@ outbreaks (Farrington et al. 1996). Without it, a card outage on Thursday at 10:
 later 10:00 baseline of 信用卡 for a week, and the next outage that week is judged against the
 first. A window is an outlier when it is at least OUTLIER_RATIO times the mean of the others
 (floored at OUTLIER_FLOOR) and its predictive tail against them is at most OUTLIER_P; a part needs
-OUTLIER_MIN_WINDOWS windows to tell one out. The level rules use it; `source_silent` does not (a
-low baseline there would hide a silence, never raise a false one, but it has nothing to gain).
+OUTLIER_MIN_WINDOWS windows to tell one out. The rules that test for a rise use it;
+`source_silent` does not (it asks whether a source went quiet, and an earlier burst there only makes
+its expectation safer).
 """
 
 from __future__ import annotations

@@ -45,24 +45,25 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import BertForSequenceClassification
 
+from core.record import SENTIMENT_LABELS
 from nlp.sentiment import resolve_device
 from nlp.training import corpora
-from nlp.training.train import ROOT, collate, encode, export, length_batches, prepare
+from nlp.training.train import (
+    ROOT,
+    balanced_weights,
+    collate,
+    copy_tokenizer,
+    encode,
+    export,
+    length_batches,
+    optimizer_step,
+    prepare,
+    schedule,
+    start_run,
+)
 
 log = logging.getLogger("nlp.training.distil")
-LABELS = 3
-
-
-def balanced_weights(examples: list[corpora.Example]) -> list[float]:
-    """sqrt(n / (3 n_class)) per class: the minority classes weigh more, not n / n_class more."""
-    counts = [sum(e.label == c for e in examples) for c in range(LABELS)]
-    return [(len(examples) / (LABELS * max(n, 1))) ** 0.5 for n in counts]
-
-
-def schedule(optim: torch.optim.Optimizer, total: int, warmup_share: float) -> Any:
-    warmup = max(1, int(total * warmup_share))
-    return torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
+LABELS = len(SENTIMENT_LABELS)
 
 
 def train_teacher(args: argparse.Namespace, device: torch.device) -> tuple[Path, dict[str, Any]]:
@@ -87,26 +88,20 @@ def train_teacher(args: argparse.Namespace, device: torch.device) -> tuple[Path,
             batches = batches[:int(len(batches) * (args.teacher_epochs - k))]
         plan += batches
     optim = torch.optim.AdamW(model.parameters(), lr=args.teacher_lr, weight_decay=0.01)
-    sched = schedule(optim, len(plan), 0.1)
+    sched = schedule(optim, len(plan), len(plan) // 10)
     torch.manual_seed(args.seed)
     started = time.monotonic()
     for step, batch in enumerate(plan, 1):
         inputs = collate(ids, labels, batch, device)
         gold = inputs.pop("labels")
         loss = F.cross_entropy(model(**inputs).logits, gold, weight=weight)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optim.step()
-        sched.step()
-        optim.zero_grad(set_to_none=True)
+        optimizer_step(model, optim, sched, loss)
         if step % 50 == 0 or step == len(plan):
             log.info("teacher step=%d/%d loss=%.4f %.0fs", step, len(plan), loss.item(),
                      time.monotonic() - started)
     seconds = time.monotonic() - started
     model.eval().save_pretrained(out)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        if (init / name).exists():
-            (out / name).write_bytes((init / name).read_bytes())
+    copy_tokenizer(init, out)
     stats = {"device": str(device), "seconds": round(seconds), "steps": len(plan),
              "examples_per_s": round(len(plan) * args.batch_size / seconds, 1),
              "epochs": args.teacher_epochs, "lr": args.teacher_lr}
@@ -165,7 +160,7 @@ def distil(args: argparse.Namespace, device: torch.device, teacher: Path,
     ce_weight = torch.tensor([r[3] for r in rows])
     batches = length_batches(ids, args.batch_size, random.Random(5))
     optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    sched = schedule(optim, len(batches), 0.05)
+    sched = schedule(optim, len(batches), len(batches) // 20)
     torch.manual_seed(args.seed + 5)
     model.train()
     t2 = args.temperature ** 2
@@ -182,11 +177,7 @@ def distil(args: argparse.Namespace, device: torch.device, teacher: Path,
                                              target, reduction="none").sum(-1) * t2
         alpha = torch.where(taught, args.alpha, 0.0).to(device)
         loss = ((1 - alpha) * ce + alpha * kd).mean()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optim.step()
-        sched.step()
-        optim.zero_grad(set_to_none=True)
+        optimizer_step(model, optim, sched, loss)
         if step % 100 == 0 or step == len(batches):
             log.info("distil step=%d/%d loss=%.4f", step, len(batches), loss.item())
     stats = {"examples": len(rows), "steps": len(batches), "bank_repeats": args.bank_repeats,
@@ -218,11 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if not args.data.exists():
-        raise SystemExit(f"training data not found at {args.data} (pass --data)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    start_run(args)
     device = resolve_device(args.device)
     args.work.mkdir(parents=True, exist_ok=True)
     train, dev = corpora.load(args.data, args.seed)

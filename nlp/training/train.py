@@ -104,6 +104,47 @@ def collate(ids: list[list[int]], labels: list[int], batch: list[int], device) -
             "labels": torch.tensor([labels[i] for i in batch], device=device)}
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def copy_tokenizer(src: Path, dst: Path) -> None:
+    """The tokenizer files of one model directory into another."""
+    for name in TOKENIZER_FILES:
+        if (src / name).exists():
+            shutil.copy(src / name, dst / name)
+
+
+def balanced_weights(examples: list) -> list[float]:
+    """sqrt(n / (3 n_class)) per class: the minority classes weigh more, not n / n_class more."""
+    counts = [sum(e.label == c for e in examples) for c in range(len(SENTIMENT_LABELS))]
+    return [(len(examples) / (len(counts) * max(n, 1))) ** 0.5 for n in counts]
+
+
+def schedule(optim: torch.optim.Optimizer, total: int, warmup: int):
+    """Linear warm-up over `warmup` steps, then linear decay to 0 at `total`."""
+    warmup = max(1, warmup)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
+
+
+def optimizer_step(model, optim: torch.optim.Optimizer, sched, loss: torch.Tensor) -> None:
+    """Backward, clip the gradient norm at 1, step the optimizer and the schedule, clear."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optim.step()
+    sched.step()
+    optim.zero_grad(set_to_none=True)
+
+
+def start_run(args) -> None:
+    """What every training entry point does first: logging, the data's presence, CPU threads."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not args.data.exists():
+        raise SystemExit(f"training data not found at {args.data} (pass --data)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+
 def prepare(args) -> tuple[Path, dict, dict]:
     """Pruned tokenizer + initial student in work/init (made once), and the data."""
     train, dev = corpora.load(args.data, args.seed)
@@ -159,11 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--export-only", action="store_true",
                    help="export and score the latest checkpoint in --work without training further")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if not args.data.exists():
-        raise SystemExit(f"training data not found at {args.data} (pass --data)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    start_run(args)
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
     if args.stage4_from:
@@ -257,9 +294,7 @@ def train_stage(model, tok: Tokenizer, train: dict, stage: Stage, args, device) 
         plan += [(k, b) for b in batches]
     total = len(plan)
     optim = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=0.01)
-    warmup = max(1, total // 30)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
+    sched = schedule(optim, total, total // 30)
     ckpt = stage.ckpt
     step = 0
     if ckpt.exists():
@@ -282,11 +317,7 @@ def train_stage(model, tok: Tokenizer, train: dict, stage: Stage, args, device) 
         k, batch = plan[step]
         ids, labels = encoded[k]
         out = model(**collate(ids, labels, batch, device))
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optim.step()
-        sched.step()
-        optim.zero_grad(set_to_none=True)
+        optimizer_step(model, optim, sched, out.loss)
         step += 1
         seen += len(batch)
         loss_sum += out.loss.item()
@@ -311,8 +342,7 @@ def bank_stage(model, tok: Tokenizer, train: dict, args, device, seed: int = 202
     torch.manual_seed(seed)
     rng = random.Random(seed)
     bank = train["bank"]
-    counts = [sum(e.label == c for e in bank) for c in range(len(SENTIMENT_LABELS))]
-    class_weight = [(len(bank) / (len(counts) * n)) ** 0.5 for n in counts]
+    class_weight = balanced_weights(bank)
     examples = bank * 3
     for name, exs in train.items():
         if name != "bank":
@@ -324,9 +354,7 @@ def bank_stage(model, tok: Tokenizer, train: dict, args, device, seed: int = 202
     batches = length_batches(ids, args.batch_size, random.Random(5))
     total = len(batches)
     optim = torch.optim.AdamW(model.parameters(), lr=args.stage4_lr, weight_decay=0.01)
-    warmup = max(1, total // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
+    sched = schedule(optim, total, total // 20)
     log.info("stage 4: %d examples, %d steps, class weights %s", len(examples), total,
              [round(w, 3) for w in class_weight])
     model.train()
@@ -335,11 +363,7 @@ def bank_stage(model, tok: Tokenizer, train: dict, args, device, seed: int = 202
         gold = inputs.pop("labels")
         loss = (torch.nn.functional.cross_entropy(model(**inputs).logits, gold, reduction="none")
                 * weights[batch].to(device)).mean()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optim.step()
-        sched.step()
-        optim.zero_grad(set_to_none=True)
+        optimizer_step(model, optim, sched, loss)
         if step % 50 == 0:
             log.info("stage 4 step=%d/%d loss=%.4f", step, total, loss.item())
     return {"steps": total, "examples": len(examples), "lr": args.stage4_lr, "class_weights": class_weight}
@@ -354,9 +378,7 @@ def export(model, init: Path, args, dev: dict, train: dict, seconds: float, extr
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.eval().to("cpu").half().save_pretrained(tmp)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        if (init / name).exists():
-            shutil.copy(init / name, tmp / name)
+    copy_tokenizer(init, tmp)
     clf = SentimentClassifier.load(tmp, device=args.device)
     report = model_card.evaluate(clf, dev)
     report["train_sizes"] = {k: len(v) for k, v in train.items()}

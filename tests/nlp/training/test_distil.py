@@ -14,7 +14,8 @@ from transformers import BertForSequenceClassification
 
 from nlp.sentiment import build_tiny_model
 from nlp.training.corpora import FOCUS_MIX, Example
-from nlp.training.distil import balanced_weights, distil, logits_of
+from nlp.training.distil import distil, logits_of
+from nlp.training.train import balanced_weights
 
 BANK = [("又闪退了，投诉无门", 0), ("转账一直失败", 0), ("年化还算可以", 1), ("网点排队一小时", 0),
         ("客服态度很好", 2), ("额度提了，开心", 2), ("今天去办了卡", 1), ("利率没变", 1)]
@@ -80,9 +81,12 @@ def test_the_student_moves_toward_the_teacher_on_taught_texts(setup, tmp_path):
     assert stats["steps"] == -(-stats["examples"] // 4)
     model.name_or_path = str(student)
     assert kl_to_teacher(model, teacher, taught) < 0.5 * kl_to_teacher(before, teacher, taught)
-    # the teacher's logits were cached for the transfer set, and a second run reads them back
+    # the teacher's logits were cached for the transfer set, and a second run reads them back: it
+    # needs no teacher at all, and trains the same student
     [cache] = tmp_path.glob("teacher-logits-8-4.pt")
     assert torch.load(cache).shape == (len(BANK) + len(SYNTHETIC), 3)
+    again, _ = distil(args(tmp_path, student), torch.device("cpu"), tmp_path / "no-teacher", train)
+    assert torch.equal(again.classifier.weight, model.classifier.weight)
 
 
 def test_alpha_zero_is_gold_labels_only(setup, tmp_path):
