@@ -6,7 +6,8 @@ rule on negative labels alone sees half of an incident. This rule counts every r
 clusters once, as `negative_spike` does) and fires on the same tests: count >= `min_count`, Poisson
 tail <= `alpha` over the groups and windows tested, count >= `min_ratio` x the baseline. Its words
 say what rose: "讨论量". They claim negative feedback only when the group's negatives rose too
-(negatives >= `min_count` and >= `min_ratio` x their own seasonal baseline); otherwise the title
+(negatives >= `min_count` and >= `min_ratio` x their own seasonal baseline, raised with the positive
+records' rise as `negative_spike`'s `volume_adjusted` says); otherwise the title
 gives the negative share and says it did not rise (a promotion going viral is news, not a
 complaint). `details["claims_negative"]` carries that decision for notifiers and benchmarks.
 
@@ -35,6 +36,7 @@ from indexer.store import FeedbackStore
 @register_rule
 class VolumeSpike(NegativeSpike):
     type_name = "volume_spike"
+    counts_negatives = False
 
     def __init__(self, name: str, severity: str, options: dict[str, Any]) -> None:
         super().__init__(name, severity, options)
@@ -49,9 +51,12 @@ class VolumeSpike(NegativeSpike):
         baseline = seasonal_baseline(store, start, end, (), negative, self.options["baseline_weeks"],
                                      self.options["baseline_days"], skip_quiet_days=True,
                                      robust=self.options["robust_baseline"])
-        expected = baseline.get("") if baseline is not None else 0.0
-        rose = (now >= self.options["min_count"]
-                and now >= self.options["min_ratio"] * max(expected, self.options["baseline_floor"]))
+        expected, adjustment = 0.0, 0.0
+        if baseline is not None:
+            expected = baseline.get("")
+            adjustment = self._volume_adjustment(store, start, end, (), negative, baseline).get("", 0.0)
+        rose = (now >= self.options["min_count"] and now >= self.options["min_ratio"]
+                * max(expected + adjustment, self.options["baseline_floor"]))
         label = " · ".join(alert.group.values()) or "全部"
         head = (f"{label} 讨论量 {describe_duration(end - start)} {alert.count} 条，"
                 f"基线 {format_baseline(alert.baseline)}")
@@ -61,4 +66,5 @@ class VolumeSpike(NegativeSpike):
         else:
             alert.title = f"{head}；负面占比 {share:.0%}，未见上升"
         alert.details.update({"claims_negative": rose, "negative_count": now,
-                              "negative_expected": expected, "negative_share": share})
+                              "negative_expected": expected, "negative_volume_adjustment": adjustment,
+                              "negative_share": share})

@@ -3,6 +3,7 @@ near-duplicate clusters."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import pytest
@@ -245,3 +246,47 @@ def test_ordinary_variation_is_not_taken_for_an_incident(store):
     args = (store, NOW - HOUR, NOW, (), Filters(sentiment=("negative",)), 1, 7)
     plain, robust = seasonal_baseline(*args), seasonal_baseline(*args, robust=True)
     assert robust.get("") == plain.get("") and robust.outliers == {}
+
+
+
+def _surge(store, positive_now: int, negative_now: int, neutral_now: int = 0, positive_usual: int = 10,
+           negative_usual: int = 1):
+    """Four weeks of 5 neutral, `positive_usual` positive and `negative_usual` negative 信用卡 records
+    an hour, then the last hour's."""
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 5, label="neutral", topic="信用卡"))
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, positive_usual, label="positive", topic="信用卡"))
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, negative_usual, label="negative", topic="信用卡"))
+    fill(store, spread(NOW - HOUR, 5 + neutral_now, label="neutral", topic="信用卡"))
+    fill(store, spread(NOW - HOUR, positive_now, label="positive", topic="信用卡"))
+    fill(store, spread(NOW - HOUR, negative_now, label="negative", topic="信用卡"))
+
+
+def test_a_positive_surge_brings_its_usual_share_of_negatives_and_is_no_spike(store):
+    # 60 positive posts against 10 are 50 - 2 sqrt(10) beyond chance and bring 0.1 (1 negative per
+    # 10 positives) of that, 4.4 more expected negatives: the 6 the classifier calls negative are
+    # what such a surge brings, not an incident
+    _surge(store, positive_now=60, negative_now=6)
+    assert rule(group_by=["topic"], min_count=4, min_ratio=3.0).evaluate(store, NOW) == []
+    [plain] = rule(group_by=["topic"], min_count=4, min_ratio=3.0, volume_adjusted=False).evaluate(store, NOW)
+    assert plain.key == "topic=信用卡" and plain.count == 6
+
+
+def test_a_negative_burst_with_the_models_misses_still_fires(store):
+    # 12 negatives the model found and 12 it missed, read as neutral (as misses are): neutral
+    # records do not raise the expectation, nor do 2 positives above 10 (within chance)
+    _surge(store, positive_now=12, negative_now=12, neutral_now=12)
+    [alert] = rule(group_by=["topic"], min_count=4, min_ratio=3.0).evaluate(store, NOW)
+    assert alert.count == 12 and alert.baseline == pytest.approx(1.0)
+    assert alert.details["volume_adjustment"] == 0.0
+    assert alert.details["baseline_used"] == pytest.approx(1.0)
+    assert alert.title == "信用卡 负面 1 小时 12 条，基线 1"
+
+
+def test_the_adjustment_assumes_at_most_the_share_cap(store):
+    # a group with as many negatives as positives: a positive surge must not bring one expected
+    # negative per post
+    _surge(store, positive_now=15, negative_now=20, positive_usual=5, negative_usual=5)
+    [alert] = rule(group_by=["topic"], min_count=4, min_ratio=2.0).evaluate(store, NOW)
+    assert alert.details["volume_adjustment"] == pytest.approx((15 - 5 - 2 * math.sqrt(5)) * 0.2)
+    uncapped = rule(group_by=["topic"], min_count=4, min_ratio=2.0, volume_share_cap=0.99)
+    assert uncapped.evaluate(store, NOW) == []

@@ -3,6 +3,9 @@ and words that claim negative feedback only when the negatives rose too."""
 
 from __future__ import annotations
 
+import math
+
+import pytest
 from support.alerts import HOUR, NOW, fill, hourly_history, spread
 
 from alerts import build_rule
@@ -31,7 +34,24 @@ def test_a_rise_with_negatives_says_so(store):
     fill(store, spread(NOW - HOUR, 12, label="negative", topic="信用卡"))
     [alert] = rule().evaluate(store, NOW)
     assert alert.details["claims_negative"] and alert.details["negative_count"] == 12
+    assert alert.details["negative_volume_adjustment"] == 0.0  # no positives in the group
     assert alert.title.endswith("其中负面 12 条（平常约 1 条）")
+
+
+def test_negatives_that_only_keep_pace_with_a_positive_surge_are_not_claimed(store):
+    # 12 negatives against 1, but 60 positives against 2 are 58 - 2 sqrt(2) beyond chance and bring
+    # 0.2 of that (the share cap; usually 1 negative per 2 positives), 11 more: 3 x 12 is not
+    # reached, no 负面 claim
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 4, label="neutral", topic="信用卡"))
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 2, label="positive", topic="信用卡"))
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 1, label="negative", topic="信用卡"))
+    fill(store, spread(NOW - HOUR, 60, label="positive", topic="信用卡"))
+    fill(store, spread(NOW - HOUR, 12, label="negative", topic="信用卡"))
+    [alert] = rule(min_ratio=3.0).evaluate(store, NOW)
+    assert alert.details["negative_volume_adjustment"] == pytest.approx((58 - 2 * math.sqrt(2)) * 0.2)
+    assert not alert.details["claims_negative"]
+    [plain] = rule(min_ratio=3.0, volume_adjusted=False).evaluate(store, NOW)
+    assert plain.details["claims_negative"]
 
 
 def test_ordinary_volume_stays_quiet(store):
