@@ -13,7 +13,12 @@ fires only when all three hold, so "3 vs 1" never pages anyone:
   windows (a young installation, the day after a holiday whose days are left out)
 - count >= min_ratio * baseline                   (a rise people care about, not just a significant one)
 
-The baseline is floored at `baseline_floor` so a group that was silent so far needs real volume.
+The baseline is floored at `baseline_floor` so a group that was silent so far needs real volume: the
+ratio is taken against the floored baseline, and the tail is the larger of the predictive tail of the
+baseline as estimated and the Poisson tail of the floor. (Before, the floor went into the predictive
+tail as if the history had held that mean, which widened the tail of a group silent over many
+windows more than its history warrants: 6 against a history of 0 over 9 windows scored 1.5e-4, not
+Poisson(0.5)'s 1.4e-5. A young history stays cautious: its predictive tail is the wide one.)
 With `robust_baseline` (the default) a history window that was itself an incident is replaced by the
 ordinary windows' mean, so a second outage in a week is not judged against the first.
 
@@ -51,7 +56,7 @@ from alerts.rules.groups import GROUP_BY, SCOPE, group_filters, in_group, scope_
 from alerts.rules.rule import Option, Rule, at_least, between_open, register_rule
 from alerts.stats.baseline import Baseline, seasonal_baseline
 from alerts.stats.series import hourly_series
-from alerts.stats.tails import predictive_sf
+from alerts.stats.tails import poisson_sf, predictive_sf
 from core.record import Feedback, as_utc
 from indexer.store import FeedbackStore, Filters
 
@@ -137,8 +142,11 @@ class NegativeSpike(Rule):
         for row in current:
             key = row.key_str()
             expected = baseline.get(key)  # the usual level, as the title says it
-            lam = max(expected + adjusted.get(key, 0.0), self.options["baseline_floor"])
-            p_value = predictive_sf(row.count, lam, baseline.windows)
+            mean = expected + adjusted.get(key, 0.0)
+            lam = max(mean, self.options["baseline_floor"])
+            # the estimate's own uncertainty, but never a thinner tail than the floor's Poisson
+            p_value = max(predictive_sf(row.count, mean, baseline.windows),
+                          poisson_sf(row.count, self.options["baseline_floor"]))
             ratio = row.count / lam
             fires = (row.count >= self.options["min_count"] and p_value <= threshold
                      and ratio >= self.options["min_ratio"])

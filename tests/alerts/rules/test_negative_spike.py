@@ -290,3 +290,24 @@ def test_the_adjustment_assumes_at_most_the_share_cap(store):
     assert alert.details["volume_adjustment"] == pytest.approx((15 - 5 - 2 * math.sqrt(5)) * 0.2)
     uncapped = rule(group_by=["topic"], min_count=4, min_ratio=2.0, volume_share_cap=0.99)
     assert uncapped.evaluate(store, NOW) == []
+
+
+def test_a_group_silent_for_weeks_is_judged_against_the_floor_not_a_made_up_history(store):
+    # four weeks in which 信用卡 had no negative at all, then 6 in the hour: the tail is about
+    # Poisson(floor), not the predictive tail of a history that held the floor's mean
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 3, label="neutral", topic="信用卡"))
+    fill(store, spread(NOW - HOUR, 6, label="negative", topic="信用卡"))
+    alpha = 5e-5
+    assert poisson_sf(6, 0.5) < alpha < predictive_sf(6, 0.5, 4)
+    [alert] = rule(group_by=["topic"], min_count=4, min_ratio=3.0, alpha=alpha).evaluate(store, NOW)
+    assert alert.key == "topic=信用卡" and alert.count == 6 and alert.baseline == 0.0
+    assert alert.details["seasonal_weight"] == 1.0 and alert.details["weeks_with_data"] == 4
+    # the larger of "0 over 4 windows" (1.6e-5) and Poisson(0.5) (1.4e-5)
+    assert alert.p_value == pytest.approx(max(predictive_sf(6, 0.0, 4), poisson_sf(6, 0.5)), rel=1e-9)
+
+
+def test_a_young_history_of_silence_stays_cautious(store):
+    # one day of history: the predictive tail of "0 in one or two windows" is the wide one
+    fill(store, hourly_history(NOW - HOUR, 24, 3, label="neutral", topic="信用卡"))
+    fill(store, spread(NOW - HOUR, 6, label="negative", topic="信用卡"))
+    assert rule(group_by=["topic"], min_count=4, min_ratio=3.0, alpha=5e-5).evaluate(store, NOW) == []
