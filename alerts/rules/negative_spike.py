@@ -15,9 +15,9 @@ fires only when all three hold, so "3 vs 1" never pages anyone:
 
 The baseline is floored at `baseline_floor` so a group that was silent so far needs real volume: the
 ratio is taken against the floored baseline, and the tail is the larger of the predictive tail of the
-baseline as estimated and the Poisson tail of the floor. (Before, the floor went into the predictive
-tail as if the history had held that mean, which widened the tail of a group silent over many
-windows more than its history warrants: 6 against a history of 0 over 9 windows scored 1.5e-4, not
+baseline as estimated and the Poisson tail of the floor. (Feeding the floor into the predictive tail
+as if the history had held that mean would widen the tail of a group silent over many windows more
+than its history warrants: 6 against a history of 0 over 9 windows would score 1.5e-4, not
 Poisson(0.5)'s 1.4e-5. A young history stays cautious: its predictive tail is the wide one.)
 With `robust_baseline` (the default) a history window that was itself an incident is replaced by the
 ordinary windows' mean, so a second outage in a week is not judged against the first.
