@@ -68,7 +68,6 @@ RAW_SAMPLE_CAP = 2000  # records read to measure cluster sizes; larger clusters 
 @register_rule
 class NegativeSpike(Rule):
     type_name = "negative_spike"
-    counts_negatives = True  # the window counts negatives (volume_spike counts every record)
     OPTIONS = {
         "window": Option(str, "1h", parse_duration, "length of the window that ends now"),
         "long_window": Option(str, "", lambda v: parse_duration(v) if v else None,
@@ -137,7 +136,7 @@ class NegativeSpike(Rule):
         tested = max(1, len(keys))
         threshold = self.options["alpha"] / (tested * windows)
         adjusted = (self._volume_adjustment(store, start, end, self.group_by, self.filters, baseline)
-                    if self.counts_negatives else {})
+                    if self.filters.sentiment == ("negative",) else {})  # not volume_spike's
         alerts = []
         for row in current:
             key = row.key_str()
