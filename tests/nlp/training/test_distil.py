@@ -44,7 +44,8 @@ def setup(tmp_path):
 
 def args(tmp_path, student, **kw):
     base = dict(seed=7, batch_size=4, synthetic=4, bank_repeats=3, alpha=1.0, temperature=2.0, replay=0.5,
-                lr=3e-3, student=student, work=tmp_path, retrain_teacher=False)
+                lr=3e-3, student=student, work=tmp_path, retrain_teacher=False,
+                teacher_replay=0.0)
     return SimpleNamespace(**{**base, **kw})
 
 
@@ -108,3 +109,23 @@ def test_balanced_weights_favour_the_minority_by_the_square_root():
     neg, neutral, pos = balanced_weights(examples)
     assert neg == pytest.approx((100 / 30) ** 0.5) and neutral == pytest.approx((100 / 240) ** 0.5)
     assert pos == neg
+
+
+def test_the_teacher_replay_draws_every_other_corpus_by_its_focus_share():
+    """`--teacher-replay S`: S x FOCUS_MIX of each corpus but the bank split and the synthetic
+    reviews, whose texts the teacher learns (bank) or labels (synthetic) anyway; 0 = none."""
+    import random
+
+    from nlp.training.distil import replay_rows
+
+    train = {"bank": [Example(t, y, "bank") for t, y in BANK] * 5,
+             "bank_synthetic_gpt": [Example(t, y, "bank_synthetic_gpt") for t, y in SYNTHETIC] * 5,
+             "waimai": [Example(f"外卖{i}", i % 2 * 2, "waimai") for i in range(200)],
+             "smp2020": [Example(f"微博{i}", i % 3, "smp2020") for i in range(100)]}
+    rows = replay_rows(train, 0.3, random.Random(1))
+    by = {name: [r for r in rows if r.corpus == name] for name in train}
+    assert len(by["waimai"]) == round(200 * FOCUS_MIX["waimai"] * 0.3)
+    assert len(by["smp2020"]) == round(100 * FOCUS_MIX["smp2020"] * 0.3)
+    assert not by["bank"] and not by["bank_synthetic_gpt"]
+    assert len({r.text for r in by["waimai"]}) == len(by["waimai"])  # drawn without replacement
+    assert replay_rows(train, 0.0, random.Random(1)) == []
