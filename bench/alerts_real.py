@@ -278,8 +278,10 @@ class Gold:
         return out
 
 
-def check_times(incidents: list[Incident]) -> list[datetime]:
-    times = {START + timedelta(days=CHECKS_FROM) + h * HOUR for h in range((DAYS - CHECKS_FROM) * 24 + 1)}
+def check_times(incidents: list[Incident], every: timedelta = HOUR) -> list[datetime]:
+    """Checks every `every` (hourly by default), and every 5 minutes through each incident."""
+    steps = int((DAYS - CHECKS_FROM) * timedelta(days=1) / every)
+    times = {START + timedelta(days=CHECKS_FROM) + k * every for k in range(steps + 1)}
     for inc in incidents:
         span = inc.hours + (1 if not inc.quiet else 0)
         times |= {inc.start + k * MIN5 for k in range(1, int(span * 12) + 1)}
@@ -360,14 +362,14 @@ def score(fired: list[dict[str, Any]], incidents: list[Incident], tier: Tier,
 
 
 def run_tier(tier: Tier, dev: dict[str, list[corpora.Example]], settings: Any, model: CachedModel,
-             tagger: Any, seed: int, work: Path) -> dict[str, Any]:
+             tagger: Any, seed: int, work: Path, every: timedelta = HOUR) -> dict[str, Any]:
     incidents = plan()
     builder = Builder(tier, dev, seed)
     builder.background(incidents)
     builder.incidents(incidents)
     records = sorted(builder.stream.records, key=lambda r: r.created_at)
     gold = {normalize(t): label for t, label in builder.stream.gold.items()}
-    times = check_times(incidents)
+    times = check_times(incidents, every)
     weeks = (DAYS - CHECKS_FROM) / 7
     names = [r.name for r in rules_from_settings(settings)]
     out: dict[str, Any] = {"records": len(records), "checks": len(times)}
@@ -437,7 +439,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="OUT", help="write the figures as JSON")
     ap.add_argument("--keep", metavar="DIR", help="keep each tier's SQLite stores in DIR (to replay "
                                                   "checks or `voc alerts backtest` on them)")
+    ap.add_argument("--every", type=int, default=60, metavar="MIN",
+                    help="minutes between checks outside the incidents (60; `voc run` checks every "
+                         "[alerts] interval_minutes, 5 by default)")
     args = ap.parse_args(argv)
+    if not 1 <= args.every <= 60:
+        print(f"error: --every {args.every}: minutes between 1 and 60", file=sys.stderr)
+        return 2
     tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
     unknown = [t for t in tiers if t not in TIERS]
     if unknown or not tiers:
@@ -459,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in tiers:
             # each tier's seed is fixed by its place in TIERS, so `--tiers mid` rebuilds mid's stream
             seed = args.seed + list(TIERS).index(name)
-            results[name] = run_tier(TIERS[name], dev, settings, model, tagger, seed, work)
+            results[name] = run_tier(TIERS[name], dev, settings, model, tagger, seed, work,
+                                     timedelta(minutes=args.every))
             print_table(name, results[name])
     summary = summarize(results)
     print(f"\nall tiers: model caught {summary['overall']['caught']}/{summary['overall']['incidents']}"
