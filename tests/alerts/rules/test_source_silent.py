@@ -118,3 +118,29 @@ def test_a_holiday_low_volume_is_not_read_as_a_silence(store):
                                                                source="weibo")])
     [alert] = rule(baseline_weeks=2).evaluate(store, NOW)
     assert alert.key == "source=weibo" and alert.details["silent"]
+
+
+def test_the_first_days_of_a_holiday_expect_the_holiday_level(store):
+    """Two weeks at 6 an hour, then two days of a holiday at 1 an hour, silent the last 3 h. The
+    trailing week still holds five normal days (it expects ~14 in 3 h), but the 24 h before the
+    silence gave a sixth of their baseline: the expectation follows that level, below min_expected.
+    Without the level (level_hours = 0) the same hours read as a silence."""
+    batch = []
+    for h in range(2 * 24, 16 * 24):
+        batch += spread(NOW - h * HOUR, 6, label="neutral", source="weibo")
+    for h in range(4, 2 * 24):
+        batch += spread(NOW - h * HOUR, 1, label="neutral", source="weibo")
+    fill(store, batch)
+    assert rule(baseline_weeks=2, min_expected=8.0).evaluate(store, NOW) == []
+    [alert] = rule(baseline_weeks=2, min_expected=8.0, level_hours=0).evaluate(store, NOW)
+    assert alert.details["silent"] and alert.baseline > 12
+
+
+def test_a_dead_source_stays_silent_at_the_level_it_had_before_it_died(store):
+    """A source dead for 30 hours: the level is measured before its last record, so the
+    expectation does not sink with the silence and the alert does not turn into a recovery."""
+    history(store, "weibo", 6, hours=16 * 24, quiet_last=30)
+    [alert] = rule(baseline_weeks=2, min_expected=8.0).evaluate(store, NOW)
+    assert alert.details["silent"] and alert.details["level_ratio"] == 1.0
+    assert alert.baseline > 8.0  # the trailing days' own dip (the 30 dead hours), not the level's
+    assert alert.details["level_records"] == 24 * 6
