@@ -42,12 +42,11 @@ from alerts.duration import describe_duration, parse_duration
 from alerts.rules.negative_spike import format_baseline
 from alerts.rules.rule import Option, Rule, at_least, register_rule
 from alerts.stats.baseline import Baseline, seasonal_baseline
-from alerts.stats.series import hourly_series
+from alerts.stats.series import HOUR, hourly_series
 from core.record import RecordError, as_utc, parse_time
 from indexer.store import FeedbackStore, Filters
 
 log = logging.getLogger(__name__)
-HOUR = timedelta(hours=1)
 
 HEALTH = "crawl_health"
 STATUS_WORDS = {"blocked": "被封禁", "layout_changed": "页面结构变化", "failed": "失败"}

@@ -14,8 +14,8 @@ path the model runs on by default; `--fp32` for the unquantized one):
    are candidates: the bias moves every source's labels, and the alerts count the Weibo and
    stock-forum negatives too. (Distilled weights of 2026-12-03 show why: bank negative F1 was flat,
    0.520-0.537, for biases 0-0.65; the best-F1 bias +0.55 cost FinFE 0.026 and SMP2020 virus 0.014,
-   and through `bench/alerts_real.py` it called part of the positive burst and the post-holiday
-   stock forum negative.)
+   and through `bench/alerts_real.py` it made 负面 claims on a positive burst and on the mid
+   source's post-holiday day.)
 Because the bias is chosen on bank dev and judged on bank dev, the report also gives a
 cross-fitted estimate: bank dev is split into k stratified folds; for each fold, T is refitted
 without that fold and the bias chosen on the other folds, then applied to the held-out fold; the
