@@ -45,7 +45,7 @@ def setup(tmp_path):
 def args(tmp_path, student, **kw):
     base = dict(seed=7, batch_size=4, synthetic=4, bank_repeats=3, alpha=1.0, temperature=2.0, replay=0.5,
                 lr=3e-3, student=student, work=tmp_path, retrain_teacher=False,
-                teacher_replay=0.0)
+                teacher_replay=0.0, replay_taught=False, student_epochs=1)
     return SimpleNamespace(**{**base, **kw})
 
 
@@ -129,3 +129,61 @@ def test_the_teacher_replay_draws_every_other_corpus_by_its_focus_share():
     assert not by["bank"] and not by["bank_synthetic_gpt"]
     assert len({r.text for r in by["waimai"]}) == len(by["waimai"])  # drawn without replacement
     assert replay_rows(train, 0.0, random.Random(1)) == []
+
+
+def test_a_taught_replay_brings_the_student_to_the_teacher_on_the_other_corpora(setup, tmp_path):
+    """`--replay-taught`: the replayed texts get the teacher's soft labels too (their logits join
+    the cache), so the student imitates the teacher there as well, not only the gold labels."""
+    teacher, student, train = setup
+    other = sorted({t for t, _ in OTHER})
+    for name in ("gold", "taught"):
+        (tmp_path / name).mkdir()
+    gold, _ = distil(args(tmp_path / "gold", student), torch.device("cpu"), teacher, train)
+    taught, stats = distil(args(tmp_path / "taught", student, replay_taught=True), torch.device("cpu"),
+                           teacher, train)
+    replayed = round(20 * FOCUS_MIX["waimai"] * 0.5)
+    assert stats["replay_examples"] == replayed and stats["replay_taught"] is True
+    [cache] = (tmp_path / "taught").glob(f"teacher-logits-8-4-taught{replayed}.pt")
+    assert torch.load(cache).shape == (len(BANK) + len(SYNTHETIC) + replayed, 3)
+    assert not list((tmp_path / "gold").glob("*taught*"))
+    gold.name_or_path = taught.name_or_path = str(student)
+    assert kl_to_teacher(taught, teacher, other) < kl_to_teacher(gold, teacher, other)
+
+
+def test_student_epochs_pass_over_every_row_again(setup, tmp_path):
+    teacher, student, train = setup
+    _, one = distil(args(tmp_path, student), torch.device("cpu"), teacher, train)
+    _, two = distil(args(tmp_path, student, student_epochs=2), torch.device("cpu"), teacher, train)
+    assert two["examples"] == 2 * one["examples"] and two["student_epochs"] == 2
+
+
+def test_a_replay_share_above_one_takes_the_whole_corpus():
+    """weibo_senti's FOCUS_MIX is 2.0: `--teacher-replay 1.0` asks for twice the corpus and gets
+    all of it once (it raised "Sample larger than population" on the GPU run of 2026-12-04)."""
+    import random
+
+    from nlp.training.distil import replay_rows
+
+    train = {"weibo_senti": [Example(f"微博{i}", i % 3, "weibo_senti") for i in range(30)],
+             "waimai": [Example(f"外卖{i}", i % 2 * 2, "waimai") for i in range(40)]}
+    rows = replay_rows(train, 1.0, random.Random(1))
+    weibo = sorted(r.text for r in rows if r.corpus == "weibo_senti")
+    assert weibo == sorted(e.text for e in train["weibo_senti"])
+    assert len([r for r in rows if r.corpus == "waimai"]) == round(40 * FOCUS_MIX["waimai"])
+
+
+def test_the_teacher_report_counts_the_bank_negatives_as_the_model_predicts_them(setup):
+    from nlp.sentiment import SentimentClassifier
+    from nlp.training.distil import teacher_report
+
+    teacher, _, _ = setup
+    dev = {"bank": [Example(t, y, "bank") for t, y in BANK + SYNTHETIC],
+           "waimai": [Example(t, y, "waimai") for t, y in OTHER]}
+    report = teacher_report(teacher, dev, torch.device("cpu"))
+    clf = SentimentClassifier.load(teacher, device="cpu")
+    labels = [s.label for s in clf.predict([e.text for e in dev["bank"]])]
+    gold = [e.label for e in dev["bank"]]
+    found = sum(1 for g, p in zip(gold, labels, strict=True) if g == 0 and p == "negative")
+    assert report["bank_negative"]["recall"] == round(found / gold.count(0), 4)
+    assert report["bank_negative"]["precision"] == round(found / max(labels.count("negative"), 1), 4)
+    assert set(report["macro_f1"]) == {"bank", "waimai"}
