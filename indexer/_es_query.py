@@ -94,6 +94,8 @@ def bool_query(filters: Filters, terms: Sequence[str] = (),
         if NONE_KEY in filters.sentiment:
             either.append({"bool": {"must_not": [{"exists": {"field": "sentiment.label"}}]}})
         must.append({"bool": {"should": either, "minimum_should_match": 1}})
+    if filters.min_negative_score is not None:
+        must.append({"range": {"sentiment.scores.negative": {"gte": float(filters.min_negative_score)}}})
     if filters.topics:
         must.append({"terms": {"topic_paths": list(filters.topics)}})
     if filters.risk:

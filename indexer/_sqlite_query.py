@@ -73,6 +73,9 @@ def plain(filters: Filters) -> tuple[list[str], list[Any]]:
         if NONE_KEY in filters.sentiment:
             parts.append("f.sentiment IS NULL")
         clauses.append("(" + " OR ".join(parts) + ")")
+    if filters.min_negative_score is not None:
+        clauses.append("f.neg >= ?")
+        params.append(float(filters.min_negative_score))
     if filters.since is not None:
         clauses.append("f.created_at >= ?")
         params.append(to_micros(filters.since, "filters.since"))

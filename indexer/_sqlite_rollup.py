@@ -6,11 +6,12 @@ roll-ups answer the whole hours of a window from a few thousand rows; the partia
 end (a window ending at 10:37 starts at 09:37) still come from the records, so results are exact.
 
 The roll-ups know each record's source, kind, sentiment, whether it is a near-duplicate, and its
-topic / risk / entity values one at a time. So they serve `counts` when the filters use only
-sources, kinds, sentiment and since/until (not distinct_clusters: a cluster counts once per bucket
-however many hours its members span, which per-hour sums cannot tell), when at most one multi-valued field
-is grouped on, and when buckets are whole hours in a timezone whose offset is whole hours
-(Asia/Shanghai). Anything else reads the records as before.
+topic / risk / entity values one at a time, not its scores. So they serve `counts` when the
+filters use only sources, kinds, sentiment and since/until (not `min_negative_score`, and not
+distinct_clusters: a cluster counts once per bucket however many hours its members span, which
+per-hour sums cannot tell), when at most one multi-valued field is grouped on, and when buckets
+are whole hours in a timezone whose offset is whole hours (Asia/Shanghai). Anything else reads
+the records as before.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def whole_hours(lo: int, hi: int, group_by: Sequence[str], filters: Filters,
                 step: int | None, offset: int) -> tuple[int, int] | None:
     """The hour-aligned middle [h1, h2) of [lo, hi) the roll-ups can answer, or None."""
     if (filters.topics or filters.risk or filters.min_severity is not None or filters.entities
-            or filters.ours is not None or filters.distinct_clusters):
+            or filters.ours is not None or filters.distinct_clusters
+            or filters.min_negative_score is not None):
         return None
     if sum(1 for name in group_by if name in SIDE_FIELDS) > 1:
         return None

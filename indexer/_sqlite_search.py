@@ -83,7 +83,8 @@ def run(conn: sqlite3.Connection, terms: Sequence[str], filters: Filters, skip: 
     own, own_params = q.plain(filters)
     parts = [term_part(t) for t in terms]
     parts += [Part(s.correlated(), s.params, s.rows()) for s in q.sides(filters)]
-    if not parts and filters.since is None and filters.until is None:
+    if (not parts and filters.since is None and filters.until is None
+            and filters.min_negative_score is None):
         total = rollup.total(conn, filters)  # exact, from a few thousand roll-up rows
         return Plan(total, False, walk(conn, own, own_params, parts, skip, size))
     driver = _driver(conn, own, own_params, parts)

@@ -77,6 +77,8 @@ def kql(query_text: str, filters: Filters) -> str:
         if NONE_KEY in filters.sentiment:
             either.append("not sentiment.label:*")
         parts.append("(" + " or ".join(either) + ")")
+    if filters.min_negative_score is not None:
+        parts.append(f"sentiment.scores.negative >= {float(filters.min_negative_score):g}")
     if filters.topics:
         parts.append(_any_of("topic_paths", filters.topics))
     if filters.risk:

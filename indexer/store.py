@@ -58,7 +58,9 @@ class Filters:
     """Conjunction of conditions; an empty tuple means "any". Values within one field are OR-ed.
 
     `topics=("信用卡",)` also matches sub-topics (`信用卡/催收`). `entities` match canonical names.
-    `since`/`until` bound `created_at` (since <= t < until), tz-aware."""
+    `since`/`until` bound `created_at` (since <= t < until), tz-aware. `min_negative_score` keeps
+    records whose calibrated P(negative) (`sentiment.scores["negative"]`) is at least that value,
+    whatever their label: the alert rules count likely negatives the argmax calls neutral."""
 
     sources: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
@@ -71,6 +73,7 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     distinct_clusters: bool = False
+    min_negative_score: float | None = None
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,9 @@ def discover_link_for(kibana_url: str) -> Callable[[Alert], str | None]:
     def link_for(alert: Alert) -> str | None:
         by_field: dict[str, Any] = {_GROUP_FILTERS[f]: (v,) for f, v in alert.group.items()
                     if f in _GROUP_FILTERS and v != NONE_KEY}
-        filters = Filters(sentiment=("negative",), **by_field)
+        score = alert.details.get("negative_score")  # the rule counted likely negatives too
+        filters = (Filters(min_negative_score=float(score), **by_field) if score
+                   else Filters(sentiment=("negative",), **by_field))
         return discover_url(kibana_url, "", filters, alert.window_start, alert.window_end)
 
     return link_for

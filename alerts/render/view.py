@@ -110,7 +110,8 @@ def measure(alert: Alert) -> str:
     kind = alert.details.get("rule_type", "")
     span = describe_duration(alert.window_end - alert.window_start)
     if kind == "negative_spike":
-        return f"{_label(alert)} 负面评论 {span} {alert.count} 条（{tested_figures(alert)}）"
+        words = "负面（含疑似）评论" if alert.details.get("negative_score") else "负面评论"
+        return f"{_label(alert)} {words} {span} {alert.count} 条（{tested_figures(alert)}）"
     if kind == "volume_spike":
         return f"{_label(alert)} 讨论量 {span} {alert.count} 条（{tested_figures(alert)}）"
     if kind == "emerging_term":

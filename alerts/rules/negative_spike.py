@@ -65,6 +65,13 @@ log = logging.getLogger(__name__)
 RAW_SAMPLE_CAP = 2000  # records read to measure cluster sizes; larger clusters are shown as ">= size"
 
 
+def score_threshold(value: Any) -> Any:
+    """0 (count the label) or a probability in (0, 1)."""
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"must be 0 (the label) or a probability below 1, got {value}")
+    return value
+
+
 @register_rule
 class NegativeSpike(Rule):
     type_name = "negative_spike"
@@ -87,6 +94,10 @@ class NegativeSpike(Rule):
                                   "record (a positive burst is not a negative spike)"),
         "volume_share_cap": Option(float, 0.2, between_open(0.0, 1.0), "the most negatives per extra "
                                    "positive record the adjustment assumes"),
+        "negative_score": Option(float, 0.0, score_threshold, "count a record as negative when its "
+                                 "calibrated P(negative) is at least this, whatever its label (0 = "
+                                 "the label; `python -m alerts.stats.detection` suggests one from the "
+                                 "model's PR table)"),
         "samples": Option(int, 5, at_least(0), "comments shown in the alert"),
         **SCOPE,
     }
@@ -97,7 +108,19 @@ class NegativeSpike(Rule):
             raise RuleConfigError(name, "baseline_weeks", "baseline_weeks and baseline_days are both 0")
         self.window = options["window"]
         self.group_by = tuple(options["group_by"])
-        self.filters = scope_filters(options, sentiment=("negative",), distinct_clusters=True)
+        self.filters = self.negatives(scope_filters(options, distinct_clusters=True))
+
+    def negatives(self, base: Filters) -> Filters:
+        """`base` narrowed to what this rule counts as negative: the label, or with `negative_score`
+        every record whose calibrated P(negative) reaches it."""
+        score = self.options["negative_score"]
+        if score:
+            return replace(base, sentiment=(), min_negative_score=score)
+        return replace(base, sentiment=("negative",), min_negative_score=None)
+
+    def negative_words(self) -> str:
+        """What the title calls the counted records: 负面, or 负面（含疑似） with `negative_score`."""
+        return "负面（含疑似）" if self.options["negative_score"] else "负面"
 
     def quiet_period(self) -> timedelta:
         """The longest window tested: a key is calm only when that window has passed too."""
@@ -136,7 +159,7 @@ class NegativeSpike(Rule):
         tested = max(1, len(keys))
         threshold = self.options["alpha"] / (tested * windows)
         adjusted = (self._volume_adjustment(store, start, end, self.group_by, self.filters, baseline)
-                    if self.filters.sentiment == ("negative",) else {})  # not volume_spike's
+                    if self.filters == self.negatives(self.filters) else {})  # not volume_spike's
         alerts = []
         for row in current:
             key = row.key_str()
@@ -154,8 +177,10 @@ class NegativeSpike(Rule):
             details = _details(baseline, key, tested, threshold)
             details["baseline_used"] = lam  # the expectation the test used (the baseline, floored)
             details["volume_adjustment"] = adjusted.get(key, 0.0)
+            if self.options["negative_score"]:
+                details["negative_score"] = self.options["negative_score"]
             label = " · ".join(row.key.values()) or "全部"
-            title = (f"{label} 负面 {describe_duration(window)} {row.count} 条，"
+            title = (f"{label} {self.negative_words()} {describe_duration(window)} {row.count} 条，"
                      f"基线 {format_baseline(expected)}")
             alerts.append(Alert(rule=self.name, key=key, severity=self.severity, window_start=start,
                                 window_end=end, count=row.count, baseline=expected, ratio=ratio,
@@ -172,7 +197,7 @@ class NegativeSpike(Rule):
         deviations (2 sqrt(b))."""
         if not self.options["volume_adjusted"]:
             return {}
-        others = replace(negatives, sentiment=("positive",))
+        others = replace(negatives, sentiment=("positive",), min_negative_score=None)
         now = store.counts(start, end, None, group_by, others)
         usual = seasonal_baseline(store, start, end, group_by, others, self.options["baseline_weeks"],
                                   self.options["baseline_days"], skip_quiet_days=True,

@@ -43,7 +43,7 @@ class VolumeSpike(NegativeSpike):
 
     def _finish(self, store: FeedbackStore, alert: Alert) -> None:
         super()._finish(store, alert)
-        negative = replace(self.filters, sentiment=("negative",), **group_filters(alert.group))
+        negative = self.negatives(replace(self.filters, **group_filters(alert.group)))
         start, end = alert.window_start, alert.window_end
         rows = store.counts(start, end, None, (), negative)
         now = rows[0].count if rows else 0
@@ -61,9 +61,10 @@ class VolumeSpike(NegativeSpike):
                 f"基线 {format_baseline(alert.baseline)}")
         share = now / alert.count if alert.count else 0.0
         if rose:
-            alert.title = f"{head}；其中负面 {now} 条（平常约 {format_baseline(expected)} 条）"
+            alert.title = (f"{head}；其中{self.negative_words()} {now} 条"
+                           f"（平常约 {format_baseline(expected)} 条）")
         else:
-            alert.title = f"{head}；负面占比 {share:.0%}，未见上升"
+            alert.title = f"{head}；{self.negative_words()}占比 {share:.0%}，未见上升"
         alert.details.update({"claims_negative": rose, "negative_count": now,
                               "negative_expected": expected, "negative_volume_adjustment": adjustment,
                               "negative_share": share})

@@ -106,6 +106,9 @@ def calibration_section(report: dict) -> str:
     for row in cal["bank_negative_pr_calibrated"]:
         lines.append(f"| {row['threshold']:.2f} | {row['recall']:.3f} | {row['precision']:.3f} | "
                      f"{row['tp']} / {row['predicted']} |")
+    lines += ["", "`python -m alerts.stats.detection` reads this table for the level rules' `negative_score` "
+              "(count records at P(negative) ≥ a threshold instead of the label); the shipped settings "
+              "count the label, which `bench/alerts_real.py` found better for this model (README)."]
     lines += ["", "Every dev set, macro-F1 and 15-bin top-label ECE (raw, after T, after T + bias):", "",
               "| dev set | macro-F1 raw | macro-F1 calibrated | ECE raw | ECE after T | ECE after T + bias |",
               "|---|---|---|---|---|---|"]

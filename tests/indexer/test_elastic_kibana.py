@@ -171,6 +171,7 @@ def test_kql_escapes_untrusted_values():
     assert r'topic_paths:("信用卡\"or x:1")' in text
     assert '(sentiment.label:("negative") or not sentiment.label:*)' in text
     assert "risk_level >= 2" in text and "not ours:true" in text and "not duplicate_of:*" in text
+    assert "sentiment.scores.negative >= 0.15" in kql("", Filters(min_negative_score=0.15))
 
 
 def test_discover_url_carries_window_and_query_safely():

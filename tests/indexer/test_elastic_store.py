@@ -151,7 +151,7 @@ def test_search_body_and_parsing(es, store):
     page = store.search("贷 100%*?\\", Filters(sources=("weibo", "tousu"), topics=("信用卡",),
                                                   sentiment=("negative", NONE_KEY), min_severity="warning",
                                                   ours=False, distinct_clusters=True,
-                                                  since=T0), page=2, size=2)
+                                                  since=T0, min_negative_score=0.15), page=2, size=2)
     assert page.total == 7 and page.items == [a, b] and (page.page, page.size) == (2, 2)
     assert not page.total_capped
     req = es.seen("POST", r"/_search$")[-1]
@@ -163,6 +163,7 @@ def test_search_body_and_parsing(es, store):
     assert {"terms": {"source": ["weibo", "tousu"]}} in must
     assert {"terms": {"topic_paths": ["信用卡"]}} in must
     assert {"range": {"risk_level": {"gte": 1}}} in must
+    assert {"range": {"sentiment.scores.negative": {"gte": 0.15}}} in must  # a float in the mapping
     assert {"range": {"created_at": {"gte": "2026-01-10T04:00:00+00:00"}}} in must
     sentiment = next(c for c in must if "bool" in c and "exists" in json.dumps(c))
     assert {"terms": {"sentiment.label": ["negative"]}} in sentiment["bool"]["should"]

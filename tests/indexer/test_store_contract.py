@@ -264,6 +264,9 @@ def tagged(store, make):
     (Filters(since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=3)), "bc"),
     (Filters(distinct_clusters=True), "abcd"),
     (Filters(sources=("weibo",), sentiment=("negative",), topics=("信用卡",)), "e"),
+    (Filters(min_negative_score=0.5), "ace"),          # calibrated P(negative), whatever the label
+    (Filters(min_negative_score=0.1), "abce"),         # b is neutral at 0.1; d has no sentiment
+    (Filters(min_negative_score=0.1, sentiment=("neutral",)), "b"),
 ])
 def test_each_filter(store, tagged, filters, expected):
     want = {tagged[k].id for k in expected}
@@ -430,3 +433,19 @@ def test_lock_is_held_by_one_owner_until_it_expires_or_is_released(store):
     assert store.lock("alerts:check", "host-b:2", timedelta(0))  # expires at once
     assert store.lock("alerts:check", "host-a:1", ttl)           # an expired lock is free
     assert store.lock("other", "host-b:2", ttl)                  # locks are by name
+
+
+def test_a_score_threshold_counts_whole_hours_from_the_records(store, make):
+    """The roll-ups know labels, not scores: whole hours under a score threshold are read from the
+    records (a neutral record at 0.35 counts at 0.3, not at 0.4)."""
+    start = T0.replace(minute=0)
+    batch = [make(f"犹豫 {i}", label="neutral", neg=0.35, at=start + timedelta(minutes=7 * i))
+             for i in range(5)]
+    batch += [make(f"负面 {i}", label="negative", at=start + timedelta(hours=1, minutes=i)) for i in range(2)]
+    store.upsert(batch)
+    end = start + timedelta(hours=3)  # whole hours: the roll-ups would answer a label filter
+    assert sum(r.count for r in store.counts(start, end, filters=Filters(min_negative_score=0.3))) == 7
+    assert sum(r.count for r in store.counts(start, end, filters=Filters(min_negative_score=0.4))) == 2
+    hourly = store.counts(start, end, timedelta(hours=1), filters=Filters(min_negative_score=0.3))
+    assert [(r.bucket, r.count) for r in hourly] == [(start, 5), (start + timedelta(hours=1), 2)]
+    assert store.search("", Filters(min_negative_score=0.3)).total == 7

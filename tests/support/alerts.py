@@ -28,11 +28,12 @@ _SCORES = {
 
 def record(at: datetime, *, label: str = "negative", topic: str | None = "手机银行",
            source: str = "appstore", text: str | None = None, duplicate_of: str | None = None,
-           url: str | None = None, topics: list[str] | None = None) -> Feedback:
+           url: str | None = None, topics: list[str] | None = None,
+           scores: dict[str, float] | None = None) -> Feedback:
     n = next(_serial)
     return Feedback(
         id=f"r{n:07d}", source=source, kind="review", text=text or f"第{n}条：登录不了，一直转圈",
-        created_at=at, url=url, sentiment=Sentiment(label, _SCORES[label], "test"),
+        created_at=at, url=url, sentiment=Sentiment(label, scores or _SCORES[label], "test"),
         topics=topics if topics is not None else [topic] if topic else [], duplicate_of=duplicate_of,
     )
 

@@ -35,8 +35,19 @@ def filter_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sentiment", action="append", default=[],
                    choices=["negative", "neutral", "positive"], help="only this label (repeatable)")
     p.add_argument("--topic", action="append", default=[], help="only this topic and its sub-topics")
+    p.add_argument("--min-negative", type=probability, metavar="P",
+                   help="only records whose calibrated P(negative) >= P, whatever their label "
+                        "(what a rule with negative_score counts)")
     p.add_argument("--since", help="from this time (naive = [app] timezone), e.g. 2025-06-01")
     p.add_argument("--until", help="before this time (naive = [app] timezone)")
+
+
+def probability(value: str) -> float:
+    """A number in [0, 1] (argparse turns the ValueError into exit 2 with one line)."""
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(value)
+    return number
 
 
 def lazy(module: str, name: str) -> Any:

@@ -67,7 +67,8 @@ def filters_from(args: argparse.Namespace, tz: Any) -> Filters:
     if since and until and since >= until:
         raise UsageError(f"--since {args.since} is not before --until {args.until}")
     return Filters(sources=tuple(args.source), sentiment=tuple(args.sentiment),
-                   topics=tuple(args.topic), since=since, until=until)
+                   topics=tuple(args.topic), since=since, until=until,
+                   min_negative_score=getattr(args, "min_negative", None))
 
 
 def _with_store(fn: Any, args: argparse.Namespace) -> int:

@@ -134,3 +134,28 @@ def test_discover_link_for_an_alert(alert):
     fragment = unquote(href.replace("&amp;", "&"))
     assert "/app/discover#/?_g=" in href and "2024-05-06T01:00:00.000Z" in fragment
     assert "手机银行" in fragment and "negative" in fragment
+
+
+def test_an_alert_counting_likely_negatives_says_so_and_links_to_them(store):
+    """A rule with negative_score counts records by their calibrated P(negative): the title says
+    负面（含疑似）, and the command and the Kibana link select by that score, not by the label."""
+    from support.alerts import HOUR, NOW, fill, hourly_history, spread
+
+    from alerts import build_rule
+    from alerts.render.view import measure
+
+    fill(store, hourly_history(NOW - HOUR, 7 * 24, 4))
+    fill(store, spread(NOW - HOUR, 36))
+    options = {"name": "spike", "type": "negative_spike", "group_by": ["topic"], "baseline_weeks": 1}
+    [labelled] = build_rule(options).evaluate(store, NOW)
+    plain = parts(build_message(labelled, "v@b.example"))["text/plain"]
+    assert "--sentiment negative" in plain and "含疑似" not in plain
+    [scored] = build_rule({**options, "negative_score": 0.2}).evaluate(store, NOW)
+    assert scored.details["negative_score"] == 0.2
+    scored.details["rule_type"] = "negative_spike"  # as run_rules records it
+    assert measure(scored).startswith("手机银行 负面（含疑似）评论 1 小时 36 条")
+    plain = parts(build_message(scored, "v@b.example"))["text/plain"]
+    assert "手机银行 负面（含疑似） 1 小时 36 条" in plain
+    assert "--min-negative 0.2" in plain and "--sentiment negative" not in plain
+    url = unquote(discover_link_for("https://kibana.example")(scored) or "")
+    assert "sentiment.scores.negative >= 0.2" in url and "sentiment.label:(" not in url

@@ -311,3 +311,41 @@ def test_a_young_history_of_silence_stays_cautious(store):
     fill(store, hourly_history(NOW - HOUR, 24, 3, label="neutral", topic="信用卡"))
     fill(store, spread(NOW - HOUR, 6, label="negative", topic="信用卡"))
     assert rule(group_by=["topic"], min_count=4, min_ratio=3.0, alpha=5e-5).evaluate(store, NOW) == []
+
+
+UNSURE = {"negative": 0.35, "neutral": 0.5, "positive": 0.15}  # a complaint the argmax calls neutral
+
+
+def _unsure_burst(store, negatives_now: int, unsure_now: int) -> None:
+    """Four weeks of 1 negative, 1 unsure and 5 plain neutral 信用卡 records an hour, then the hour's."""
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 1, topic="信用卡"))
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 1, label="neutral", scores=UNSURE, topic="信用卡"))
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 5, label="neutral", topic="信用卡"))
+    fill(store, spread(NOW - HOUR, negatives_now, topic="信用卡"))
+    fill(store, spread(NOW - HOUR, unsure_now, label="neutral", scores=UNSURE, topic="信用卡"))
+
+
+def test_negative_score_counts_the_complaints_the_label_calls_neutral(store):
+    # 3 labelled negatives against 1 is nothing; with the 9 the model was unsure of (P = 0.35),
+    # 12 likely negatives against 2 an hour is a spike, and the title says it counts likely ones
+    _unsure_burst(store, negatives_now=3, unsure_now=9)
+    assert rule(group_by=["topic"], min_count=4, min_ratio=3.0).evaluate(store, NOW) == []
+    [alert] = rule(group_by=["topic"], min_count=4, min_ratio=3.0, negative_score=0.3).evaluate(store, NOW)
+    assert alert.count == 12 and alert.baseline == pytest.approx(2.0)
+    assert alert.title == "信用卡 负面（含疑似） 1 小时 12 条，基线 2"
+    assert alert.details["negative_score"] == 0.3
+    assert {s.sentiment.label for s in alert.samples} == {"negative", "neutral"}
+    assert alert.samples[0].negative  # the most negative first
+    # above the unsure records' score the threshold counts what the label counts
+    assert rule(group_by=["topic"], min_count=4, min_ratio=3.0, negative_score=0.4).evaluate(store, NOW) == []
+
+
+def test_negative_score_is_zero_or_a_probability():
+    from alerts.errors import RuleConfigError
+
+    for bad in (1.0, -0.1, 2):
+        with pytest.raises(RuleConfigError, match="negative_score"):
+            rule(negative_score=bad)
+    assert rule(negative_score=0.0).filters.sentiment == ("negative",)
+    scored = rule(negative_score=0.15).filters
+    assert scored.sentiment == () and scored.min_negative_score == 0.15 and scored.distinct_clusters

@@ -253,3 +253,18 @@ def test_crawl_of_an_unknown_site_profile_is_a_bad_argument(capsys) -> None:
     code, _, err = run(capsys, "crawl", "site:nosuch")
     assert code == 2 and "no site profile 'nosuch' under [crawl.site]" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_search_by_calibrated_negative_score(imported, capsys) -> None:
+    items = run_json(capsys, "search", "", "--limit", "10")["items"]
+    scores = sorted(item["sentiment"]["scores"]["negative"] for item in items)
+    cut = (scores[0] + scores[-1]) / 2
+    expected = sum(score >= cut for score in scores)
+    assert 0 < expected < len(scores), scores
+    found = run_json(capsys, "search", "", "--min-negative", f"{cut!r}")
+    assert found["total"] == expected
+    assert all(i["sentiment"]["scores"]["negative"] >= cut for i in found["items"])
+    with pytest.raises(SystemExit) as bad:  # argparse: usage and one error line, exit 2
+        main(["search", "", "--min-negative", "2"])
+    err = capsys.readouterr().err
+    assert bad.value.code == 2 and "--min-negative" in err and "Traceback" not in err
