@@ -62,7 +62,8 @@ def gather_evidence(message: Alert, store: FeedbackStore, now: datetime) -> None
         records = _records(message, store, ids)
         evidence["clusters"] = clusters(records, store, message)
         listed = {c["head"]["id"] for c in evidence["clusters"]}
-        evidence["originals"] = [r.to_dict() for r in originals(records, listed)]
+        evidence["originals"] = [r.to_dict() for r in originals(records, listed,
+                                                                min_score=counted_score(message))]
         evidence["contributions"] = contributions(records)
         evidence["onset"] = onset(message, records)
         evidence["coverage"] = coverage(message, store, now)
@@ -105,14 +106,27 @@ def clusters(records: Sequence[Feedback], store: FeedbackStore, message: Alert) 
     return out
 
 
-def originals(records: Iterable[Feedback], listed: set[str], n: int = MAX_ORIGINALS) -> list[Feedback]:
-    """Posts that are nobody's copy and not listed as a cluster, most negative first, then newest."""
-    def rank(record: Feedback) -> tuple[float, float]:
-        negative = record.sentiment.scores.get("negative", 0.0) if record.sentiment else 0.0
-        return (-negative, -record.created_at.timestamp())
+def counted_score(message: Alert) -> float | None:
+    """The lowest `negative_score` among the message's firings (rules that counted records by their
+    calibrated P(negative), not only by the label), or None when every one counted the label."""
+    scores = [float(a.details["negative_score"]) for a in [message, *message.related]
+              if a.details.get("negative_score")]
+    return min(scores) if scores else None
 
-    singles = [r for r in records if r.duplicate_of is None and r.id not in listed and r.negative]
-    return sorted(singles, key=rank)[:n]
+
+def originals(records: Iterable[Feedback], listed: set[str], n: int = MAX_ORIGINALS,
+              min_score: float | None = None) -> list[Feedback]:
+    """Posts that are nobody's copy and not listed as a cluster, most negative first, then newest:
+    the ones labelled negative, and with `min_score` also those whose P(negative) reaches it (what
+    a rule with `negative_score` counted)."""
+    def negative(record: Feedback) -> float:
+        return record.sentiment.scores.get("negative", 0.0) if record.sentiment else 0.0
+
+    def counted(record: Feedback) -> bool:
+        return record.negative or (min_score is not None and negative(record) >= min_score)
+
+    singles = [r for r in records if r.duplicate_of is None and r.id not in listed and counted(r)]
+    return sorted(singles, key=lambda r: (-negative(r), -r.created_at.timestamp()))[:n]
 
 
 def contributions(records: Sequence[Feedback]) -> dict[str, list[list[Any]]]:

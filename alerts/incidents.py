@@ -49,6 +49,7 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.rules.rule import Rule
+from alerts.state import counted_as, counted_as_doc
 from core.record import SEVERITIES, as_utc, parse_time
 from indexer.store import NONE_KEY, FeedbackStore
 
@@ -220,6 +221,7 @@ class Incident:
             entry["status"] = "recovered"
             entry["recovered_at"] = as_utc(now).isoformat()
             return
+        entry.update(counted_as(firing))
         entry.update({"title": firing.title, "severity": firing.severity, "count": firing.count,
                       "baseline": firing.baseline, "last_fired": as_utc(now).isoformat(),
                       "status": "firing", "recovers": recovers, "joins": joins,
@@ -495,4 +497,5 @@ def _closing_notice(incident: Incident, now: datetime) -> Alert:
                  baseline=float(entry.get("baseline", 0.0)), ratio=0.0, p_value=1.0,
                  title=incident.title, fired_at=now, group=dict(entry.get("group", {})),
                  kind="recovery", details={"previous_count": int(entry.get("peak", 0)),
-                                           "alerted_at": incident.opened_at.isoformat()})
+                                           "alerted_at": incident.opened_at.isoformat(),
+                                           **counted_as_doc(entry)})

@@ -74,7 +74,21 @@ class AlertState:
             "kind": alert.kind, "severity": alert.severity, "title": alert.title,
             "baseline": alert.baseline, "group": dict(alert.group), "key": alert.key,
             "window_minutes": (alert.window_end - alert.window_start) / timedelta(minutes=1),
+            **counted_as(alert),
         })
+
+
+def counted_as(alert: Alert) -> dict[str, Any]:
+    """What a recovery notice must know of how the alert counted: its `negative_score`, when the
+    rule counted records by calibrated P(negative) (the notice's links then select the same)."""
+    score = alert.details.get("negative_score")
+    return {"negative_score": float(score)} if score else {}
+
+
+def counted_as_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """`counted_as` read back from a state document or an incident's key entry."""
+    score = doc.get("negative_score")
+    return {"negative_score": float(score)} if score else {}
 
 
 def silence(store: FeedbackStore, state_key: str, until: datetime, reason: str = "") -> None:

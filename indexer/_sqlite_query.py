@@ -60,7 +60,8 @@ class Side:
 
 
 def plain(filters: Filters) -> tuple[list[str], list[Any]]:
-    """The conditions on the record's own columns (source, kind, sentiment, time, first posts)."""
+    """The conditions on the record's own columns (source, kind, sentiment, negative score, time,
+    first posts)."""
     clauses: list[str] = []
     params: list[Any] = []
     if filters.sources:

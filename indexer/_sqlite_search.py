@@ -16,9 +16,10 @@ second). Instead:
    hundred matches, so the page comes from walking the records newest first (the created_at
    indexes) and checking each part per record, until the page is full.
 
-With no term and no side-table filter the total is exact, from the hourly roll-ups (unless
-since/until cut through hours). Parts correlated with time (a topic that stopped two months ago)
-make step 3 walk further: the walk stops at the page, but a page far back costs a longer walk.
+With no term, no side-table filter, no since/until and no score threshold (`min_negative_score`:
+the roll-ups know labels, not scores) the total is exact, from the hourly roll-ups. Parts
+correlated with time (a topic that stopped two months ago) make step 3 walk further: the walk
+stops at the page, but a page far back costs a longer walk.
 """
 
 from __future__ import annotations

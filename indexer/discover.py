@@ -78,7 +78,7 @@ def kql(query_text: str, filters: Filters) -> str:
             either.append("not sentiment.label:*")
         parts.append("(" + " or ".join(either) + ")")
     if filters.min_negative_score is not None:
-        parts.append(f"sentiment.scores.negative >= {float(filters.min_negative_score):g}")
+        parts.append(f"sentiment.scores.negative >= {float(filters.min_negative_score)!r}")
     if filters.topics:
         parts.append(_any_of("topic_paths", filters.topics))
     if filters.risk:

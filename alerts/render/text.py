@@ -63,7 +63,7 @@ def search_command(alert: Alert) -> str:
     """The `voc search` command that lists the alert's records (naive times mean the display timezone)."""
     fmt = "%Y-%m-%dT%H:%M"
     score = alert.details.get("negative_score")  # the rule counted likely negatives too
-    which = ["--min-negative", f"{float(score):g}"] if score else ["--sentiment", "negative"]
+    which = ["--min-negative", repr(float(score))] if score else ["--sentiment", "negative"]
     parts = ["voc", "search", "", *which,
              "--since", alert.window_start.astimezone(display_tz()).strftime(fmt),
              "--until", alert.window_end.astimezone(display_tz()).strftime(fmt)]

@@ -167,3 +167,23 @@ def test_the_incident_escalates_when_its_lead_rule_doubles_what_it_told(history,
     assert rise.kind == "escalation" and rise.details["previous_count"] == 24
     assert IncidentBook(history).get(first.incident).told == 50
     assert len(list(outbox.glob("*.eml"))) == 2
+
+
+def test_the_recovery_of_a_scored_rule_links_to_what_it_counted(history, tmp_path):
+    """A rule counting by calibrated P(negative) (negative_score): its incident's recovery notice
+    carries the threshold, so the notice's command lists the records the alert counted."""
+    from alerts.render.text import search_command
+
+    outbox = tmp_path / "outbox"
+    rules = [build_rule({"name": "spike", "type": "negative_spike", "group_by": ["topic"],
+                         "baseline_weeks": 1, "negative_score": 0.5})]
+    fill(history, spread(NOW - HOUR, 40))
+    [first] = run_rules(rules, history, [OutboxNotifier(outbox)], NOW).fired
+    assert first.details["negative_score"] == 0.5
+    assert IncidentBook(history).get(first.incident).keys["spike:topic=手机银行"]["negative_score"] == 0.5
+    fill(history, hourly_history(NOW + 6 * HOUR, 5, 4))
+    notices = [m for h in range(5)
+               for m in run_rules(rules, history, [OutboxNotifier(outbox)], NOW + (1 + h) * HOUR).fired]
+    [notice] = notices
+    assert notice.kind == "recovery" and notice.details["negative_score"] == 0.5
+    assert "--min-negative 0.5" in search_command(notice)

@@ -449,3 +449,4 @@ def test_a_score_threshold_counts_whole_hours_from_the_records(store, make):
     hourly = store.counts(start, end, timedelta(hours=1), filters=Filters(min_negative_score=0.3))
     assert [(r.bucket, r.count) for r in hourly] == [(start, 5), (start + timedelta(hours=1), 2)]
     assert store.search("", Filters(min_negative_score=0.3)).total == 7
+    assert store.search("", Filters(min_negative_score=0.4)).total == 2  # not the roll-ups' 7

@@ -172,3 +172,23 @@ def test_escalation_and_recovery_messages(store, world):
     text, html, markdown = _all_forms(back)
     assert summary in text and "恢复通知" in text and "数据覆盖" not in text
     assert re.search(r"已恢复正常", markdown)
+
+
+def test_a_spike_of_likely_negatives_shows_them(store, tmp_path):
+    """A rule with negative_score fires on records the model labelled neutral at P(negative) 0.35:
+    the message shows those records, not an empty list of 'negative' ones."""
+    unsure = {"negative": 0.35, "neutral": 0.5, "positive": 0.15}
+    fill(store, hourly_history(NOW - HOUR, 7 * 24, 1, label="neutral", scores=unsure))
+    burst = [record(NOW - HOUR + i * HOUR / 12, label="neutral", scores=unsure,
+                    text=f"第{i}次转账失败了，页面一直报错，钱也没退回来") for i in range(12)]
+    fill(store, burst)
+    rule = build_rule({"name": "spike", "type": "negative_spike", "group_by": ["topic"],
+                       "baseline_weeks": 1, "negative_score": 0.3})
+    [message] = run_rules([rule], store, [OutboxNotifier(tmp_path / "outbox")], NOW).fired
+    assert message.title.startswith("手机银行 负面（含疑似） 1 小时 12 条")
+    shown = {r["id"] for r in message.evidence["originals"]}
+    assert shown and shown <= {r.id for r in burst}
+    text, html, markdown = _all_forms(message)
+    for form in (text, html, markdown):
+        assert "转账失败了，页面一直报错" in form
+    assert "--min-negative 0.3" in text

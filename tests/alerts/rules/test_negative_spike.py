@@ -349,3 +349,16 @@ def test_negative_score_is_zero_or_a_probability():
     assert rule(negative_score=0.0).filters.sentiment == ("negative",)
     scored = rule(negative_score=0.15).filters
     assert scored.sentiment == () and scored.min_negative_score == 0.15 and scored.distinct_clusters
+
+
+def test_a_positive_surge_raises_the_likely_negatives_baseline_too(store):
+    # the volume adjustment holds with negative_score: 60 positive posts against 10 bring their
+    # usual share of likely negatives (2 an hour against 10 positives: 0.2 of 43.7 beyond chance),
+    # so 12 unsure records against 2 + 8.7 are no spike
+    _surge(store, positive_now=60, negative_now=0)
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 1, label="neutral", scores=UNSURE, topic="信用卡"))
+    fill(store, spread(NOW - HOUR, 12, label="neutral", scores=UNSURE, topic="信用卡"))
+    options = {"group_by": ["topic"], "min_count": 4, "min_ratio": 3.0, "negative_score": 0.3}
+    assert rule(**options).evaluate(store, NOW) == []
+    [plain] = rule(**options, volume_adjusted=False).evaluate(store, NOW)
+    assert plain.count == 12 and plain.details["volume_adjustment"] == 0.0

@@ -58,3 +58,18 @@ def test_ordinary_volume_stays_quiet(store):
     fill(store, hourly_history(NOW - HOUR, WEEKS4, 5, label="neutral", topic="信用卡"))
     fill(store, spread(NOW - HOUR, 7, label="neutral", topic="信用卡"))
     assert rule().evaluate(store, NOW) == []
+
+
+def test_with_negative_score_the_likely_negatives_make_the_claim(store):
+    # 12 complaints the model labelled neutral at P(negative) 0.35: by label no negative rose; counted
+    # by score (negative_score 0.3) they did, and the words say 负面（含疑似）
+    unsure = {"negative": 0.35, "neutral": 0.5, "positive": 0.15}
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 4, label="neutral", topic="信用卡"))
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 1, label="negative", topic="信用卡"))
+    fill(store, spread(NOW - HOUR, 20, label="neutral", topic="信用卡"))
+    fill(store, spread(NOW - HOUR, 12, label="neutral", scores=unsure, topic="信用卡"))
+    [labelled] = rule().evaluate(store, NOW)
+    assert not labelled.details["claims_negative"] and labelled.details["negative_count"] == 0
+    [scored] = rule(negative_score=0.3).evaluate(store, NOW)
+    assert scored.details["claims_negative"] and scored.details["negative_count"] == 12
+    assert scored.title.endswith("其中负面（含疑似） 12 条（平常约 1 条）")
