@@ -83,3 +83,23 @@ def test_demo_runs_end_to_end_and_fires_the_incident_alert(tmp_path, monkeypatch
         assert len(store.alerts()) == 1 + message["related"]
         assert {a["incident"] for a in store.alerts()} == {message["incident"]}
 
+
+
+def test_demo_onset_finds_the_bundled_incident_posts() -> None:
+    """bench/demo_onset.py knows the incident by its URLs: the 160 posts of the last six
+    hours of the bundled posts.jsonl, and no background post."""
+    import sys
+    from datetime import datetime, timedelta
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from demo_onset import incident_urls
+
+    urls = incident_urls()
+    posts = [json.loads(line) for line in (ROOT / "demo" / "posts.jsonl").read_text("utf-8").splitlines()]
+    end = max(datetime.fromisoformat(p["created_at"]) for p in posts)
+    chosen = [p for p in posts if p["url"] in urls]
+    assert len(urls) == len(chosen) == 160
+    assert all(end - datetime.fromisoformat(p["created_at"]) <= timedelta(hours=6) for p in chosen)
+    assert {p["kind"] for p in chosen} == {"post", "review", "complaint"}  # no news item
+    background = [p for p in posts if p["url"] not in urls]
+    assert len(background) == 1840 and len({p["url"] for p in posts}) == 2000
