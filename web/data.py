@@ -66,6 +66,8 @@ class SearchQuery:
                              ("sentiment", f.sentiment), ("risk", f.risk), ("entity", f.entities)):
             if values:
                 out[name] = values[0]
+        if f.min_negative_score is not None:
+            out["min_negative"] = repr(f.min_negative_score)
         if f.since:
             out["since"] = f.since.isoformat()
         if f.until:
@@ -96,12 +98,25 @@ def parse_search(params: Mapping[str, str], tz: Any) -> SearchQuery:
             raise BadQuery(f"{name} must be a whole number from 1 to {high}, got {value!r}")
         return int(value)
 
+    def probability(name: str) -> float | None:
+        value = (params.get(name) or "").strip()
+        if not value:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not 0.0 <= number <= 1.0:
+            raise BadQuery(f"{name} must be a probability from 0 to 1, got {value!r}")
+        return number
+
     sentiment = one("sentiment")
     if sentiment and sentiment[0] not in ("negative", "neutral", "positive"):
         raise BadQuery(f"sentiment must be negative, neutral or positive, got {sentiment[0]!r}")
     filters = Filters(sources=one("source"), kinds=one("kind"), topics=one("topic"),
                       sentiment=sentiment, risk=one("risk"), entities=one("entity"),
-                      since=when("since"), until=when("until"))
+                      since=when("since"), until=when("until"),
+                      min_negative_score=probability("min_negative"))
     limit = params.get("limit")
     size = number("limit" if limit else "size", PAGE_SIZE, MAX_PAGE_SIZE)
     return SearchQuery((params.get("q") or "").strip(), filters, number("page", 1, 10_000), size)
@@ -281,4 +296,7 @@ def incident_view(store: FeedbackStore, incident_id: str) -> dict[str, Any] | No
     if incident is None:
         return None
     firings = _firings(store, store.alerts(limit=5000)).get(incident.id, [])
-    return {**incident.to_dict(), "ids": None, "firings": firings}
+    lead = incident.keys.get(incident.lead, {})
+    # a lead rule with negative_score counted likely negatives: the page's link lists those
+    return {**incident.to_dict(), "ids": None, "firings": firings,
+            "negative_score": lead.get("negative_score")}

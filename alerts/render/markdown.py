@@ -119,7 +119,7 @@ def alert_markdown(alert: Alert, link: str | None, flavor: str, limit: int,
         body.append("**转发最多的帖子**")
         body += [_md_comment(i, row) for i, row in enumerate(v.clusters, 1)]
     if v.originals:
-        body.append("**代表性原帖**" if v.clusters else "**代表性负面评论**")
+        body.append(f"**{v.comments_heading}**")
         body += [_md_comment(i, row) for i, row in enumerate(v.originals, 1)]
     body += [f"**{name}** {md_text(value, 200)}" for name, value in v.contributions]
     if v.firings:

@@ -124,7 +124,7 @@ def render_text(alert: Alert, link: str | None = None, *, view: MessageView | No
         for i, row in enumerate(v.clusters, 1):
             lines += _comment_line(i, row)
     if v.originals or not v.recovery:
-        lines += ["", "代表性原帖：" if v.clusters else "代表性负面评论："]
+        lines += ["", f"{v.comments_heading}："]
         for i, row in enumerate(v.originals, 1):
             lines += _comment_line(i, row)
         if not v.originals:

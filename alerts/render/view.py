@@ -26,7 +26,7 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.duration import describe_duration
-from alerts.evidence import source_name
+from alerts.evidence import counted_score, source_name
 from alerts.render.links import feedback_links
 from alerts.render.text import (
     KIND_TAGS,
@@ -62,10 +62,18 @@ class MessageView:
     silence: str
     feedback: list[tuple[str, str, bool]] = field(default_factory=list)  # (label, URL or command, is URL)
     recovery: bool = False
+    likely: bool = False  # a firing counted records by calibrated P(negative) (negative_score)
 
     @property
     def comments(self) -> list[dict[str, Any]]:
         return [*self.clusters, *self.originals]
+
+    @property
+    def comments_heading(self) -> str:
+        """The heading over the comments: 代表性原帖 when clusters lead, else which negatives."""
+        if self.clusters:
+            return "代表性原帖"
+        return "代表性负面（含疑似）评论" if self.likely else "代表性负面评论"
 
 
 def comment_row(record: Feedback, copies: int = 1, authors: int | None = None,
@@ -210,5 +218,6 @@ def message_view(alert: Alert, link: str | None = None, link_object: object = No
         clusters=clusters, originals=originals, contributions=contributions,
         coverage=list(alert.evidence.get("coverage", [])), link=safe_url(link),
         command=link or search_command(alert), silence=silence_command(alert),
-        feedback=feedback_steps(alert, link_object), recovery=alert.kind == "recovery")
+        feedback=feedback_steps(alert, link_object), recovery=alert.kind == "recovery",
+        likely=counted_score(alert) is not None)
 

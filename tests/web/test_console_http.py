@@ -212,3 +212,27 @@ def test_trusted_user_header_is_off_by_default_and_checked_when_on(tmp_path):
         reply = admin.post("/alerts/silence", {"target": "a:b", "duration": "1h", "csrf_token": token},
                            headers={"X-Remote-User": "operator"})
         assert reply.status == 303 and "a:b" in web.store.list_state("silence")
+
+
+def test_search_by_calibrated_negative_score_and_the_scored_incident_link(web):
+    """`min_negative` keeps records whose P(negative) reaches it (what a rule with negative_score
+    counts), round-trips through paging links, is checked; a scored incident's page links to it."""
+    from alerts.incidents import Incident, IncidentBook
+
+    client = web.client()
+    client.login("viewer")
+    assert client.get("/api/search?min_negative=0.5").json()["total"] == 5  # all at 0.9
+    assert client.get("/api/search?min_negative=0.95").json()["total"] == 0
+    for bad in ("2", "x", "-0.1"):
+        assert client.get(f"/api/search?min_negative={bad}").status == 400
+    page = client.get("/search?min_negative=0.5&size=2").text
+    assert 'name="min_negative" value="0.5"' in page and "min_negative=0.5" in page
+    opened = NOW - timedelta(hours=2)
+    incident = Incident(id="inc-scored", title="手机银行 负面（含疑似） 1 小时 12 条，基线 2",
+                        opened_at=opened, updated_at=opened, severity="warning",
+                        lead="spike:topic=手机银行",
+                        keys={"spike:topic=手机银行": {"rule": "spike", "key": "topic=手机银行",
+                                                    "negative_score": 0.2}})
+    IncidentBook(web.store).save(incident)
+    html = client.get("/incidents/inc-scored").text
+    assert "/search?min_negative=0.2&amp;since=" in html and "负面（含疑似）评论" in html

@@ -190,5 +190,5 @@ def test_a_spike_of_likely_negatives_shows_them(store, tmp_path):
     assert shown and shown <= {r.id for r in burst}
     text, html, markdown = _all_forms(message)
     for form in (text, html, markdown):
-        assert "转账失败了，页面一直报错" in form
+        assert "转账失败了，页面一直报错" in form and "代表性负面（含疑似）评论" in form
     assert "--min-negative 0.3" in text
