@@ -1,0 +1,58 @@
+"""How many texts of each dev set and gold class the shipped model puts at P(negative) >= t.
+
+    .venv/bin/python bench/score_shares.py [--data ../shared/data/sentiment] [--sets bank,finfe]
+
+For each dev set (`nlp.training.corpora`'s fixed split) and gold class: the share labelled
+negative (argmax) and the share at calibrated P(negative) >= each threshold. This is what a level
+rule with `negative_score` counts (README, "Detection on real text"): a threshold that finds more
+of one source's complaints can also count more of another source's praise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.settings import load_settings  # noqa: E402
+from nlp.training import corpora  # noqa: E402
+from voc.pipeline import load_classifier  # noqa: E402
+
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+
+
+def main(argv: list[str] | None = None) -> int:
+    root = Path(__file__).resolve().parents[1]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=root.parent / "shared" / "data" / "sentiment")
+    parser.add_argument("--sets", default="bank,finfe,smp2020_usual", help="comma-separated dev sets")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"error: {args.data} not found (the labelled corpora of ../shared)", file=sys.stderr)
+        return 2
+    _train, dev = corpora.load(args.data)
+    names = [n.strip() for n in args.sets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in dev]
+    if unknown:
+        print(f"error: no dev set {unknown[0]!r}; there are {', '.join(sorted(dev))}", file=sys.stderr)
+        return 2
+    model = load_classifier(load_settings(env={}))
+    print("set / gold class        n   label  " + "  ".join(f"P>={t:<4}" for t in THRESHOLDS))
+    for name in names:
+        examples = dev[name]
+        predictions = model.predict([e.text for e in examples])
+        for index, label in enumerate(corpora.LABELS):
+            got = [p for e, p in zip(examples, predictions, strict=True) if e.label == index]
+            if not got:
+                continue
+            shares = [sum(p.scores["negative"] >= t for p in got) / len(got) for t in THRESHOLDS]
+            labelled = sum(p.label == "negative" for p in got) / len(got)
+            print(f"{name + ' / ' + label:<22} {len(got):>4}   {labelled:.3f}  "
+                  + "  ".join(f"{s:.3f} " for s in shares))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
