@@ -49,7 +49,7 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.rules.rule import Rule
-from alerts.state import counted_as, counted_as_doc
+from alerts.state import counted_as
 from core.record import SEVERITIES, as_utc, parse_time
 from indexer.store import NONE_KEY, FeedbackStore
 
@@ -221,7 +221,7 @@ class Incident:
             entry["status"] = "recovered"
             entry["recovered_at"] = as_utc(now).isoformat()
             return
-        entry.update(counted_as(firing))
+        entry.update(counted_as(firing.details))
         entry.update({"title": firing.title, "severity": firing.severity, "count": firing.count,
                       "baseline": firing.baseline, "last_fired": as_utc(now).isoformat(),
                       "status": "firing", "recovers": recovers, "joins": joins,
@@ -498,4 +498,4 @@ def _closing_notice(incident: Incident, now: datetime) -> Alert:
                  title=incident.title, fired_at=now, group=dict(entry.get("group", {})),
                  kind="recovery", details={"previous_count": int(entry.get("peak", 0)),
                                            "alerted_at": incident.opened_at.isoformat(),
-                                           **counted_as_doc(entry)})
+                                           **counted_as(entry)})

@@ -6,8 +6,9 @@
 STORE is a SQLite file: the live one, or one `bench/alerts_real.py --keep DIR` wrote. Dry: it
 reads counts and writes nothing. Every 10 minutes from
 --at for --minutes, for the configured `negative_spike_topic` rule (or its `negative_score`
-overridden), it prints per window (window and long_window) the group's count, its baseline, the
-tail the rule computes and the threshold it must beat (alpha over the groups and windows tested).
+overridden), it prints per window (window and long_window) the group's count, the expectation the
+rule tests it against (its baseline with the volume adjustment, floored), the tail and the
+threshold it must beat: the rule's own `group_tests`, so nothing is computed twice.
 Naive times mean the display timezone.
 """
 
@@ -22,8 +23,6 @@ from typing import Any
 from alerts.duration import describe_duration
 from alerts.rules import build_rule
 from alerts.rules.negative_spike import NegativeSpike
-from alerts.stats.baseline import seasonal_baseline
-from alerts.stats.tails import poisson_sf, predictive_sf
 from core.record import RecordError, display_tz, parse_time
 from core.settings import load_settings
 from indexer.sqlite import SqliteStore
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     rule = build_rule(spec)
     if not isinstance(rule, NegativeSpike):
         parser.error(f"{args.rule!r} is a {rule.type_name} rule, not negative_spike or volume_spike")
-    group_by, o = tuple(rule.options["group_by"]), rule.options
+    o = rule.options
     windows = [o["window"]] + ([o["long_window"]] if o["long_window"] else [])
     store = SqliteStore(args.store)
     try:
@@ -63,18 +62,14 @@ def main(argv: list[str] | None = None) -> int:
             now = start + timedelta(minutes=step)
             cells = []
             for window in windows:
-                current = {r.key_str(): r.count for r in store.counts(now - window, now, None, group_by,
-                                                                      rule.filters)}
-                base = seasonal_baseline(store, now - window, now, group_by, rule.filters,
-                                         o["baseline_weeks"], o["baseline_days"], skip_quiet_days=True,
-                                         robust=o["robust_baseline"])
-                expected = base.get(args.group) if base else 0.0
-                tested = max(1, len(set(current) | (set(base.keys) if base else set())))
-                count = current.get(args.group, 0)
-                tail = max(predictive_sf(count, expected, base.windows if base else 1.0),
-                           poisson_sf(count, o["baseline_floor"]))
-                cells.append(f"{describe_duration(window)} {count} vs {expected:.2f} p={tail:.1e} "
-                             f"(needs <= {o['alpha'] / (tested * len(windows)):.1e})")
+                tests = rule.group_tests(store, now, window, len(windows))
+                if tests is None:
+                    cells.append(f"{describe_duration(window)} no history")
+                    continue
+                found = next((t for t in tests.rows if t.key == args.group), None)
+                count, used, tail = (found.count, found.used, found.p_value) if found else (0, 0.0, 1.0)
+                cells.append(f"{describe_duration(window)} {count} vs {used:.2f} p={tail:.1e} "
+                             f"(needs <= {tests.threshold:.1e})")
             print(now.astimezone(display_tz()).strftime("%m-%d %H:%M"), " | ".join(cells))
     finally:
         store.close()

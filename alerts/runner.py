@@ -42,7 +42,7 @@ from alerts.incidents import Firing, Incident, IncidentBook, evidence_ids, plan_
 from alerts.notify.base import Notifier
 from alerts.notify.retry import due, next_attempt
 from alerts.rules.rule import Rule
-from alerts.state import AlertState, LastAlert, SendJournal, counted_as_doc, silenced_until
+from alerts.state import AlertState, LastAlert, SendJournal, counted_as, silenced_until
 from core.record import as_utc
 from indexer.store import FeedbackStore
 
@@ -200,7 +200,7 @@ def _recovery(rule: str, last: LastAlert, now: datetime) -> Alert:
                  window_end=now, count=last.count, baseline=baseline, ratio=0.0, p_value=1.0,
                  title=f"已恢复正常：{title}", fired_at=now, group=dict(doc.get("group", {})),
                  kind="recovery", details={"previous_count": last.count,
-                                           "alerted_at": last.fired_at.isoformat(), **counted_as_doc(doc)})
+                                           "alerted_at": last.fired_at.isoformat(), **counted_as(doc)})
 
 
 def _deliver(alert_id: str, entry: dict[str, Any], store: FeedbackStore, state: AlertState,

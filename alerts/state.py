@@ -14,6 +14,7 @@ Three namespaces of `FeedbackStore` state documents:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,19 +75,13 @@ class AlertState:
             "kind": alert.kind, "severity": alert.severity, "title": alert.title,
             "baseline": alert.baseline, "group": dict(alert.group), "key": alert.key,
             "window_minutes": (alert.window_end - alert.window_start) / timedelta(minutes=1),
-            **counted_as(alert),
+            **counted_as(alert.details),
         })
 
 
-def counted_as(alert: Alert) -> dict[str, Any]:
-    """What a recovery notice must know of how the alert counted: its `negative_score`, when the
-    rule counted records by calibrated P(negative) (the notice's links then select the same)."""
-    score = alert.details.get("negative_score")
-    return {"negative_score": float(score)} if score else {}
-
-
-def counted_as_doc(doc: dict[str, Any]) -> dict[str, Any]:
-    """`counted_as` read back from a state document or an incident's key entry."""
+def counted_as(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The `negative_score` of an alert's details, a state document or an incident's key entry, to
+    carry into the next one: a recovery notice's links must select what the alert counted."""
     score = doc.get("negative_score")
     return {"negative_score": float(score)} if score else {}
 

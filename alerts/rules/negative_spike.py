@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,9 +72,34 @@ def score_threshold(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class GroupTest:
+    """One group's count in a window and the figures the rule tests it by."""
+
+    key: str
+    group: dict[str, str]
+    count: int
+    expected: float    # the seasonal baseline, as the title says it
+    adjustment: float  # what the group's positive records add to it (volume_adjusted)
+    used: float        # the expectation the tests use: baseline + adjustment, floored
+    ratio: float
+    p_value: float
+
+
+@dataclass(frozen=True)
+class WindowTests:
+    """Every group of one window, and the threshold a p-value must beat there."""
+
+    rows: list[GroupTest]
+    baseline: Baseline
+    groups: int        # groups tested (Bonferroni)
+    threshold: float   # alpha / (groups x windows)
+
+
 @register_rule
 class NegativeSpike(Rule):
     type_name = "negative_spike"
+    counts_negatives = True  # volume_spike counts every record: no volume adjustment there
     OPTIONS = {
         "window": Option(str, "1h", parse_duration, "length of the window that ends now"),
         "long_window": Option(str, "", lambda v: parse_duration(v) if v else None,
@@ -147,46 +172,59 @@ class NegativeSpike(Rule):
     def _window(self, store: FeedbackStore, end: datetime, window: timedelta,
                 windows: int) -> tuple[list[Alert], int]:
         """The groups that fire in [end - window, end) (Bonferroni over groups and windows)."""
+        tested = self.group_tests(store, end, window, windows)
+        if tested is None:
+            log.info("rule=%s at=%s skipped=no_history", self.name, end.isoformat())
+            return [], 0
+        start = end - window
+        alerts = []
+        for t in tested.rows:
+            fires = (t.count >= self.options["min_count"] and t.p_value <= tested.threshold
+                     and t.ratio >= self.options["min_ratio"])
+            if not fires:
+                continue
+            details = _details(tested.baseline, t.key, tested.groups, tested.threshold)
+            details["baseline_used"] = t.used  # the expectation the test used (the baseline, floored)
+            details["volume_adjustment"] = t.adjustment
+            if self.options["negative_score"]:
+                details["negative_score"] = self.options["negative_score"]
+            label = " · ".join(t.group.values()) or "全部"
+            title = (f"{label} {self.negative_words()} {describe_duration(window)} {t.count} 条，"
+                     f"基线 {format_baseline(t.expected)}")
+            alerts.append(Alert(rule=self.name, key=t.key, severity=self.severity, window_start=start,
+                                window_end=end, count=t.count, baseline=t.expected, ratio=t.ratio,
+                                p_value=t.p_value, title=title, fired_at=end, group=dict(t.group),
+                                details=details))
+        return alerts, tested.groups
+
+    def group_tests(self, store: FeedbackStore, end: datetime, window: timedelta,
+                    windows: int) -> WindowTests | None:
+        """Every group's count in [end - window, end) with the figures the rule tests it by (None
+        without history): what `evaluate` decides on, and what `python -m alerts.probe` prints."""
         start = end - window
         current = store.counts(start, end, None, self.group_by, self.filters)
         baseline = seasonal_baseline(store, start, end, self.group_by, self.filters,
                                      self.options["baseline_weeks"], self.options["baseline_days"],
                                      skip_quiet_days=True, robust=self.options["robust_baseline"])
         if baseline is None:
-            log.info("rule=%s at=%s skipped=no_history", self.name, end.isoformat())
-            return [], 0
+            return None
         keys = {row.key_str() for row in current} | set(baseline.keys)
-        tested = max(1, len(keys))
-        threshold = self.options["alpha"] / (tested * windows)
+        groups = max(1, len(keys))
         adjusted = (self._volume_adjustment(store, start, end, self.group_by, self.filters, baseline)
-                    if self.filters == self.negatives(self.filters) else {})  # not volume_spike's
-        alerts = []
+                    if self.counts_negatives else {})
+        rows = []
         for row in current:
             key = row.key_str()
             expected = baseline.get(key)  # the usual level, as the title says it
-            mean = expected + adjusted.get(key, 0.0)
-            lam = max(mean, self.options["baseline_floor"])
+            adjustment = adjusted.get(key, 0.0)
+            mean = expected + adjustment
+            used = max(mean, self.options["baseline_floor"])
             # the estimate's own uncertainty, but never a thinner tail than the floor's Poisson
             p_value = max(predictive_sf(row.count, mean, baseline.windows),
                           poisson_sf(row.count, self.options["baseline_floor"]))
-            ratio = row.count / lam
-            fires = (row.count >= self.options["min_count"] and p_value <= threshold
-                     and ratio >= self.options["min_ratio"])
-            if not fires:
-                continue
-            details = _details(baseline, key, tested, threshold)
-            details["baseline_used"] = lam  # the expectation the test used (the baseline, floored)
-            details["volume_adjustment"] = adjusted.get(key, 0.0)
-            if self.options["negative_score"]:
-                details["negative_score"] = self.options["negative_score"]
-            label = " · ".join(row.key.values()) or "全部"
-            title = (f"{label} {self.negative_words()} {describe_duration(window)} {row.count} 条，"
-                     f"基线 {format_baseline(expected)}")
-            alerts.append(Alert(rule=self.name, key=key, severity=self.severity, window_start=start,
-                                window_end=end, count=row.count, baseline=expected, ratio=ratio,
-                                p_value=p_value, title=title, fired_at=end, group=dict(row.key),
-                                details=details))
-        return alerts, tested
+            rows.append(GroupTest(key, dict(row.key), row.count, expected, adjustment, used,
+                                  row.count / used, p_value))
+        return WindowTests(rows, baseline, groups, self.options["alpha"] / (groups * windows))
 
     def _volume_adjustment(self, store: FeedbackStore, start: datetime, end: datetime,
                            group_by: tuple[str, ...], negatives: Filters,

@@ -36,6 +36,7 @@ from indexer.store import FeedbackStore
 @register_rule
 class VolumeSpike(NegativeSpike):
     type_name = "volume_spike"
+    counts_negatives = False
 
     def __init__(self, name: str, severity: str, options: dict[str, Any]) -> None:
         super().__init__(name, severity, options)
