@@ -47,9 +47,15 @@ def chromium(width: int = 900, height: int = 1400) -> Iterator[Any]:
 
 
 def wait_for(browser: Any, condition: Any, timeout: float = 20) -> Any:
+    """Poll `condition` until it is truthy. An element htmx swaps out between `find_element` and
+    `.text` is stale for that poll, not a failure: the next poll finds the new one (CI stop 26 failed
+    on exactly that race)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(lambda _: condition())
+    wait = WebDriverWait(browser, timeout, poll_frequency=0.2,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    return wait.until(lambda _: condition())
 
 
 def login(browser: Any, url: str, name: str, password: str) -> None:
