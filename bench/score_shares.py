@@ -1,11 +1,15 @@
 """How many texts of each dev set and gold class the shipped model puts at P(negative) >= t.
 
     .venv/bin/python bench/score_shares.py [--data ../shared/data/sentiment] [--sets bank,finfe]
+        [--model DIR]
 
 For each dev set (`nlp.training.corpora`'s fixed split) and gold class: the share labelled
 negative (argmax) and the share at calibrated P(negative) >= each threshold. This is what a level
 rule with `negative_score` counts (README, "Detection on real text"): a threshold that finds more
-of one source's complaints can also count more of another source's praise.
+of one source's complaints can also count more of another source's praise. The set `bank_card` is
+the bank dev comments `bench/alerts_real.py` draws its card bursts from (its `CARD` pattern): its
+negative row is how many of a burst's complaints a model can count, its neutral row how many of
+the card background's comments it miscounts.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from alerts_real import CARD  # noqa: E402
 
 from core.settings import load_settings  # noqa: E402
+from nlp.sentiment import SentimentClassifier  # noqa: E402
 from nlp.training import corpora  # noqa: E402
 from voc.pipeline import load_classifier  # noqa: E402
 
@@ -27,18 +35,26 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=root.parent / "shared" / "data" / "sentiment")
-    parser.add_argument("--sets", default="bank,finfe,smp2020_usual", help="comma-separated dev sets")
+    parser.add_argument("--sets", default="bank,bank_card,finfe,smp2020_usual",
+                        help="comma-separated dev sets (bank_card: the bank comments the benchmark's "
+                             "card bursts come from)")
+    parser.add_argument("--model", type=Path, default=None, help="a model directory (default: the "
+                        "settings' [nlp] model_path, i.e. the shipped model)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"error: {args.data} not found (the labelled corpora of ../shared)", file=sys.stderr)
         return 2
     _train, dev = corpora.load(args.data)
+    dev["bank_card"] = [e for e in dev["bank"] if CARD.search(e.text)]
     names = [n.strip() for n in args.sets.split(",") if n.strip()]
     unknown = [n for n in names if n not in dev]
     if unknown:
         print(f"error: no dev set {unknown[0]!r}; there are {', '.join(sorted(dev))}", file=sys.stderr)
         return 2
-    model = load_classifier(load_settings(env={}))
+    if args.model is not None and not (args.model / "config.json").is_file():
+        print(f"error: {args.model} is not a model directory (no config.json)", file=sys.stderr)
+        return 2
+    model = SentimentClassifier.load(args.model) if args.model else load_classifier(load_settings(env={}))
     print("set / gold class        n   label  " + "  ".join(f"P>={t:<4}" for t in THRESHOLDS))
     for name in names:
         examples = dev[name]

@@ -11,7 +11,10 @@ records, and fires when
 - P(X >= negatives | Binomial(total, baseline share)) <= alpha / m   (exact binomial test; Bonferroni
                                                                        over the m groups tested;
                                                                        both counts divided by the
-                                                                       group's overdispersion)
+                                                                       group's overdispersion; times
+                                                                       the check cadence's factor
+                                                                       with `check_every`,
+                                                                       alerts/rules/cadence.py)
 - share >= min_ratio * baseline share                                  (a rise worth reading about)
 
 The baseline share is (negatives + 0.5) / (total + 1), so a group never negative so far is not
@@ -36,10 +39,11 @@ from typing import Any
 
 from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
+from alerts.rules.cadence import CHECK_EVERY, checks_per_window
 from alerts.rules.groups import GROUP_BY, SCOPE, group_filters, in_group, scope_filters
 from alerts.rules.rule import Option, Rule, at_least, between_open, register_rule
 from alerts.stats.series import share_series
-from alerts.stats.tails import binom_sf
+from alerts.stats.tails import binom_sf, looks
 from core.record import Feedback, as_utc
 from indexer.store import NONE_KEY, CountRow, FeedbackStore, Filters
 
@@ -57,6 +61,7 @@ class NegativeShare(Rule):
         "min_total": Option(int, 30, at_least(1), "classified records needed in window and baseline"),
         "alpha": Option(float, 0.01, between_open(0.0, 1.0), "family-wise false-alarm level"),
         "min_ratio": Option(float, 1.5, at_least(1.0), "share must be at least this times the baseline"),
+        **CHECK_EVERY,
         "samples": Option(int, 5, at_least(0), "comments shown in the alert"),
         **SCOPE,
     }
@@ -91,12 +96,17 @@ class NegativeShare(Rule):
             # Overdispersion: windows vary more than a binomial would (a night of one community's
             # posts is not a random draw); the test shrinks both counts by the group's own factor.
             phi = spread.get(key, 1.0)
-            p_value = binom_sf(round(negatives / phi), max(1, round(total / phi)), base_share)
+            k, n = round(negatives / phi), max(1, round(total / phi))
+            # the check cadence: new negatives are what make a new alarm, so the factor is the
+            # Poisson one of the negatives' count (alerts/rules/cadence.py)
+            factor = looks(k, n * base_share, checks_per_window(self.window, self.options["check_every"]))
+            p_value = min(1.0, binom_sf(k, n, base_share) * factor)
             if p_value > threshold or share < self.options["min_ratio"] * base_share:
                 continue
             details = {"share": share, "baseline_share": base_share, "total": total,
                        "baseline_total": base_total, "baseline_negative": base_negatives,
-                       "groups_tested": len(tested), "p_threshold": threshold, "dispersion": phi}
+                       "groups_tested": len(tested), "p_threshold": threshold, "dispersion": phi,
+                       "looks": factor}
             alerts.append(self._alert(store, group, key, start, end, negatives, total, base_share,
                                       p_value, details))
         log.info("rule=%s at=%s groups=%d fired=%d", self.name, end.isoformat(), len(tested), len(alerts))

@@ -13,6 +13,10 @@ fires only when all three hold, so "3 vs 1" never pages anyone:
   windows (a young installation, the day after a holiday whose days are left out)
 - count >= min_ratio * baseline                   (a rise people care about, not just a significant one)
 
+With `check_every` (off in settings.toml) the tail is multiplied by the new
+chance alarms that many looks per window raise (`alerts/rules/cadence.py`, `alerts.stats.tails.looks`):
+a 1 h window checked every 5 minutes is not twelve independent tests, and not one either.
+
 The baseline is floored at `baseline_floor` so a group that was silent so far needs real volume: the
 ratio is taken against the floored baseline, and the tail is the larger of the predictive tail of the
 baseline as estimated and the Poisson tail of the floor. (Feeding the floor into the predictive tail
@@ -52,11 +56,12 @@ from typing import Any
 from alerts.alert import Alert
 from alerts.duration import describe_duration, parse_duration
 from alerts.errors import RuleConfigError
+from alerts.rules.cadence import CHECK_EVERY, checks_per_window
 from alerts.rules.groups import GROUP_BY, SCOPE, group_filters, in_group, scope_filters
 from alerts.rules.rule import Option, Rule, at_least, between_open, register_rule
 from alerts.stats.baseline import Baseline, seasonal_baseline
 from alerts.stats.series import hourly_series
-from alerts.stats.tails import poisson_sf, predictive_sf
+from alerts.stats.tails import looks, poisson_sf, predictive_sf
 from core.record import Feedback, as_utc
 from indexer.store import FeedbackStore, Filters
 
@@ -83,7 +88,8 @@ class GroupTest:
     adjustment: float  # what the group's positive records add to it (volume_adjusted)
     used: float        # the expectation the tests use: baseline + adjustment, floored
     ratio: float
-    p_value: float
+    p_value: float     # the tail, times `looks` (the check cadence's new-alarm factor)
+    looks: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ class NegativeSpike(Rule):
                                  "calibrated P(negative) is at least this, whatever its label (0 = "
                                  "the label; `python -m alerts.stats.detection` suggests one from the "
                                  "model's PR table)"),
+        **CHECK_EVERY,
         "samples": Option(int, 5, at_least(0), "comments shown in the alert"),
         **SCOPE,
     }
@@ -186,6 +193,7 @@ class NegativeSpike(Rule):
             details = _details(tested.baseline, t.key, tested.groups, tested.threshold)
             details["baseline_used"] = t.used  # the expectation the test used (the baseline, floored)
             details["volume_adjustment"] = t.adjustment
+            details["looks"] = t.looks  # the check cadence's new-alarm factor in p_value
             if self.options["negative_score"]:
                 details["negative_score"] = self.options["negative_score"]
             label = " · ".join(t.group.values()) or "全部"
@@ -220,10 +228,11 @@ class NegativeSpike(Rule):
             mean = expected + adjustment
             used = max(mean, self.options["baseline_floor"])
             # the estimate's own uncertainty, but never a thinner tail than the floor's Poisson
-            p_value = max(predictive_sf(row.count, mean, baseline.windows),
-                          poisson_sf(row.count, self.options["baseline_floor"]))
+            tail = max(predictive_sf(row.count, mean, baseline.windows),
+                       poisson_sf(row.count, self.options["baseline_floor"]))
+            factor = looks(row.count, used, checks_per_window(window, self.options["check_every"]))
             rows.append(GroupTest(key, dict(row.key), row.count, expected, adjustment, used,
-                                  row.count / used, p_value))
+                                  row.count / used, min(1.0, tail * factor), factor))
         return WindowTests(rows, baseline, groups, self.options["alpha"] / (groups * windows))
 
     def _volume_adjustment(self, store: FeedbackStore, start: datetime, end: datetime,

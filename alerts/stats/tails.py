@@ -10,6 +10,11 @@ real r > 0): the predictive distribution of a count whose Poisson mean is itself
 a Gamma(r, n) posterior after a total of r - 1/2 events in n past windows gives NB(r, n / (n + 1))
 for the next window. It equals I_{1-p}(k, r).
 
+`looks(k, mean, checks)` is how many chance alarms one window's worth of `checks` looks (a window
+checked every window / `checks`) raises at level k, per alarm that one look per window raises; the
+rules multiply their tail by it, so `alpha` means chance alarms per window-length whatever the check
+cadence (see its docstring).
+
 `binom_sf(k, n, p)` is P(X >= k) for X ~ Binomial(n, p), exact: it equals the regularized incomplete
 beta function I_p(k, n - k + 1), evaluated by its continued fraction on the side where it converges
 (and where a small upper tail is computed directly, not as 1 - something close to 1).
@@ -89,6 +94,29 @@ def predictive_sf(k: int, mean: float, windows: float) -> float:
     close to poisson_sf(k, mean) over a long history, far more cautious over one or two windows."""
     n = max(windows, 1.0)
     return negbin_sf(k, mean * n + 0.5, n / (n + 1.0))
+
+
+def looks(k: int, mean: float, checks: float) -> float:
+    """The new-alarm factor of a window of Poisson(`mean`) counts checked `checks` times per window
+    length (a 1 h window checked every 5 minutes: 12), at level k.
+
+    A check newly reaches k only if a record arrived since the check before: with no arrival the
+    window holds a subset of what the previous window held. So the chance of a new alarm at one check
+    is at most P(X >= k) - P(no arrival in the last 1/checks of the window) x P(X' >= k), X' the count
+    of the rest of the window (Poisson increments are independent), and one window-length of checks
+    raises at most `checks` times that, at least as many as one check per window (P(X >= k)). The
+    factor is that ratio, between 1 and `checks`: about k for a sparse group (k P(X = k) against
+    P(X >= k)), which is why twelve looks an hour at a quiet group do not raise twelve times the
+    alarms, and close to `checks` for a busy one. `checks` <= 1 (hourly checks of a 1 h window) gives 1.
+    """
+    if checks <= 1.0 or k <= 0:
+        return 1.0
+    tail = poisson_sf(k, mean)
+    if tail <= 0.0:
+        return min(checks, float(k))
+    step = 1.0 / checks
+    fresh = tail - math.exp(-mean * step) * poisson_sf(k, mean * (1.0 - step))
+    return min(checks, max(1.0, checks * fresh / tail))
 
 
 def binom_sf(k: int, n: int, p: float) -> float:

@@ -192,6 +192,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="peak lr of stage 4, the bank fine-tune after the soup (0 = no stage 4)")
     p.add_argument("--stage4-from", type=Path, default=None,
                    help="run only stage 4, from this exported model directory (e.g. the v2 nlp/model)")
+    p.add_argument("--stage4-bio", type=float, default=0.0,
+                   help="weight of stage 4's second task, the bank set's opinion/aspect span tags "
+                        "(nlp/training/multitask.py; 0 = none, as shipped)")
+    p.add_argument("--stage4-seed", type=int, default=20261202, help="stage 4's data order and dropout")
     p.add_argument("--no-soup", dest="soup", action="store_false",
                    help="ship the last stage's weights instead of the average of every stage's end")
     p.add_argument("--seed", type=int, default=corpora.SEED)
@@ -215,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         model.config.voc_model_version = args.version
         tok = Tokenizer.from_file(str(args.stage4_from / "tokenizer.json"))
         started = time.monotonic()
-        extra: dict[str, object] = {"stage4": bank_stage(model.to(device), tok, train, args, device),
+        extra: dict[str, object] = {"stage4": bank_stage(model.to(device), tok, train, args, device,
+                                                         args.stage4_seed),
                  "stage4_from": str(args.stage4_from)}
         export(model, args.stage4_from, args, dev, train, time.monotonic() - started, extra)
         return
@@ -343,7 +348,11 @@ def bank_stage(model, tok: Tokenizer, train: dict, args, device, seed: int = 202
     """Stage 4: one pass over bank train x3 (loss weighted by sqrt(n / (3 n_class)) on bank
     examples, so negative and positive comments weigh more) mixed with 0.15 x FOCUS_MIX of every
     other corpus as replay, lr `--stage4-lr`, warm-up 5%, linear decay; no checkpoint (~7 min on
-    one CPU thread). The shipped run did not seed dropout; this one does (torch seed = `seed`)."""
+    one CPU thread). The shipped run did not seed dropout; this one does (torch seed = `seed`).
+    With `--stage4-bio W` the bank examples also teach their span tags through a head that is
+    dropped at export (nlp/training/multitask.py)."""
+    from nlp.training import multitask
+
     torch.manual_seed(seed)
     rng = random.Random(seed)
     bank = train["bank"]
@@ -358,7 +367,17 @@ def bank_stage(model, tok: Tokenizer, train: dict, args, device, seed: int = 202
     weights = torch.tensor([class_weight[e.label] if e.corpus == "bank" else 1.0 for e in examples])
     batches = length_batches(ids, args.batch_size, random.Random(5))
     total = len(batches)
-    optim = torch.optim.AdamW(model.parameters(), lr=args.stage4_lr, weight_decay=0.01)
+    bio_weight = getattr(args, "stage4_bio", 0.0)
+    head = tags = None
+    params = list(model.parameters())
+    if bio_weight > 0:
+        bio = multitask.bank_bio(args.data, args.seed)
+        tags = multitask.encode_tags(tok, [e.text if e.corpus == "bank" else "" for e in examples], bio)
+        head = multitask.TagHead(model.config.hidden_size).to(device).train()
+        params += list(head.parameters())
+        log.info("stage 4: span tags on %d of %d bank examples, weight %.2f",
+                 sum(e.corpus == "bank" and e.text in bio for e in examples), len(bank) * 3, bio_weight)
+    optim = torch.optim.AdamW(params, lr=args.stage4_lr, weight_decay=0.01)
     sched = schedule(optim, total, total // 20)
     log.info("stage 4: %d examples, %d steps, class weights %s", len(examples), total,
              [round(w, 3) for w in class_weight])
@@ -366,12 +385,18 @@ def bank_stage(model, tok: Tokenizer, train: dict, args, device, seed: int = 202
     for step, batch in enumerate(batches, 1):
         inputs = collate(ids, labels, batch, device)
         gold = inputs.pop("labels")
-        loss = (torch.nn.functional.cross_entropy(model(**inputs).logits, gold, reduction="none")
+        out = model(**inputs, output_hidden_states=head is not None)
+        loss = (torch.nn.functional.cross_entropy(out.logits, gold, reduction="none")
                 * weights[batch].to(device)).mean()
+        if head is not None:
+            width = int(inputs["input_ids"].shape[1])
+            span_loss = head.loss(out.hidden_states[-1], multitask.collate_tags(tags, batch, width, device))
+            loss = loss + bio_weight * span_loss
         optimizer_step(model, optim, sched, loss)
         if step % 50 == 0:
             log.info("stage 4 step=%d/%d loss=%.4f", step, total, loss.item())
-    return {"steps": total, "examples": len(examples), "lr": args.stage4_lr, "class_weights": class_weight}
+    return {"steps": total, "examples": len(examples), "lr": args.stage4_lr, "class_weights": class_weight,
+            "bio_weight": bio_weight, "seed": seed}
 
 
 def export(model, init: Path, args, dev: dict, train: dict, seconds: float, extra: dict) -> None:

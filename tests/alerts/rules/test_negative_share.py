@@ -131,3 +131,16 @@ def test_a_few_past_incident_hours_do_not_make_the_history_look_noisy(store):
     fill(store, spread(NOW - HOUR, 20) + spread(NOW - HOUR, 20, label="neutral"))
     [alert] = rule().evaluate(store, NOW)
     assert alert.details["dispersion"] < 1.5
+
+
+def test_checked_every_five_minutes_the_share_test_counts_its_new_alarms(store):
+    from alerts.stats.tails import looks
+
+    history(store)
+    fill(store, [*spread(NOW - HOUR, 25), *spread(NOW - HOUR, 25, label="neutral")])
+    [once] = rule().evaluate(store, NOW)
+    [often] = rule(check_every="5m").evaluate(store, NOW)
+    base = once.details["baseline_share"]
+    assert often.p_value == pytest.approx(once.p_value * looks(25, 50 * base, 12))
+    assert often.details["looks"] > 1.0 == once.details["looks"]
+    assert rule(alpha=once.p_value * 1.5, check_every="5m").evaluate(store, NOW) == []

@@ -362,3 +362,22 @@ def test_a_positive_surge_raises_the_likely_negatives_baseline_too(store):
     assert rule(**options).evaluate(store, NOW) == []
     [plain] = rule(**options, volume_adjusted=False).evaluate(store, NOW)
     assert plain.count == 12 and plain.details["volume_adjustment"] == 0.0
+
+
+def test_checked_every_five_minutes_the_tail_counts_the_new_alarms_of_twelve_looks(store):
+    from alerts.stats.tails import looks
+
+    fill(store, hourly_history(NOW - HOUR, WEEKS4, 1))
+    fill(store, spread(NOW - HOUR, 8))  # 8 against 1: P ~ 1e-5 for one look an hour
+    [once] = rule(min_count=4, alpha=0.003).evaluate(store, NOW)
+    [often] = rule(min_count=4, alpha=0.003, check_every="5m").evaluate(store, NOW)
+    factor = looks(8, 1.0, 12)
+    assert 5 < factor < 12 and once.details.get("looks", 1.0) == 1.0
+    assert often.p_value == pytest.approx(once.p_value * factor) and often.details["looks"] == factor
+    # a count that one hourly look finds significant is chance for twelve looks an hour
+    borderline = once.p_value * 2
+    assert rule(min_count=4, alpha=borderline).evaluate(store, NOW)
+    assert rule(min_count=4, alpha=borderline, check_every="5m").evaluate(store, NOW) == []
+    # checked less often than the window is long: one look per window, no correction
+    [hourly] = rule(min_count=4, alpha=0.003, check_every="2h").evaluate(store, NOW)
+    assert hourly.p_value == once.p_value

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from alerts.stats.tails import binom_sf, negbin_sf, poisson_sf, predictive_sf
+from alerts.stats.tails import binom_sf, looks, negbin_sf, poisson_sf, predictive_sf
 
 
 def direct_sf(k: int, lam: float) -> float:
@@ -80,3 +80,40 @@ def test_binom_sf_edges():
     assert binom_sf(1, 10, 0.0) == 0.0 and binom_sf(10, 10, 1.0) == 1.0
     with pytest.raises(ValueError):
         binom_sf(1, 10, 1.5)
+
+
+def _new_alarms_per_window(rate: float, k: int, checks: int, windows: int, seed: int) -> float:
+    """Poisson arrivals at `rate` per window, a sliding one-window count checked `checks` times per
+    window; how often a check newly reaches k (it did not at the check before), per window."""
+    import bisect
+    import random
+
+    rng = random.Random(seed)
+    times, t = [], 0.0
+    while t < windows:
+        t += rng.expovariate(rate)
+        times.append(t)
+    new, above = 0, False
+    for j in range(checks, windows * checks):
+        now = j / checks
+        count = bisect.bisect_left(times, now) - bisect.bisect_left(times, now - 1.0)
+        new += count >= k and not above
+        above = count >= k
+    return new / (windows - 1)
+
+
+@pytest.mark.parametrize("rate,k", [(0.5, 4), (2.0, 7), (1.0, 5)])
+def test_looks_bounds_the_new_alarms_of_frequent_checks(rate, k):
+    # twelve looks an hour at a 1 h window: the simulated rate of new alarms stays under
+    # looks x P(X >= k) and well over one look's P(X >= k)
+    bound = looks(k, rate, 12) * poisson_sf(k, rate)
+    seen = _new_alarms_per_window(rate, k, 12, 60_000, seed=k)
+    assert poisson_sf(k, rate) * 1.5 < seen <= bound * 1.1
+    assert seen > bound * 0.6  # a bound, and a close one: not a blanket factor of 12
+
+
+def test_looks_is_one_for_a_look_per_window_and_at_most_the_looks():
+    assert looks(6, 0.5, 1) == 1.0 and looks(6, 0.5, 0.5) == 1.0
+    assert 4.5 < looks(6, 0.5, 12) < 6  # a sparse group: about k, not 12
+    assert looks(100, 60.0, 12) == pytest.approx(12.0, rel=1e-3)  # busy: the bound nears every look
+    assert all(1.0 <= looks(k, m, 36) <= 36 for k in range(0, 40) for m in (0.0, 0.1, 3.0, 30.0))
